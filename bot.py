@@ -1,0 +1,97 @@
+"""Entry point: `python bot.py --config config.toml`.
+
+Opens every resource (database, queue, worker, Discord client) here and passes it in, so that
+nothing is created at import time and tests can start the bot exactly as an admin does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from core.config import Config, load_config, require_token
+from core.errors import ConfigError
+
+log = logging.getLogger("bot")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Animagine XL 3.1 Discord bot")
+    parser.add_argument("--config", default="config.toml", help="path to the TOML config (default: config.toml)")
+    return parser.parse_args(argv)
+
+
+async def run(config: Config) -> None:
+    # Heavy imports (torch, diffusers) happen here, after the config was found to be valid,
+    # so that a typo in the config is reported in a fraction of a second.
+    from core.client import BotContext, ImagineBot, configure_endpoints
+    from db.engine import create_engine, create_sessionmaker
+    from db.jobs import JobStore
+    from db.migrate import upgrade_to_head
+    from generation.loader import load_pipeline
+    from generation.queue import JobQueue
+    from generation.service import GenerationService
+    from generation.worker import GenerationWorker
+
+    token = require_token(config)
+    configure_endpoints(config.discord)
+    engine = create_engine(config.database.url)
+    worker: GenerationWorker | None = None
+    try:
+        await upgrade_to_head(engine)
+        store = JobStore(create_sessionmaker(engine))
+        queue = JobQueue(config.generation.max_queue)
+        worker = GenerationWorker(
+            functools.partial(load_pipeline, config.model),
+            queue,
+            store,
+            job_timeout_s=config.generation.job_timeout_s,
+        )
+        service = GenerationService(store, queue, worker)
+        bot = ImagineBot(BotContext(config=config, service=service))
+        worker.start()  # the model loads in the background while the bot connects
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, lambda s=sig: (log.info("%s: shutting down", s.name), asyncio.ensure_future(bot.close())))
+        async with bot:
+            await bot.start(token)
+    finally:
+        if worker is not None:
+            await worker.close()
+        await engine.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        config = load_config(args.config, os.environ)
+        require_token(config)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=config.logging.level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("discord.http").setLevel(max(logging.INFO, logging.getLevelName(config.logging.level)))
+    try:
+        asyncio.run(run(config))
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a clear last word instead of a bare traceback for admins
+        log.exception("the bot stopped because of an error")
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""`/imagine`: thin. Options are validated by Discord (Range/choices) and by generation.request;
+the job is handed to the GenerationService and followed by cogs.delivery."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from cogs.delivery import JobMessenger, place_of
+from generation.presets import DEFAULT_QUALITY, DEFAULT_RESOLUTION, QUALITY_PRESETS, RESOLUTIONS
+from generation.request import (
+    DEFAULT_CFG,
+    DEFAULT_STEPS,
+    MAX_CFG,
+    MAX_SEED,
+    MAX_STEPS,
+    MIN_CFG,
+    MIN_STEPS,
+    ImagineOptions,
+    build_request,
+)
+
+if TYPE_CHECKING:
+    from core.client import ImagineBot
+
+# Discord's own ceiling for a string option; our configured limit is checked in build_request
+# so that the member gets a message that names it.
+DISCORD_MAX_STRING = 6000
+
+ASPECT_CHOICES = [app_commands.Choice(name=r.label, value=r.key) for r in RESOLUTIONS]
+QUALITY_CHOICES = [app_commands.Choice(name=name, value=name) for name in QUALITY_PRESETS]
+
+
+class ImagineCog(commands.Cog):
+    def __init__(self, bot: ImagineBot) -> None:
+        self.bot = bot
+        self.messenger = JobMessenger(bot.context.service, bot.context.config.generation.progress_interval_s)
+
+    @app_commands.command(name="imagine", description="Generate an anime image from Danbooru tags with Animagine XL 3.1")
+    @app_commands.describe(
+        prompt="Danbooru tags, comma separated, e.g. 1girl, long hair, smile",
+        negative="Tags to avoid (added to the quality preset's negative prompt)",
+        aspect="Image size; the model was trained on these nine",
+        seed="Seed for reproducible images (random if empty)",
+        steps=f"Denoising steps ({MIN_STEPS}-{MAX_STEPS}, default {DEFAULT_STEPS})",
+        cfg=f"Prompt guidance ({MIN_CFG:g}-{MAX_CFG:g}, default {DEFAULT_CFG:g})",
+        quality="Quality preset (official Animagine presets)",
+    )
+    @app_commands.choices(aspect=ASPECT_CHOICES, quality=QUALITY_CHOICES)
+    async def imagine(
+        self,
+        interaction: discord.Interaction,
+        prompt: app_commands.Range[str, 1, DISCORD_MAX_STRING],
+        negative: app_commands.Range[str, 0, DISCORD_MAX_STRING] | None = None,
+        aspect: app_commands.Choice[str] | None = None,
+        seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
+        steps: app_commands.Range[int, MIN_STEPS, MAX_STEPS] = DEFAULT_STEPS,
+        cfg: app_commands.Range[float, MIN_CFG, MAX_CFG] = DEFAULT_CFG,
+        quality: app_commands.Choice[str] | None = None,
+    ) -> None:
+        options = ImagineOptions(
+            prompt=prompt,
+            negative=negative or "",
+            aspect=aspect.value if aspect else DEFAULT_RESOLUTION,
+            seed=seed,
+            steps=steps,
+            cfg=cfg,
+            quality=quality.value if quality else DEFAULT_QUALITY,
+        )
+        # Validation is pure and fast, so it runs before defer: a bad option gets an
+        # ephemeral answer (through the error funnel) and nothing is queued.
+        request = build_request(
+            options,
+            limits=self.bot.context.prompt_limits,
+            user_id=interaction.user.id,
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id or 0,
+        )
+        self.bot.context.service.ensure_room()
+        await interaction.response.defer(thinking=True)
+        job = await self.bot.context.service.submit(
+            request, place_of(interaction), interaction_id=interaction.id, interaction_token=interaction.token
+        )
+        await self.messenger.follow(interaction, job)
+
+
+async def setup(bot: ImagineBot) -> None:
+    await bot.add_cog(ImagineCog(bot))

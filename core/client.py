@@ -1,0 +1,95 @@
+"""The Bot subclass: owns nothing it did not receive, loads the cogs, funnels command errors."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import discord
+import discord.gateway
+import discord.http
+import yarl
+from discord import app_commands
+from discord.ext import commands
+
+from core.config import Config, DiscordConfig
+from core.errors import UserFacingError
+from generation.request import PromptLimits
+from generation.service import GenerationService
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.imagine",)
+
+
+@dataclass(frozen=True, slots=True)
+class BotContext:
+    """Everything the cogs may use, opened in bot.main() and handed in."""
+
+    config: Config
+    service: GenerationService
+
+    @property
+    def prompt_limits(self) -> PromptLimits:
+        g = self.config.generation
+        return PromptLimits(max_prompt_chars=g.max_prompt_chars, max_negative_chars=g.max_negative_chars)
+
+
+def configure_endpoints(config: DiscordConfig) -> None:
+    """Point discord.py at the configured API and gateway (a proxy, or the test server).
+
+    discord.py only exposes these as class attributes, so this is process-wide by design.
+    """
+    discord.http.Route.BASE = config.api_base_url.rstrip("/")
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(config.gateway_url)
+
+
+class ImagineBot(commands.Bot):
+    def __init__(self, context: BotContext) -> None:
+        intents = discord.Intents.default()
+        intents.message_content = False  # slash commands only; no privileged intent needed
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            help_command=None,
+            guild_ready_timeout=context.config.discord.guild_ready_timeout,
+            allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
+        )
+        self.context = context
+        self.tree.on_error = self.on_app_command_error
+
+    async def setup_hook(self) -> None:
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        guild_id = self.context.config.discord.dev_guild_id
+        if guild_id is not None:
+            guild = discord.Object(id=guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced %d commands to dev guild %s", len(synced), guild_id)
+        else:
+            synced = await self.tree.sync()
+            log.info("synced %d global commands (Discord may take up to an hour to show changes)", len(synced))
+
+    async def on_ready(self) -> None:
+        log.info("connected as %s (%s) to %d guilds", self.user, getattr(self.user, "id", "?"), len(self.guilds))
+
+    async def on_app_command_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        """The one place app-command errors become messages (always ephemeral)."""
+        original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        if isinstance(original, UserFacingError):
+            message = original.message
+        elif isinstance(original, app_commands.TransformerError | app_commands.CheckFailure):
+            message = str(original)
+        else:
+            log.error("unhandled error in /%s", getattr(interaction.command, "qualified_name", "?"), exc_info=original)
+            message = "Something went wrong on our side; the error was logged. Please try again later."
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(message, ephemeral=True)
+            else:
+                await interaction.response.send_message(message, ephemeral=True)
+        except discord.HTTPException:
+            log.warning("could not tell the member about an error: %s", message)

@@ -1,0 +1,192 @@
+"""Configuration: a TOML file, validated at start-up with errors that name the bad key.
+
+Every key is documented in ``config.example.toml``; keep the two in step (a test checks it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.errors import ConfigError
+
+DISCORD_API = "https://discord.com/api/v10"
+DISCORD_GATEWAY = "wss://gateway.discord.gg/"
+DEFAULT_MODEL = "cagliostrolab/animagine-xl-3.1"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/bot.db"
+
+DEVICES = ("auto", "cuda", "cpu")
+DTYPES = ("auto", "float16", "bfloat16", "float32")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@dataclass(frozen=True, slots=True)
+class DiscordConfig:
+    token: str = ""
+    api_base_url: str = DISCORD_API
+    gateway_url: str = DISCORD_GATEWAY
+    dev_guild_id: int | None = None
+    # How long discord.py waits for GUILD_CREATEs before on_ready; tests use a small value.
+    guild_ready_timeout: float = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class ModelConfig:
+    source: str = DEFAULT_MODEL
+    vae: str = ""
+    device: str = "auto"
+    dtype: str = "auto"
+    # Local diffusers folder whose component configs a single .safetensors file is read
+    # with; empty means diffusers fetches the SDXL base configs from the Hub once.
+    single_file_config: str = ""
+    name: str = "animagine-xl-3.1"
+    # The A1111 short hash written to image metadata; empty = computed from a single
+    # file source (sha256, first 10 hex), omitted otherwise.
+    hash: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseConfig:
+    url: str = DEFAULT_DATABASE_URL
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationConfig:
+    max_prompt_chars: int = 1500
+    max_negative_chars: int = 1500
+    # Wall-clock limit for one job on the GPU; a stuck job must not stall the queue forever.
+    job_timeout_s: float = 600.0
+    # Minimum seconds between edits of a job's status message (Discord rate limits).
+    progress_interval_s: float = 3.0
+    max_queue: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingConfig:
+    level: str = "INFO"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    discord: DiscordConfig = field(default_factory=DiscordConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+
+
+_SECTIONS: dict[str, type[Any]] = {
+    "discord": DiscordConfig,
+    "model": ModelConfig,
+    "database": DatabaseConfig,
+    "generation": GenerationConfig,
+    "logging": LoggingConfig,
+}
+
+_CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("model", "device"): DEVICES,
+    ("model", "dtype"): DTYPES,
+    ("logging", "level"): LOG_LEVELS,
+}
+
+
+def _check_value(section: str, key: str, value: Any, annotation: str) -> Any:
+    where = f"[{section}] {key}"
+    if annotation == "str":
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be a string, got {value!r}")
+        choices = _CHOICES.get((section, key))
+        if choices is not None:
+            normalised = value.upper() if section == "logging" else value.lower()
+            if normalised not in choices:
+                raise ConfigError(f"{where} = {value!r} is not allowed; use one of: {', '.join(choices)}")
+            return normalised
+        return value
+    if annotation == "int | None":
+        # 0 and "" mean "not set" so the example file can show the key without a value.
+        if value in (0, ""):
+            return None
+        if isinstance(value, str) and value.isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"{where} must be a Discord id (a positive integer), got {value!r}")
+        return value
+    if annotation == "int":
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ConfigError(f"{where} must be a positive integer, got {value!r}")
+        return value
+    if annotation == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ConfigError(f"{where} must be a positive number, got {value!r}")
+        return float(value)
+    raise AssertionError(f"unhandled annotation {annotation} for {where}")
+
+
+def _build_section(name: str, cls: type[Any], raw: Any) -> Any:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"[{name}] must be a table of keys")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"unknown key [{name}] {unknown[0]}; allowed keys in [{name}]: {', '.join(fields)}"
+        )
+    values = {key: _check_value(name, key, raw[key], str(fields[key].type)) for key in raw}
+    return cls(**values)
+
+
+def _check_urls(config: Config) -> None:
+    d = config.discord
+    if not d.api_base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"[discord] api_base_url must start with http:// or https://, got {d.api_base_url!r}")
+    if not d.gateway_url.startswith(("ws://", "wss://")):
+        raise ConfigError(f"[discord] gateway_url must start with ws:// or wss://, got {d.gateway_url!r}")
+    if not config.database.url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise ConfigError(
+            "[database] url must be an async SQLAlchemy URL: sqlite+aiosqlite:///path/to/bot.db "
+            f"or postgresql+asyncpg://user@host/db, got {config.database.url!r}"
+        )
+    if not config.model.source.strip():
+        raise ConfigError("[model] source must not be empty: a Hub repo id, a diffusers folder or a .safetensors file")
+
+
+def parse_config(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Config:
+    """Validate a parsed TOML document; ``DISCORD_TOKEN`` in ``env`` overrides the file's token."""
+    unknown = sorted(set(raw) - set(_SECTIONS))
+    if unknown:
+        raise ConfigError(f"unknown section [{unknown[0]}]; allowed sections: {', '.join(_SECTIONS)}")
+    sections = {name: _build_section(name, cls, raw.get(name, {})) for name, cls in _SECTIONS.items()}
+    config = Config(**sections)
+    token = (env or {}).get("DISCORD_TOKEN", "").strip()
+    if token:
+        config = dataclasses.replace(config, discord=dataclasses.replace(config.discord, token=token))
+    _check_urls(config)
+    return config
+
+
+def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Config:
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file {str(file)!r} not found; copy config.example.toml to {str(file)!r} and edit it"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {str(file)!r}: {exc.strerror}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: invalid TOML: {exc}") from None
+    return parse_config(raw, env)
+
+
+def require_token(config: Config) -> str:
+    if not config.discord.token:
+        raise ConfigError("[discord] token is empty; set it in the config file or the DISCORD_TOKEN environment variable")
+    return config.discord.token

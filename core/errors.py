@@ -1,0 +1,44 @@
+"""Domain errors, in one place.
+
+``UserFacingError`` carries a message written for the Discord member who caused it; the
+app-command error funnel shows it ephemerally. Anything else is a bug: it is logged and the
+member sees a generic apology.
+"""
+
+from __future__ import annotations
+
+
+class ConfigError(Exception):
+    """The configuration file or environment is invalid; the message names the key."""
+
+
+class ModelLoadError(Exception):
+    """The model could not be loaded from the configured source."""
+
+
+class UserFacingError(Exception):
+    """An error whose message is safe and useful to show to the member."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidOption(UserFacingError):
+    """A command option is out of range or malformed; nothing was queued."""
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(message)
+        self.option = option
+
+
+class QueueFull(UserFacingError):
+    """The queue is at its configured maximum."""
+
+
+class GenerationFailed(UserFacingError):
+    """The job ran but produced no image."""
+
+
+class JobCancelled(Exception):
+    """The job was cancelled before it finished."""

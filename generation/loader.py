@@ -1,0 +1,132 @@
+"""Load the SDXL pipeline from a Hub repo id, a local diffusers folder or a single file.
+
+Runs in a worker thread (it reads gigabytes); nothing here touches the event loop.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from diffusers import AutoencoderKL, EulerAncestralDiscreteScheduler, StableDiffusionXLPipeline
+
+from core.config import ModelConfig
+from core.errors import ModelLoadError
+from generation.metadata import file_short_hash
+
+log = logging.getLogger(__name__)
+
+SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
+
+
+class SourceKind(enum.Enum):
+    HUB = "hub repo id"
+    FOLDER = "diffusers folder"
+    SINGLE_FILE = "single file"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedModel:
+    pipeline: StableDiffusionXLPipeline
+    device: torch.device
+    dtype: torch.dtype
+    source_kind: SourceKind
+    name: str
+    short_hash: str | None
+
+
+def classify_source(source: str) -> SourceKind:
+    """Tell which of the three supported sources a config value names, or explain why none."""
+    path = Path(source).expanduser()
+    if path.is_file():
+        if path.suffix.lower() not in SINGLE_FILE_SUFFIXES:
+            raise ModelLoadError(
+                f"[model] source {source!r} is a file but not a .safetensors/.ckpt checkpoint"
+            )
+        return SourceKind.SINGLE_FILE
+    if path.is_dir():
+        if not (path / "model_index.json").is_file():
+            raise ModelLoadError(
+                f"[model] source {source!r} is a folder without model_index.json; "
+                "point it at a diffusers pipeline folder (as saved by save_pretrained)"
+            )
+        return SourceKind.FOLDER
+    looks_like_path = source.startswith(("/", ".", "~")) or source.endswith(SINGLE_FILE_SUFFIXES) or source.count("/") > 1
+    if not looks_like_path and _REPO_ID.match(source):
+        return SourceKind.HUB
+    raise ModelLoadError(
+        f"[model] source {source!r} was not found: expected a Hugging Face repo id like "
+        "'cagliostrolab/animagine-xl-3.1', an existing diffusers folder, or an existing .safetensors file"
+    )
+
+
+def resolve_device(setting: str) -> torch.device:
+    if setting == "cuda" or (setting == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            raise ModelLoadError("[model] device = 'cuda' but PyTorch sees no CUDA GPU")
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def resolve_dtype(setting: str, device: torch.device) -> torch.dtype:
+    if setting != "auto":
+        dtype = _DTYPES[setting]
+        if device.type == "cpu" and dtype == torch.float16:
+            # Half-precision convolutions are slow or missing on CPU; refuse loudly rather
+            # than make a member wait minutes for a black image.
+            raise ModelLoadError("[model] dtype = 'float16' is not supported on the CPU; use float32 or auto")
+        return dtype
+    return torch.float16 if device.type == "cuda" else torch.float32
+
+
+def _load_vae(source: str, dtype: torch.dtype) -> AutoencoderKL:
+    path = Path(source).expanduser()
+    if path.is_file():
+        return AutoencoderKL.from_single_file(str(path), torch_dtype=dtype)
+    return AutoencoderKL.from_pretrained(str(path) if path.is_dir() else source, torch_dtype=dtype)
+
+
+def load_pipeline(config: ModelConfig) -> LoadedModel:
+    """Load the pipeline onto its device with Euler a as the scheduler."""
+    kind = classify_source(config.source)
+    device = resolve_device(config.device)
+    dtype = resolve_dtype(config.dtype, device)
+    log.info("loading %s from %s %r on %s as %s", config.name, kind.value, config.source, device, dtype)
+    extra: dict[str, object] = {}
+    vae: AutoencoderKL | None = None
+    try:
+        if config.vae:
+            vae = _load_vae(config.vae, dtype)
+            extra["vae"] = vae
+        if kind is SourceKind.SINGLE_FILE:
+            if config.single_file_config:
+                extra["config"] = config.single_file_config
+            pipeline = StableDiffusionXLPipeline.from_single_file(
+                str(Path(config.source).expanduser()), torch_dtype=dtype, **extra
+            )
+        else:
+            source = str(Path(config.source).expanduser()) if kind is SourceKind.FOLDER else config.source
+            pipeline = StableDiffusionXLPipeline.from_pretrained(
+                source, torch_dtype=dtype, use_safetensors=True, add_watermarker=False, **extra
+            )
+    except (OSError, ValueError, EnvironmentError) as exc:
+        raise ModelLoadError(f"could not load [model] source {config.source!r}: {exc}") from exc
+
+    pipeline.scheduler = EulerAncestralDiscreteScheduler.from_config(pipeline.scheduler.config)
+    if vae is not None and dtype == torch.float16:
+        # The configured VAE is the fp16-safe one (e.g. madebyollin/sdxl-vae-fp16-fix):
+        # the fp32 upcast diffusers does for the stock SDXL VAE would only waste time and memory.
+        pipeline.vae.config.force_upcast = False
+    pipeline.to(device)
+    pipeline.set_progress_bar_config(disable=True)
+
+    short_hash = config.hash or None
+    if short_hash is None and kind is SourceKind.SINGLE_FILE:
+        short_hash = file_short_hash(Path(config.source).expanduser())
+    return LoadedModel(pipeline, device, dtype, kind, config.name, short_hash)

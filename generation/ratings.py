@@ -1,0 +1,38 @@
+"""Content ratings, low to high, and the prompt tags Animagine XL 3.1 was trained with."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Rating(enum.IntEnum):
+    """Danbooru ratings; the integer order is the severity order, so ``max``/``<`` work."""
+
+    GENERAL = 0
+    SENSITIVE = 1
+    QUESTIONABLE = 2
+    EXPLICIT = 3
+
+    @property
+    def prompt_tags(self) -> tuple[str, ...]:
+        return _PROMPT_TAGS[self]
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, value: str) -> Rating:
+        try:
+            return cls[value.strip().upper()]
+        except KeyError:
+            allowed = ", ".join(r.label for r in cls)
+            raise ValueError(f"unknown rating {value!r}; allowed: {allowed}") from None
+
+
+_PROMPT_TAGS: dict[Rating, tuple[str, ...]] = {
+    Rating.GENERAL: ("safe",),
+    Rating.SENSITIVE: ("sensitive",),
+    Rating.QUESTIONABLE: ("nsfw",),
+    Rating.EXPLICIT: ("explicit", "nsfw"),
+}

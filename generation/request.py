@@ -1,0 +1,151 @@
+"""The request a member makes, validated once, before anything is queued."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from core.errors import InvalidOption
+from generation.presets import (
+    DEFAULT_QUALITY,
+    DEFAULT_RESOLUTION,
+    DEFAULT_STYLE,
+    QUALITY_PRESETS,
+    RESOLUTIONS_BY_KEY,
+    STYLE_PRESETS,
+    apply_presets,
+)
+
+SAMPLER = "Euler a"
+MIN_STEPS, MAX_STEPS, DEFAULT_STEPS = 1, 50, 28
+MIN_CFG, MAX_CFG, DEFAULT_CFG = 1.0, 12.0, 7.0
+MAX_SEED = 2**32 - 1
+# The official demo app draws random seeds from this range; we do the same so that seeds
+# shared between its users and ours look alike.
+RANDOM_SEED_MAX = 2147483647
+
+
+@dataclass(frozen=True, slots=True)
+class PromptLimits:
+    max_prompt_chars: int = 1500
+    max_negative_chars: int = 1500
+
+
+@dataclass(frozen=True, slots=True)
+class ImagineOptions:
+    """What the member typed, before validation (also what `/imagine` options map to)."""
+
+    prompt: str
+    negative: str = ""
+    aspect: str = DEFAULT_RESOLUTION
+    seed: int | None = None
+    steps: int = DEFAULT_STEPS
+    cfg: float = DEFAULT_CFG
+    quality: str = DEFAULT_QUALITY
+    style: str = DEFAULT_STYLE
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationRequest:
+    """A validated request: exactly what the pipeline receives, and who asked where."""
+
+    prompt: str  # final prompt, presets applied
+    negative: str  # final negative prompt
+    user_prompt: str
+    user_negative: str
+    width: int
+    height: int
+    steps: int
+    cfg: float
+    seed: int
+    sampler: str
+    quality: str
+    style: str
+    user_id: int
+    guild_id: int | None
+    channel_id: int
+
+    @property
+    def size(self) -> str:
+        return f"{self.width}x{self.height}"
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> GenerationRequest:
+        data: dict[str, Any] = json.loads(text)
+        return cls(**data)
+
+
+def _clean(text: str) -> str:
+    # Discord clients can send newlines and NULs; CLIP needs neither, and the A1111
+    # metadata format is line based.
+    return " ".join(text.replace("\x00", " ").split())
+
+
+def check_options(options: ImagineOptions, limits: PromptLimits) -> None:
+    """Raise ``InvalidOption`` with a member-facing message for the first bad option."""
+    prompt = _clean(options.prompt)
+    if not prompt.strip(" ,"):
+        raise InvalidOption("prompt", "The prompt is empty. Write some Danbooru tags, e.g. `1girl, long hair, smile`.")
+    if len(prompt) > limits.max_prompt_chars:
+        raise InvalidOption(
+            "prompt",
+            f"The prompt is {len(prompt)} characters long; the limit is {limits.max_prompt_chars}.",
+        )
+    negative = _clean(options.negative)
+    if len(negative) > limits.max_negative_chars:
+        raise InvalidOption(
+            "negative",
+            f"The negative prompt is {len(negative)} characters long; the limit is {limits.max_negative_chars}.",
+        )
+    if options.aspect not in RESOLUTIONS_BY_KEY:
+        allowed = ", ".join(RESOLUTIONS_BY_KEY)
+        raise InvalidOption("aspect", f"Unknown aspect `{options.aspect}`. Allowed sizes: {allowed}.")
+    if not MIN_STEPS <= options.steps <= MAX_STEPS:
+        raise InvalidOption("steps", f"Steps must be between {MIN_STEPS} and {MAX_STEPS}; got {options.steps}.")
+    if not MIN_CFG <= options.cfg <= MAX_CFG:
+        raise InvalidOption("cfg", f"CFG must be between {MIN_CFG:g} and {MAX_CFG:g}; got {options.cfg:g}.")
+    if options.seed is not None and not 0 <= options.seed <= MAX_SEED:
+        raise InvalidOption("seed", f"The seed must be between 0 and {MAX_SEED}; got {options.seed}.")
+    if options.quality not in QUALITY_PRESETS:
+        raise InvalidOption("quality", f"Unknown quality preset. Allowed: {', '.join(QUALITY_PRESETS)}.")
+    if options.style not in STYLE_PRESETS:
+        raise InvalidOption("style", f"Unknown style preset. Allowed: {', '.join(STYLE_PRESETS)}.")
+
+
+def build_request(
+    options: ImagineOptions,
+    *,
+    limits: PromptLimits,
+    user_id: int,
+    guild_id: int | None,
+    channel_id: int,
+) -> GenerationRequest:
+    check_options(options, limits)
+    user_prompt = _clean(options.prompt)
+    user_negative = _clean(options.negative)
+    prompt, negative = apply_presets(user_prompt, user_negative, quality=options.quality, style=options.style)
+    resolution = RESOLUTIONS_BY_KEY[options.aspect]
+    seed = options.seed if options.seed is not None else secrets.randbelow(RANDOM_SEED_MAX + 1)
+    return GenerationRequest(
+        prompt=prompt,
+        negative=negative,
+        user_prompt=user_prompt,
+        user_negative=user_negative,
+        width=resolution.width,
+        height=resolution.height,
+        steps=options.steps,
+        cfg=float(options.cfg),
+        seed=seed,
+        sampler=SAMPLER,
+        quality=options.quality,
+        style=options.style,
+        user_id=user_id,
+        guild_id=guild_id,
+        channel_id=channel_id,
+    )

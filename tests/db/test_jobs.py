@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from sqlalchemy import inspect, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from db.engine import create_engine, create_sessionmaker
+from db.jobs import JobStore, Place
+from db.migrate import upgrade_to_head
+from db.models import JobStatus
+from generation.request import ImagineOptions, PromptLimits, build_request
+
+PLACE = Place(user_id=10**17 + 1, user_name="alice", guild_id=10**17 + 2, guild_name="g", channel_id=10**17 + 3, channel_nsfw=False)
+
+
+def _request(prompt: str = "1girl, smile"):
+    return build_request(
+        ImagineOptions(prompt=prompt, seed=42, steps=4),
+        limits=PromptLimits(),
+        user_id=PLACE.user_id,
+        guild_id=PLACE.guild_id,
+        channel_id=PLACE.channel_id,
+    )
+
+
+async def test_migrations_create_tables(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+        version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
+    assert {"users", "guilds", "channels", "jobs"} <= tables
+    assert version == "0001"
+
+
+async def test_migrations_are_idempotent(engine: AsyncEngine) -> None:
+    await upgrade_to_head(engine)  # second start-up: nothing to do, no error
+
+
+async def test_job_lifecycle_is_recorded(engine: AsyncEngine) -> None:
+    store = JobStore(create_sessionmaker(engine))
+    request = _request()
+    job_id = await store.create(request, PLACE, interaction_id=5, interaction_token="tok")
+    record = await store.get(job_id)
+    assert record is not None
+    assert record.status is JobStatus.QUEUED
+    assert record.request == request
+    assert record.started_at is None
+
+    await store.mark_running(job_id)
+    assert (await store.get(job_id)).status is JobStatus.RUNNING  # type: ignore[union-attr]
+    await store.mark_done(job_id, 1.25)
+    record = await store.get(job_id)
+    assert record is not None
+    assert record.status is JobStatus.DONE
+    assert record.seconds == 1.25
+    assert record.started_at is not None and record.finished_at is not None
+    assert record.finished_at >= record.started_at >= record.created_at.replace(tzinfo=record.started_at.tzinfo)
+
+
+async def test_failed_and_listing_by_status(engine: AsyncEngine) -> None:
+    store = JobStore(create_sessionmaker(engine))
+    first = await store.create(_request("a"), PLACE)
+    second = await store.create(_request("b"), PLACE)
+    await store.mark_failed(first, "boom")
+    queued = await store.by_status(JobStatus.QUEUED)
+    failed = await store.by_status(JobStatus.FAILED)
+    assert [r.id for r in queued] == [second]
+    assert [(r.id, r.error) for r in failed] == [(first, "boom")]
+
+
+async def test_concurrent_first_requests_upsert_the_same_user(engine: AsyncEngine) -> None:
+    store = JobStore(create_sessionmaker(engine))
+    ids = await asyncio.gather(*(store.create(_request(f"tag{i}"), PLACE) for i in range(8)))
+    assert len(set(ids)) == 8
+
+
+async def test_sqlite_folder_is_created(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/deep/er/bot.db")
+    try:
+        await upgrade_to_head(engine)
+    finally:
+        await engine.dispose()
+    assert (tmp_path / "deep/er/bot.db").is_file()
