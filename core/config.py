@@ -44,6 +44,8 @@ class ModelConfig:
     # Local diffusers folder whose component configs a single .safetensors file is read
     # with; empty means diffusers fetches the SDXL base configs from the Hub once.
     single_file_config: str = ""
+    # Where Hub downloads are kept; empty = the Hugging Face default (~/.cache/huggingface/hub).
+    cache_dir: str = ""
     name: str = "animagine-xl-3.1"
     # The A1111 short hash written to image metadata; empty = computed from a single
     # file source (sha256, first 10 hex), omitted otherwise.

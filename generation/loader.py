@@ -85,11 +85,13 @@ def resolve_dtype(setting: str, device: torch.device) -> torch.dtype:
     return torch.float16 if device.type == "cuda" else torch.float32
 
 
-def _load_vae(source: str, dtype: torch.dtype) -> AutoencoderKL:
+def _load_vae(source: str, dtype: torch.dtype, cache_dir: str | None) -> AutoencoderKL:
     path = Path(source).expanduser()
     if path.is_file():
         return AutoencoderKL.from_single_file(str(path), torch_dtype=dtype)
-    return AutoencoderKL.from_pretrained(str(path) if path.is_dir() else source, torch_dtype=dtype)
+    if path.is_dir():
+        return AutoencoderKL.from_pretrained(str(path), torch_dtype=dtype)
+    return AutoencoderKL.from_pretrained(source, torch_dtype=dtype, cache_dir=cache_dir)
 
 
 def load_pipeline(config: ModelConfig) -> LoadedModel:
@@ -99,10 +101,12 @@ def load_pipeline(config: ModelConfig) -> LoadedModel:
     dtype = resolve_dtype(config.dtype, device)
     log.info("loading %s from %s %r on %s as %s", config.name, kind.value, config.source, device, dtype)
     extra: dict[str, object] = {}
+    if config.cache_dir:
+        extra["cache_dir"] = config.cache_dir
     vae: AutoencoderKL | None = None
     try:
         if config.vae:
-            vae = _load_vae(config.vae, dtype)
+            vae = _load_vae(config.vae, dtype, config.cache_dir or None)
             extra["vae"] = vae
         if kind is SourceKind.SINGLE_FILE:
             if config.single_file_config:

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+
+# Tests never reach the Hub; huggingface_hub reads this once, at import.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from core.errors import InvalidOption
+from generation.presets import QUALITY_PRESETS, RESOLUTIONS
+from generation.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
+
+LIMITS = PromptLimits(max_prompt_chars=100, max_negative_chars=50)
+
+
+def build(**changes: object) -> GenerationRequest:
+    options = dataclasses.replace(ImagineOptions(prompt="1girl, smile"), **changes)  # type: ignore[arg-type]
+    return build_request(options, limits=LIMITS, user_id=1, guild_id=2, channel_id=3)
+
+
+def test_defaults_match_the_official_app() -> None:
+    request = build(seed=5)
+    assert (request.width, request.height) == (896, 1152)
+    assert request.steps == 28
+    assert request.cfg == 7.0
+    assert request.sampler == "Euler a"
+    assert request.quality == "Standard v3.1"
+    assert request.prompt == "1girl, smile, masterpiece, best quality, very aesthetic, absurdres"
+    assert request.negative == QUALITY_PRESETS["Standard v3.1"].negative
+
+
+def test_user_negative_goes_after_the_preset_negative() -> None:
+    request = build(negative="  bad hands ", quality="(None)")
+    assert request.negative == "nsfw, lowres, bad hands"
+    assert request.user_negative == "bad hands"
+
+
+def test_random_seed_is_in_the_official_range() -> None:
+    seeds = {build().seed for _ in range(20)}
+    assert len(seeds) > 1
+    assert all(0 <= s <= 2147483647 for s in seeds)
+
+
+@pytest.mark.parametrize("resolution", RESOLUTIONS, ids=lambda r: r.key)
+def test_every_trained_resolution_is_accepted(resolution) -> None:  # type: ignore[no-untyped-def]
+    request = build(aspect=resolution.key)
+    assert (request.width, request.height) == (resolution.width, resolution.height)
+
+
+@pytest.mark.parametrize(
+    ("changes", "option", "text"),
+    [
+        ({"prompt": ""}, "prompt", "The prompt is empty"),
+        ({"prompt": " , ,  "}, "prompt", "The prompt is empty"),
+        ({"prompt": "a" * 101}, "prompt", "the limit is 100"),
+        ({"negative": "b" * 51}, "negative", "the limit is 50"),
+        ({"aspect": "1000x1000"}, "aspect", "Allowed sizes: 1024x1024"),
+        ({"steps": 0}, "steps", "between 1 and 50"),
+        ({"steps": 51}, "steps", "between 1 and 50"),
+        ({"cfg": 0.5}, "cfg", "between 1 and 12"),
+        ({"cfg": 12.5}, "cfg", "between 1 and 12"),
+        ({"seed": -1}, "seed", "between 0 and 4294967295"),
+        ({"quality": "Ultra"}, "quality", "Allowed: (None), Standard v3.0"),
+        ({"style": "Oil"}, "style", "Unknown style preset"),
+    ],
+)
+def test_bad_options_are_explained(changes: dict[str, object], option: str, text: str) -> None:
+    with pytest.raises(InvalidOption) as info:
+        build(**changes)
+    assert info.value.option == option
+    assert text in info.value.message
+
+
+def test_newlines_and_nuls_are_flattened() -> None:
+    request = build(prompt="1girl,\nsmile\x00, sky")
+    assert request.user_prompt == "1girl, smile , sky"
+
+
+def test_request_round_trips_through_json() -> None:
+    request = build(seed=9)
+    assert GenerationRequest.from_json(request.to_json()) == request

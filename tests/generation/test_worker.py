@@ -1,0 +1,167 @@
+"""Runner and worker on a tiny real pipeline: images, progress, cancellation, failures."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.config import ModelConfig
+from core.errors import GenerationFailed, JobCancelled, ModelLoadError
+from db.engine import create_sessionmaker
+from db.jobs import JobStore, Place
+from db.models import JobStatus
+from generation.loader import LoadedModel, load_pipeline
+from generation.metadata import parse_infotext, read_png_parameters
+from generation.queue import JobQueue
+from generation.request import ImagineOptions, PromptLimits, build_request
+from generation.runner import run_request
+from generation.service import GenerationService
+from generation.worker import GenerationWorker
+
+PLACE = Place(user_id=1, user_name="a", guild_id=2, guild_name="g", channel_id=3, channel_nsfw=False)
+
+
+def _request(aspect: str = "832x1216", steps: int = 3, seed: int = 7, prompt: str = "1girl, smile"):
+    return build_request(
+        ImagineOptions(prompt=prompt, aspect=aspect, steps=steps, seed=seed),
+        limits=PromptLimits(),
+        user_id=PLACE.user_id,
+        guild_id=PLACE.guild_id,
+        channel_id=PLACE.channel_id,
+    )
+
+
+@pytest.fixture(scope="module")
+def fast_model(fast_model_dir: Path) -> LoadedModel:
+    return load_pipeline(ModelConfig(source=str(fast_model_dir), device="cpu", hash="0123456789"))
+
+
+def test_run_request_makes_a_full_size_png_with_parameters(fast_model: LoadedModel) -> None:
+    steps: list[tuple[int, int]] = []
+    request = _request()
+    result = run_request(fast_model, request, on_step=lambda s, t: steps.append((s, t)))
+    with Image.open(io.BytesIO(result.png)) as image:
+        assert image.size == (832, 1216)
+    prompt, negative, fields = parse_infotext(read_png_parameters(result.png) or "")
+    assert prompt == request.prompt
+    assert negative == request.negative
+    assert fields["Seed"] == "7" and fields["Steps"] == "3" and fields["Sampler"] == "Euler a"
+    assert fields["Size"] == "832x1216" and fields["Model hash"] == "0123456789"
+    assert steps == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_same_seed_same_image(fast_model: LoadedModel) -> None:
+    a = run_request(fast_model, _request(aspect="1024x1024", seed=11, steps=2))
+    b = run_request(fast_model, _request(aspect="1024x1024", seed=11, steps=2))
+    c = run_request(fast_model, _request(aspect="1024x1024", seed=12, steps=2))
+    assert a.png == b.png
+    assert a.png != c.png
+
+
+def test_cancel_flag_stops_at_the_next_step(fast_model: LoadedModel) -> None:
+    flag = threading.Event()
+    seen: list[int] = []
+
+    def on_step(step: int, total: int) -> None:
+        seen.append(step)
+        if step == 1:
+            flag.set()
+
+    with pytest.raises(JobCancelled):
+        run_request(fast_model, _request(steps=10), on_step=on_step, is_cancelled=flag.is_set)
+    assert seen == [1]
+
+
+@pytest.fixture
+async def store(engine: AsyncEngine) -> JobStore:
+    return JobStore(create_sessionmaker(engine))
+
+
+@pytest.fixture
+async def service(fast_model: LoadedModel, store: JobStore) -> AsyncIterator[GenerationService]:
+    queue = JobQueue(max_size=10)
+    worker = GenerationWorker(lambda: fast_model, queue, store, job_timeout_s=60)
+    worker.start()
+    yield GenerationService(store, queue, worker)
+    await worker.close()
+
+
+async def test_worker_runs_jobs_in_order_and_records_them(service: GenerationService, store: JobStore) -> None:
+    jobs = [await service.submit(_request(aspect="1024x1024", steps=2, seed=i), PLACE) for i in range(3)]
+    # The first job may already be running (position 0); the rest wait in submission order.
+    positions = [service.position(j) for j in jobs]
+    assert positions in ([0, 1, 2], [1, 2, 3]), positions
+    results = await asyncio.wait_for(asyncio.gather(*(j.result for j in jobs)), 120)
+    assert all(r.width == 1024 for r in results)
+    for job in jobs:
+        record = await store.get(job.id)
+        assert record is not None and record.status is JobStatus.DONE and record.seconds is not None
+    assert jobs[0].progress is not None and jobs[0].progress.step == 2
+
+
+async def test_model_load_failure_fails_jobs_with_the_reason(store: JobStore) -> None:
+    def broken() -> LoadedModel:
+        raise ModelLoadError("no weights here")
+
+    queue = JobQueue(max_size=10)
+    worker = GenerationWorker(broken, queue, store, job_timeout_s=60)
+    worker.start()
+    service = GenerationService(store, queue, worker)
+    try:
+        job = await service.submit(_request(), PLACE)
+        with pytest.raises(GenerationFailed, match="no weights here"):
+            await asyncio.wait_for(job.result, 30)
+        record = await store.get(job.id)
+        assert record is not None and record.status is JobStatus.FAILED
+    finally:
+        await worker.close()
+
+
+async def test_pipeline_error_does_not_stop_the_worker(fast_model: LoadedModel, store: JobStore) -> None:
+    queue = JobQueue(max_size=10)
+    worker = GenerationWorker(lambda: fast_model, queue, store, job_timeout_s=60)
+    worker.start()
+    service = GenerationService(store, queue, worker)
+    try:
+        bad = await service.submit(_request(aspect="1024x1024"), PLACE)
+        # Corrupt the request so that the pipeline raises (odd size), as a GPU error would.
+        object.__setattr__(bad.request, "width", 1001)
+        good = await service.submit(_request(aspect="1024x1024", steps=1), PLACE)
+        with pytest.raises(GenerationFailed):
+            await asyncio.wait_for(bad.result, 60)
+        assert (await asyncio.wait_for(good.result, 60)).width == 1024
+        record = await store.get(bad.id)
+        assert record is not None and record.status is JobStatus.FAILED and record.error
+    finally:
+        await worker.close()
+
+
+async def test_job_timeout_stops_the_job(fast_model: LoadedModel, store: JobStore) -> None:
+    queue = JobQueue(max_size=10)
+    worker = GenerationWorker(lambda: fast_model, queue, store, job_timeout_s=0.5)
+    worker.start()
+    service = GenerationService(store, queue, worker)
+    try:
+        job = await service.submit(_request(aspect="1024x1024", steps=50), PLACE)
+        with pytest.raises(GenerationFailed, match="longer than 0.5 s"):
+            await asyncio.wait_for(job.result, 60)
+    finally:
+        await worker.close()
+
+
+async def test_full_queue_is_refused(store: JobStore, fast_model: LoadedModel) -> None:
+    queue = JobQueue(max_size=1)
+    worker = GenerationWorker(lambda: fast_model, queue, store, job_timeout_s=60)  # never started
+    service = GenerationService(store, queue, worker)
+    await service.submit(_request(), PLACE)
+    from core.errors import QueueFull
+
+    with pytest.raises(QueueFull, match="queue is full"):
+        service.ensure_room()
