@@ -1,0 +1,50 @@
+"""A local, test-only Discord (REST + gateway) for end-to-end tests of the bot with real discord.py.
+
+Usage sketch::
+
+    server = FakeDiscord(token="test-token")
+    await server.start()                  # then point the bot at server.api_base_url / gateway_url
+    guild = server.add_guild("Test Guild")
+    chan = server.add_channel(guild.id, "general", nsfw=False)
+    alice = server.add_user("alice")
+    server.add_member(guild.id, alice.id)
+    await server.wait_until_ready()
+    ix = await server.invoke(alice, chan, "imagine", {"prompt": "1girl"})
+    await ix.wait_for(lambda i: i.original is not None and not i.original.loading)
+    assert server.validation_errors == [] and server.unhandled == []
+    await server.stop()
+
+Add guilds/channels/users before the bot connects: GUILD_CREATE is only sent on IDENTIFY.
+"""
+
+from .interaction_builder import InteractionSpecError
+from .server import FakeDiscord
+from .state import (
+    EPHEMERAL,
+    LOADING,
+    Attachment,
+    CallbackRecord,
+    Channel,
+    Guild,
+    Interaction,
+    Member,
+    Message,
+    Role,
+    User,
+)
+
+__all__ = [
+    "EPHEMERAL",
+    "LOADING",
+    "Attachment",
+    "CallbackRecord",
+    "Channel",
+    "FakeDiscord",
+    "Guild",
+    "Interaction",
+    "InteractionSpecError",
+    "Member",
+    "Message",
+    "Role",
+    "User",
+]

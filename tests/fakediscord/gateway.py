@@ -1,0 +1,160 @@
+"""The websocket gateway: HELLO/IDENTIFY/READY/GUILD_CREATE, heartbeats, and event dispatch.
+
+Frames are sent as plain JSON text even when the client asks for zlib-stream compression;
+discord.py accepts text frames. Each connection is a `GatewaySession`; the server survives bot
+restarts because every new websocket simply starts a new session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from .payloads import GATEWAY_VERSION, JsonObj, bot_member, bot_user_payload, guild_create_payload, member_payload
+from .state import DiscordState
+
+log = logging.getLogger(__name__)
+
+# Opcodes.
+DISPATCH, HEARTBEAT, IDENTIFY, PRESENCE_UPDATE, VOICE_STATE = 0, 1, 2, 3, 4
+RESUME, RECONNECT, REQUEST_MEMBERS, INVALID_SESSION, HELLO, HEARTBEAT_ACK = 6, 7, 8, 9, 10, 11
+
+HEARTBEAT_INTERVAL_MS = 41250
+CLOSE_AUTHENTICATION_FAILED = 4004
+CLOSE_NOT_AUTHENTICATED = 4003
+
+
+class GatewaySession:
+    """One websocket connection; `seq` increments on every dispatch, as on Discord."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+        self.seq = 0
+        self.session_id = secrets.token_hex(16)
+        self.identified = False
+        self.ready = False
+        self.intents = 0
+        self._send_lock = asyncio.Lock()
+
+    async def send(self, op: int, d: Any, t: str | None = None) -> None:
+        # The lock keeps sequence numbers in the order frames hit the wire.
+        async with self._send_lock:
+            if self.ws.closed:
+                return
+            seq: int | None = None
+            if op == DISPATCH:
+                self.seq += 1
+                seq = self.seq
+            await self.ws.send_str(json.dumps({"op": op, "d": d, "s": seq, "t": t}))
+
+
+class Gateway:
+    def __init__(self, state: DiscordState, token: Callable[[], str], url: Callable[[], str]) -> None:
+        self.state = state
+        self._token = token
+        self._url = url
+        self.sessions: list[GatewaySession] = []
+        self.identify_count = 0
+        self.ready_count = 0
+        # Every frame the bot sent (op, d), for tests that want to inspect presence updates etc.
+        self.received: list[tuple[int, Any]] = []
+
+    @property
+    def ready_sessions(self) -> list[GatewaySession]:
+        return [s for s in self.sessions if s.ready and not s.ws.closed]
+
+    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        session = GatewaySession(ws)
+        self.sessions.append(session)
+        try:
+            await session.send(HELLO, {"heartbeat_interval": HEARTBEAT_INTERVAL_MS, "_trace": ["fake-gateway"]})
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                frame = json.loads(msg.data)
+                await self._on_frame(session, frame)
+        finally:
+            self.sessions.remove(session)
+            self.state.changed()
+        return ws
+
+    async def _on_frame(self, session: GatewaySession, frame: JsonObj) -> None:
+        op, d = frame.get("op"), frame.get("d")
+        self.received.append((op, d))  # type: ignore[arg-type]
+        if op == HEARTBEAT:
+            await session.send(HEARTBEAT_ACK, None)
+        elif op == IDENTIFY:
+            await self._identify(session, d or {})
+        elif op == RESUME:
+            # Sessions are not kept across connections; make the client IDENTIFY afresh.
+            await session.send(INVALID_SESSION, False)
+        elif op == REQUEST_MEMBERS:
+            await self._members_chunk(session, d or {})
+        elif not session.identified:
+            await session.ws.close(code=CLOSE_NOT_AUTHENTICATED, message=b"Not authenticated.")
+        # PRESENCE_UPDATE / VOICE_STATE and others are accepted and ignored.
+
+    async def _identify(self, session: GatewaySession, d: JsonObj) -> None:
+        token = str(d.get("token", ""))
+        if token.removeprefix("Bot ") != self._token():
+            await session.ws.close(code=CLOSE_AUTHENTICATION_FAILED, message=b"Authentication failed.")
+            return
+        session.identified = True
+        session.intents = int(d.get("intents") or 0)
+        self.identify_count += 1
+        ready = {
+            "v": GATEWAY_VERSION,
+            "user": bot_user_payload(self.state.bot_user),
+            "guilds": [{"id": str(g), "unavailable": True} for g in self.state.guilds],
+            "session_id": session.session_id,
+            "session_type": "normal",
+            "resume_gateway_url": self._url(),
+            "application": {"id": str(self.state.application_id), "flags": 0},
+            "private_channels": [],
+            "relationships": [],
+            "presences": [],
+            "geo_ordered_rtc_regions": [],
+            "user_settings": {},
+            "_trace": ["fake-gateway"],
+        }
+        await session.send(DISPATCH, ready, "READY")
+        for guild in list(self.state.guilds.values()):
+            await session.send(DISPATCH, guild_create_payload(self.state, guild), "GUILD_CREATE")
+        session.ready = True
+        self.ready_count += 1
+        self.state.changed()
+
+    async def _members_chunk(self, session: GatewaySession, d: JsonObj) -> None:
+        guild_id = int(d.get("guild_id") or 0)
+        guild = self.state.guilds.get(guild_id)
+        if guild is None:
+            return
+        members = [bot_member(self.state, guild)] + [self.state.members[(guild_id, u)] for u in guild.member_ids]
+        chunk = {
+            "guild_id": str(guild_id),
+            "members": [member_payload(self.state, m) for m in members],
+            "chunk_index": 0,
+            "chunk_count": 1,
+            "not_found": [],
+            "nonce": d.get("nonce"),
+        }
+        await session.send(DISPATCH, chunk, "GUILD_MEMBERS_CHUNK")
+
+    async def dispatch(self, event: str, data: JsonObj) -> None:
+        sessions = self.ready_sessions
+        if not sessions:
+            raise RuntimeError(f"cannot dispatch {event}: no bot is connected and ready")
+        for session in sessions:
+            await session.send(DISPATCH, data, event)
+
+    async def close_all(self, code: int = 1001) -> None:
+        for session in list(self.sessions):
+            await session.ws.close(code=code, message=b"server shutting down")

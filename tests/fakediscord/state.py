@@ -1,0 +1,342 @@
+"""In-memory data model of the fake Discord: records the tests read, plus the store that owns them.
+
+Records are plain dataclasses so tests can inspect them directly. Everything that changes a
+record goes through `DiscordState`, which pokes a `ChangeNotifier` so `wait_for` helpers wake up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import pprint
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+# Discord's epoch (2015-01-01) in ms; snowflakes encode a timestamp so ids sort by creation.
+DISCORD_EPOCH_MS = 1420070400000
+
+# Message flags we care about.
+EPHEMERAL = 1 << 6
+LOADING = 1 << 7
+
+# Permission bits (see Discord's permission table).
+ADMINISTRATOR = 1 << 3
+MANAGE_GUILD = 1 << 5
+ALL_PERMISSIONS = (1 << 53) - 1
+DEFAULT_EVERYONE_PERMISSIONS = (
+    (1 << 6)  # add reactions
+    | (1 << 10)  # view channel
+    | (1 << 11)  # send messages
+    | (1 << 14)  # embed links
+    | (1 << 15)  # attach files
+    | (1 << 16)  # read message history
+    | (1 << 18)  # use external emojis
+    | (1 << 31)  # use application commands
+    | (1 << 35)  # create public threads
+    | (1 << 38)  # send messages in threads
+)
+DEFAULT_BOT_PERMISSIONS = DEFAULT_EVERYONE_PERMISSIONS | (1 << 13)  # + manage messages
+
+# Channel types.
+GUILD_TEXT = 0
+DM = 1
+PUBLIC_THREAD = 11
+
+T = TypeVar("T")
+
+
+class SnowflakeGenerator:
+    """Makes increasing snowflake ids: real timestamp bits, a counter in the low bits."""
+
+    def __init__(self) -> None:
+        self._counter = itertools.count()
+        self._last = 0
+
+    def next(self) -> int:
+        ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
+        value = (ms << 22) | (next(self._counter) & 0xFFF)
+        # Guarantee strict monotonicity even if the counter wraps within one millisecond.
+        value = max(value, self._last + 1)
+        self._last = value
+        return value
+
+
+class ChangeNotifier:
+    """Wakes every waiter whenever anything in the fake server changes.
+
+    An Event that is swapped on each change lets synchronous code (REST handlers, gateway)
+    signal without `async with condition` boilerplate, and waiters re-check their predicate.
+    """
+
+    POLL_INTERVAL = 0.05
+
+    def __init__(self) -> None:
+        self._event: asyncio.Event | None = None
+
+    def _current(self) -> asyncio.Event:
+        if self._event is None:
+            self._event = asyncio.Event()
+        return self._event
+
+    def notify(self) -> None:
+        if self._event is not None:
+            self._event.set()
+            self._event = None
+
+    async def wait_for(self, predicate: Callable[[], T | None], timeout: float, describe: Callable[[], str]) -> T:  # noqa: ASYNC109 (public test API)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            result = predicate()
+            if result:
+                return result
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError(f"condition not met within {timeout}s; state:\n{describe()}")
+            event = self._current()
+            # Also poll now and then: predicates may look at state outside the fake (the bot's).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), min(remaining, self.POLL_INTERVAL))
+
+
+@dataclass
+class User:
+    id: int
+    username: str
+    bot: bool = False
+    global_name: str | None = None
+
+
+@dataclass
+class Role:
+    id: int
+    guild_id: int
+    name: str
+    permissions: int
+    position: int = 0
+    managed: bool = False
+
+
+@dataclass
+class Guild:
+    id: int
+    name: str
+    owner_id: int
+    everyone_permissions: int = DEFAULT_EVERYONE_PERMISSIONS
+    locale: str = "en-US"
+    role_ids: list[int] = field(default_factory=list)
+    channel_ids: list[int] = field(default_factory=list)
+    member_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Channel:
+    id: int
+    guild_id: int | None
+    name: str
+    nsfw: bool = False
+    type: int = GUILD_TEXT
+    parent_id: int | None = None
+    position: int = 0
+    owner_id: int | None = None  # thread creator
+    recipient_id: int | None = None  # DM partner
+
+    @property
+    def is_thread(self) -> bool:
+        return self.type in (10, 11, 12)
+
+
+@dataclass
+class Member:
+    guild_id: int
+    user_id: int
+    role_ids: list[int] = field(default_factory=list)
+    nick: str | None = None
+    joined_at: str = "2024-01-01T00:00:00+00:00"
+
+
+@dataclass
+class Attachment:
+    filename: str
+    content_type: str | None
+    data: bytes
+    description: str | None = None
+    id: int = 0
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+@dataclass
+class Message:
+    id: int
+    channel_id: int
+    content: str = ""
+    embeds: list[dict[str, Any]] = field(default_factory=list)
+    components: list[dict[str, Any]] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    flags: int = 0
+    author_id: int = 0
+    edits: list[float] = field(default_factory=list)
+    deleted: bool = False
+    interaction_id: int | None = None
+    created_at: float = field(default_factory=time.monotonic)
+    type: int = 0
+    webhook_id: int | None = None
+
+    @property
+    def ephemeral(self) -> bool:
+        return bool(self.flags & EPHEMERAL)
+
+    @property
+    def loading(self) -> bool:
+        return bool(self.flags & LOADING)
+
+
+@dataclass
+class CallbackRecord:
+    """One accepted initial interaction response (POST .../callback)."""
+
+    type: int
+    data: dict[str, Any] | None
+    received_after: float  # seconds since the interaction was dispatched (time_offset included)
+
+
+@dataclass
+class Interaction:
+    id: int
+    token: str
+    type: int
+    channel_id: int | None
+    guild_id: int | None
+    user_id: int
+    payload: dict[str, Any]
+    created_at: float = field(default_factory=time.monotonic)
+    responses: list[CallbackRecord] = field(default_factory=list)
+    followups: list[Message] = field(default_factory=list)
+    original: Message | None = None
+    choices: list[dict[str, Any]] | None = None
+    modal: dict[str, Any] | None = None
+    # For component interactions: the message whose component was clicked (target of types 6/7).
+    source_message: Message | None = None
+    # Set once the first follow-up after a type-5 defer has filled in the "thinking" message.
+    defer_filled: bool = False
+    # Requests the platform refused (late, duplicate, expired token...), for debugging tests.
+    rejected: list[str] = field(default_factory=list)
+    _notifier: ChangeNotifier = field(default_factory=ChangeNotifier, repr=False)
+
+    @property
+    def all_messages(self) -> list[Message]:
+        """The original response (if any) followed by follow-ups, skipping deleted ones."""
+        found = ([self.original] if self.original else []) + self.followups
+        return [m for m in found if not m.deleted]
+
+    async def wait_for(self, predicate: Callable[[Interaction], Any], timeout: float = 5.0) -> Interaction:  # noqa: ASYNC109 (public test API)
+        await self._notifier.wait_for(lambda: self if predicate(self) else None, timeout, self.dump)
+        return self
+
+    async def wait_response(self, timeout: float = 5.0) -> CallbackRecord:  # noqa: ASYNC109 (public test API)
+        await self.wait_for(lambda ix: bool(ix.responses), timeout)
+        return self.responses[0]
+
+    def dump(self) -> str:
+        return pprint.pformat(
+            {
+                "id": self.id,
+                "type": self.type,
+                "responses": self.responses,
+                "original": self.original,
+                "followups": self.followups,
+                "choices": self.choices,
+                "rejected": self.rejected,
+            },
+            width=120,
+        )
+
+
+@dataclass
+class DiscordState:
+    """Everything the fake server knows. Mutations go through methods that notify waiters."""
+
+    application_id: int
+    bot_user: User
+    snowflakes: SnowflakeGenerator
+    notifier: ChangeNotifier = field(default_factory=ChangeNotifier)
+    users: dict[int, User] = field(default_factory=dict)
+    guilds: dict[int, Guild] = field(default_factory=dict)
+    roles: dict[int, Role] = field(default_factory=dict)
+    channels: dict[int, Channel] = field(default_factory=dict)
+    members: dict[tuple[int, int], Member] = field(default_factory=dict)
+    messages: dict[int, Message] = field(default_factory=dict)
+    interactions: dict[int, Interaction] = field(default_factory=dict)
+    # Registered commands: key None = global, else guild id.
+    commands: dict[int | None, list[dict[str, Any]]] = field(default_factory=dict)
+    bot_permissions: dict[int, int] = field(default_factory=dict)  # guild id -> bot's permissions
+    # Files tests attach to attachment options: id -> (channel id, attachment), served like CDN files.
+    uploads: dict[int, tuple[int, Attachment]] = field(default_factory=dict)
+
+    def changed(self) -> None:
+        self.notifier.notify()
+
+    # ---- lookups -------------------------------------------------------------------------
+
+    def channel(self, channel_id: int) -> Channel | None:
+        return self.channels.get(channel_id)
+
+    def guild_of(self, channel: Channel) -> Guild | None:
+        return self.guilds.get(channel.guild_id) if channel.guild_id is not None else None
+
+    def parent_channel(self, channel: Channel) -> Channel:
+        """Threads inherit nsfw/permissions from their parent channel."""
+        if channel.is_thread and channel.parent_id in self.channels:
+            return self.channels[channel.parent_id]
+        return channel
+
+    def member_permissions(self, guild_id: int, user_id: int) -> int:
+        guild = self.guilds[guild_id]
+        if user_id == guild.owner_id:
+            return ALL_PERMISSIONS
+        if user_id == self.bot_user.id:
+            perms = self.bot_permissions.get(guild_id, DEFAULT_BOT_PERMISSIONS)
+        else:
+            perms = guild.everyone_permissions
+            member = self.members.get((guild_id, user_id))
+            for role_id in member.role_ids if member else []:
+                perms |= self.roles[role_id].permissions
+        # Administrator implies every permission, as on Discord.
+        return ALL_PERMISSIONS if perms & ADMINISTRATOR else perms
+
+    def interaction_by_token(self, token: str) -> Interaction | None:
+        for ix in self.interactions.values():
+            if ix.token == token:
+                return ix
+        return None
+
+    def channel_messages(self, channel_id: int) -> list[Message]:
+        return [m for m in self.messages.values() if m.channel_id == channel_id]
+
+    def find_command(self, name: str, guild_id: int | None) -> dict[str, Any] | None:
+        """Guild commands shadow global ones, like Discord's client picker does in practice."""
+        scopes: list[int | None] = [guild_id, None] if guild_id is not None else [None]
+        for scope in scopes:
+            for cmd in self.commands.get(scope, []):
+                if cmd["name"] == name and cmd.get("type", 1) == 1:
+                    return cmd
+        return None
+
+    def dm_channel(self, user_id: int) -> Channel:
+        for ch in self.channels.values():
+            if ch.type == DM and ch.recipient_id == user_id:
+                return ch
+        ch = Channel(id=self.snowflakes.next(), guild_id=None, name="", type=DM, recipient_id=user_id)
+        self.channels[ch.id] = ch
+        return ch
+
+    def add_message(self, message: Message) -> Message:
+        self.messages[message.id] = message
+        self.changed()
+        return message
