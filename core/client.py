@@ -56,7 +56,7 @@ class ImagineBot(commands.Bot):
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
         )
         self.context = context
-        self.tree.on_error = self.on_app_command_error
+        self.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
@@ -74,15 +74,17 @@ class ImagineBot(commands.Bot):
     async def on_ready(self) -> None:
         log.info("connected as %s (%s) to %d guilds", self.user, getattr(self.user, "id", "?"), len(self.guilds))
 
-    async def on_app_command_error(
-        self, interaction: discord.Interaction, error: app_commands.AppCommandError
-    ) -> None:
+    async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         """The one place app-command errors become messages (always ephemeral)."""
         original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
         if isinstance(original, UserFacingError):
             message = original.message
-        elif isinstance(original, app_commands.TransformerError | app_commands.CheckFailure):
-            message = str(original)
+        elif isinstance(original, app_commands.TransformerError):
+            # Discord validates choices and ranges itself; this only happens with stale or
+            # hand-crafted clients, so name the value and point back at the list.
+            message = f"`{original.value}` is not an allowed value for this option; please pick one from the list."
+        elif isinstance(original, app_commands.CheckFailure):
+            message = str(original) or "You cannot use this command here."
         else:
             log.error("unhandled error in /%s", getattr(interaction.command, "qualified_name", "?"), exc_info=original)
             message = "Something went wrong on our side; the error was logged. Please try again later."

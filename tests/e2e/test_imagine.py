@@ -1,0 +1,150 @@
+"""/imagine end to end: the real bot process, the local Discord, the production loader."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from PIL import Image
+from sqlalchemy import select
+
+from db.engine import create_engine
+from db.models import Job, JobStatus
+from generation.metadata import parse_infotext, read_png_parameters
+from generation.presets import QUALITY_PRESETS
+from tests.e2e.conftest import World
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
+
+DEFER = 5  # DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
+MESSAGE = 4  # CHANNEL_MESSAGE_WITH_SOURCE
+
+
+def _image_done(ix) -> bool:  # type: ignore[no-untyped-def]
+    return ix.original is not None and bool(ix.original.attachments)
+
+
+async def _job_rows(world: World) -> list[Job]:
+    url = world.database_url
+    if url.startswith("sqlite"):
+        url = url.replace("///data/", f"///{world.bot.config.parent}/data/")
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return list((await conn.execute(select(Job).order_by(Job.id))).all())  # type: ignore[arg-type]
+    finally:
+        await engine.dispose()
+
+
+async def test_commands_are_registered_with_the_documented_options(world: World) -> None:
+    (imagine,) = [c for c in world.server.commands() if c["name"] == "imagine"]
+    options = {o["name"]: o for o in imagine["options"]}
+    assert list(options) == ["prompt", "negative", "aspect", "seed", "steps", "cfg", "quality"]
+    assert options["prompt"]["required"] is True
+    aspects = {c["value"]: c["name"] for c in options["aspect"]["choices"]}
+    assert len(aspects) == 9
+    assert aspects["832x1216"] == "13:19 (832x1216)"
+    assert aspects["1536x640"] == "12:5 landscape (1536x640)"
+    assert (options["steps"]["min_value"], options["steps"]["max_value"]) == (1, 50)
+    assert (options["cfg"]["min_value"], options["cfg"]["max_value"]) == (1, 12)
+    assert [c["value"] for c in options["quality"]["choices"]] == list(QUALITY_PRESETS)
+
+
+async def test_imagine_delivers_a_png_with_a1111_parameters(world: World) -> None:
+    ix = await world.server.invoke(
+        world.alice,
+        world.general,
+        "imagine",
+        {
+            "prompt": "1girl, long hair, smile",
+            "negative": "bad hands",
+            "aspect": "832x1216",
+            "seed": 1234,
+            "steps": 3,
+            "cfg": 5.5,
+        },
+    )
+    first = await ix.wait_response(timeout=3)
+    assert first.type == DEFER
+    assert first.received_after < 3.0
+    await ix.wait_for(_image_done, timeout=120)
+
+    message = ix.original
+    assert message is not None and not message.ephemeral
+    (attachment,) = message.attachments
+    assert attachment.filename.endswith(".png")
+    with Image.open(io.BytesIO(attachment.data)) as image:
+        assert image.format == "PNG"
+        assert image.size == (832, 1216)
+    prompt, negative, fields = parse_infotext(read_png_parameters(attachment.data) or "")
+    assert prompt == "1girl, long hair, smile, masterpiece, best quality, very aesthetic, absurdres"
+    assert negative == QUALITY_PRESETS["Standard v3.1"].negative + ", bad hands"
+    assert fields["Seed"] == "1234"
+    assert fields["Steps"] == "3"
+    assert fields["Sampler"] == "Euler a"
+    assert fields["CFG scale"] == "5.5"
+    assert fields["Size"] == "832x1216"
+    assert fields["Model"] == "animagine-xl-3.1"
+
+    (embed,) = message.embeds
+    assert prompt in embed["description"]
+    values = {f["name"]: f["value"] for f in embed["fields"]}
+    assert values["Seed"] == "1234"
+    assert values["Size"] == "832x1216"
+    assert values["Steps"] == "3"
+    assert values["CFG"] == "5.5"
+    assert values["Time"].endswith(" s")
+    assert embed["image"]["url"] == f"attachment://{attachment.filename}"
+
+    rows = await _job_rows(world)
+    job = rows[-1]
+    assert job.status == JobStatus.DONE
+    assert job.seed == 1234 and (job.width, job.height) == (832, 1216)
+    assert job.started_at is not None and job.finished_at is not None and job.seconds
+
+
+async def test_second_request_sees_its_queue_position(world: World) -> None:
+    long = await world.server.invoke(
+        world.alice, world.general, "imagine", {"prompt": "1girl, sky", "aspect": "1024x1024", "steps": 12}
+    )
+    await long.wait_response(timeout=3)
+    queued = await world.server.invoke(
+        world.bob, world.general, "imagine", {"prompt": "1boy, cat", "aspect": "640x1536", "steps": 2}
+    )
+    assert (await queued.wait_response(timeout=3)).type == DEFER
+    await queued.wait_for(
+        lambda ix: ix.original is not None and "you are #1 in line" in ix.original.content, timeout=60
+    )
+    await long.wait_for(lambda ix: ix.original is not None and "Generating… step" in ix.original.content, timeout=60)
+    await long.wait_for(_image_done, timeout=120)
+    await queued.wait_for(_image_done, timeout=120)
+    with Image.open(io.BytesIO(queued.original.attachments[0].data)) as image:  # type: ignore[union-attr]
+        assert image.size == (640, 1536)
+
+
+async def test_bad_options_get_an_ephemeral_message_and_nothing_is_queued(world: World) -> None:
+    before = len(await _job_rows(world))
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"prompt": "x" * 301}, "the limit is 300"),
+        ({"prompt": " , , "}, "The prompt is empty"),
+        ({"prompt": "1girl", "steps": 99}, "Steps must be between 1 and 50"),
+        ({"prompt": "1girl", "cfg": 40.0}, "CFG must be between 1 and 12"),
+        ({"prompt": "1girl", "aspect": "999x999"}, "`999x999` is not an allowed value"),
+    ]
+    for options, text in cases:
+        ix = await world.server.invoke(world.alice, world.general, "imagine", options)
+        response = await ix.wait_response(timeout=3)
+        assert response.type == MESSAGE, options
+        assert response.data is not None
+        assert response.data["flags"] & 64, options  # ephemeral
+        assert text in response.data["content"], (options, response.data["content"])
+    assert len(await _job_rows(world)) == before
+
+
+async def test_jobs_are_recorded_with_request_and_timings(world: World) -> None:
+    rows = await _job_rows(world)
+    assert rows, "earlier tests made jobs"
+    assert all(r.status == JobStatus.DONE for r in rows)
+    assert all(r.request and r.prompt for r in rows)
+    assert len({r.id for r in rows}) == len(rows)
