@@ -57,8 +57,15 @@ async def run(config: Config) -> None:
         bot = ImagineBot(BotContext(config=config, service=service))
         worker.start()  # the model loads in the background while the bot connects
         loop = asyncio.get_running_loop()
+
+        closing: set[asyncio.Task[None]] = set()
+
+        def request_shutdown(sig: signal.Signals) -> None:
+            log.info("%s received: shutting down", sig.name)
+            closing.add(asyncio.create_task(bot.close()))
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, lambda s=sig: (log.info("%s: shutting down", s.name), asyncio.ensure_future(bot.close())))
+            loop.add_signal_handler(sig, request_shutdown, sig)
         async with bot:
             await bot.start(token)
     finally:

@@ -11,6 +11,7 @@ import io
 import logging
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import discord
 
@@ -103,7 +104,8 @@ class JobMessenger:
                 wait = self._interval_s
             job.changed.clear()
             changed = asyncio.ensure_future(job.changed.wait())
-            await asyncio.wait({changed, job.result}, timeout=max(wait, 0.05), return_when=asyncio.FIRST_COMPLETED)
+            waiters: set[asyncio.Future[Any]] = {changed, job.result}
+            await asyncio.wait(waiters, timeout=max(wait, 0.05), return_when=asyncio.FIRST_COMPLETED)
             changed.cancel()
         await self.deliver(interaction, job)
 
@@ -144,5 +146,8 @@ class JobMessenger:
             log.warning("job for %s finished after its token died and its channel is gone", interaction.user.id)
             return
         await channel.send(
-            content=content, embed=embed, file=file or discord.utils.MISSING, allowed_mentions=mentions
+            content=content,
+            embed=embed or discord.utils.MISSING,
+            file=file or discord.utils.MISSING,
+            allowed_mentions=mentions,
         )

@@ -39,7 +39,9 @@ class ImagineCog(commands.Cog):
         self.bot = bot
         self.messenger = JobMessenger(bot.context.service, bot.context.config.generation.progress_interval_s)
 
-    @app_commands.command(name="imagine", description="Generate an anime image from Danbooru tags with Animagine XL 3.1")
+    @app_commands.command(
+        name="imagine", description="Generate an anime image from Danbooru tags with Animagine XL 3.1"
+    )
     @app_commands.describe(
         prompt="Danbooru tags, comma separated, e.g. 1girl, long hair, smile",
         negative="Tags to avoid (added to the quality preset's negative prompt)",

@@ -135,9 +135,7 @@ def _build_section(name: str, cls: type[Any], raw: Any) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - set(fields))
     if unknown:
-        raise ConfigError(
-            f"unknown key [{name}] {unknown[0]}; allowed keys in [{name}]: {', '.join(fields)}"
-        )
+        raise ConfigError(f"unknown key [{name}] {unknown[0]}; allowed keys in [{name}]: {', '.join(fields)}")
     values = {key: _check_value(name, key, raw[key], str(fields[key].type)) for key in raw}
     return cls(**values)
 
@@ -190,5 +188,7 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
 
 def require_token(config: Config) -> str:
     if not config.discord.token:
-        raise ConfigError("[discord] token is empty; set it in the config file or the DISCORD_TOKEN environment variable")
+        raise ConfigError(
+            "[discord] token is empty; set it in the config file or the DISCORD_TOKEN environment variable"
+        )
     return config.discord.token

@@ -55,9 +55,11 @@ class JobStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def _upsert(self, session: AsyncSession, model: type[User | Guild | Channel], values: dict[str, object]) -> None:
+    async def _upsert(
+        self, session: AsyncSession, model: type[User | Guild | Channel], values: dict[str, object]
+    ) -> None:
         # One statement per row, race-free: two members of a new guild may ask at once.
-        insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
         keys = {k: v for k, v in values.items() if k != "id"}
         stmt = insert(model).values(**values, created_at=utcnow())
         await session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=keys))
@@ -113,7 +115,9 @@ class JobStore:
         await self._set(job_id, status=JobStatus.DONE, finished_at=utcnow(), seconds=seconds, interaction_token=None)
 
     async def mark_failed(self, job_id: int, error: str) -> None:
-        await self._set(job_id, status=JobStatus.FAILED, finished_at=utcnow(), error=error[:2000], interaction_token=None)
+        await self._set(
+            job_id, status=JobStatus.FAILED, finished_at=utcnow(), error=error[:2000], interaction_token=None
+        )
 
     async def mark_cancelled(self, job_id: int) -> None:
         await self._set(job_id, status=JobStatus.CANCELLED, finished_at=utcnow(), interaction_token=None)

@@ -60,7 +60,9 @@ class Job(Base):
     guild_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("guilds.id", ondelete="SET NULL"))
     channel_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("channels.id", ondelete="CASCADE"))
     status: Mapped[JobStatus] = mapped_column(
-        Enum(JobStatus, name="job_status", values_callable=lambda e: [m.value for m in e], native_enum=False, length=16),
+        Enum(
+            JobStatus, name="job_status", values_callable=lambda e: [m.value for m in e], native_enum=False, length=16
+        ),
         default=JobStatus.QUEUED,
     )
     request: Mapped[str] = mapped_column(Text)  # GenerationRequest as JSON

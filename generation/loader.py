@@ -46,9 +46,7 @@ def classify_source(source: str) -> SourceKind:
     path = Path(source).expanduser()
     if path.is_file():
         if path.suffix.lower() not in SINGLE_FILE_SUFFIXES:
-            raise ModelLoadError(
-                f"[model] source {source!r} is a file but not a .safetensors/.ckpt checkpoint"
-            )
+            raise ModelLoadError(f"[model] source {source!r} is a file but not a .safetensors/.ckpt checkpoint")
         return SourceKind.SINGLE_FILE
     if path.is_dir():
         if not (path / "model_index.json").is_file():
@@ -57,7 +55,9 @@ def classify_source(source: str) -> SourceKind:
                 "point it at a diffusers pipeline folder (as saved by save_pretrained)"
             )
         return SourceKind.FOLDER
-    looks_like_path = source.startswith(("/", ".", "~")) or source.endswith(SINGLE_FILE_SUFFIXES) or source.count("/") > 1
+    looks_like_path = (
+        source.startswith(("/", ".", "~")) or source.endswith(SINGLE_FILE_SUFFIXES) or source.count("/") > 1
+    )
     if not looks_like_path and _REPO_ID.match(source):
         return SourceKind.HUB
     raise ModelLoadError(
@@ -119,7 +119,7 @@ def load_pipeline(config: ModelConfig) -> LoadedModel:
             pipeline = StableDiffusionXLPipeline.from_pretrained(
                 source, torch_dtype=dtype, use_safetensors=True, add_watermarker=False, **extra
             )
-    except (OSError, ValueError, EnvironmentError) as exc:
+    except (OSError, ValueError) as exc:
         raise ModelLoadError(f"could not load [model] source {config.source!r}: {exc}") from exc
 
     pipeline.scheduler = EulerAncestralDiscreteScheduler.from_config(pipeline.scheduler.config)

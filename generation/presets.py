@@ -43,8 +43,7 @@ QUALITY_PRESETS: dict[str, Preset] = {
         Preset(
             "Light v3.1",
             "{prompt}, (masterpiece), best quality, very aesthetic, perfect face",
-            "nsfw, (low quality, worst quality:1.2), very displeasing, 3d, watermark, signature, "
-            "ugly, poorly drawn",
+            "nsfw, (low quality, worst quality:1.2), very displeasing, 3d, watermark, signature, ugly, poorly drawn",
         ),
         Preset(
             "Heavy v3.1",
@@ -71,8 +70,7 @@ STYLE_PRESETS: dict[str, Preset] = {
         Preset(
             "Photographic",
             "{prompt}, cinematic photo, 35mm photograph, film, bokeh, professional, 4k, highly detailed",
-            "nsfw, drawing, painting, crayon, sketch, graphite, impressionist, noisy, blurry, soft, "
-            "deformed, ugly",
+            "nsfw, drawing, painting, crayon, sketch, graphite, impressionist, noisy, blurry, soft, deformed, ugly",
         ),
         Preset(
             "Anime",
@@ -82,13 +80,11 @@ STYLE_PRESETS: dict[str, Preset] = {
         Preset(
             "Manga",
             "{prompt}, manga style, vibrant, high-energy, detailed, iconic, Japanese comic style",
-            "nsfw, ugly, deformed, noisy, blurry, low contrast, realism, photorealistic, "
-            "Western comic style",
+            "nsfw, ugly, deformed, noisy, blurry, low contrast, realism, photorealistic, Western comic style",
         ),
         Preset(
             "Digital Art",
-            "{prompt}, concept art, digital artwork, illustrative, painterly, matte painting, "
-            "highly detailed",
+            "{prompt}, concept art, digital artwork, illustrative, painterly, matte painting, highly detailed",
             "nsfw, photo, photorealistic, realism, ugly",
         ),
         Preset(
@@ -109,13 +105,11 @@ STYLE_PRESETS: dict[str, Preset] = {
             "{prompt}, neonpunk style, cyberpunk, vaporwave, neon, vibes, vibrant, stunningly beautiful, "
             "crisp, detailed, sleek, ultramodern, magenta highlights, dark purple shadows, "
             "high contrast, cinematic, ultra detailed, intricate, professional",
-            "nsfw, painting, drawing, illustration, glitch, deformed, mutated, cross-eyed, ugly, "
-            "disfigured",
+            "nsfw, painting, drawing, illustration, glitch, deformed, mutated, cross-eyed, ugly, disfigured",
         ),
         Preset(
             "3D Model",
-            "{prompt}, professional 3d model, octane render, highly detailed, volumetric, "
-            "dramatic lighting",
+            "{prompt}, professional 3d model, octane render, highly detailed, volumetric, dramatic lighting",
             "nsfw, ugly, deformed, noisy, low poly, blurry, painting",
         ),
     )
@@ -134,15 +128,11 @@ def apply_presets(
     try:
         q = QUALITY_PRESETS[quality]
     except KeyError:
-        raise ValueError(
-            f"unknown quality preset {quality!r}; choose one of {', '.join(QUALITY_PRESETS)}"
-        ) from None
+        raise ValueError(f"unknown quality preset {quality!r}; choose one of {', '.join(QUALITY_PRESETS)}") from None
     try:
         s = STYLE_PRESETS[style]
     except KeyError:
-        raise ValueError(
-            f"unknown style preset {style!r}; choose one of {', '.join(STYLE_PRESETS)}"
-        ) from None
+        raise ValueError(f"unknown style preset {style!r}; choose one of {', '.join(STYLE_PRESETS)}") from None
     final_prompt = s.apply(q.apply(prompt))
     final_negative = ", ".join(part for part in (s.negative, q.negative, negative.strip()) if part)
     return final_prompt, final_negative

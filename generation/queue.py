@@ -20,9 +20,7 @@ class JobQueue:
 
     def ensure_room(self) -> None:
         if len(self._jobs) >= self._max_size:
-            raise QueueFull(
-                f"The queue is full ({self._max_size} images waiting). Please try again in a few minutes."
-            )
+            raise QueueFull(f"The queue is full ({self._max_size} images waiting). Please try again in a few minutes.")
 
     async def put(self, job: ActiveJob) -> None:
         self.ensure_room()

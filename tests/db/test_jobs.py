@@ -12,7 +12,14 @@ from db.migrate import upgrade_to_head
 from db.models import JobStatus
 from generation.request import ImagineOptions, PromptLimits, build_request
 
-PLACE = Place(user_id=10**17 + 1, user_name="alice", guild_id=10**17 + 2, guild_name="g", channel_id=10**17 + 3, channel_nsfw=False)
+PLACE = Place(
+    user_id=10**17 + 1,
+    user_name="alice",
+    guild_id=10**17 + 2,
+    guild_name="g",
+    channel_id=10**17 + 3,
+    channel_nsfw=False,
+)
 
 
 def _request(prompt: str = "1girl, smile"):

@@ -37,9 +37,7 @@ def test_folder_source(reference) -> None:  # type: ignore[no-untyped-def]
 
 def test_single_file_source(reference, tiny_model_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     file = export_single_file(reference.pipeline, tmp_path / "animagine-tiny.safetensors")
-    model = load_pipeline(
-        ModelConfig(source=str(file), device="cpu", single_file_config=str(tiny_model_dir))
-    )
+    model = load_pipeline(ModelConfig(source=str(file), device="cpu", single_file_config=str(tiny_model_dir)))
     assert model.source_kind is SourceKind.SINGLE_FILE
     assert isinstance(model.pipeline.scheduler, EulerAncestralDiscreteScheduler)
     assert model.short_hash == file_short_hash(file)

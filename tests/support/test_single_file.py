@@ -44,9 +44,7 @@ def test_single_file_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert "conditioner.embedders.1.model.text_projection" in keys
     assert not any(k.startswith(("unet.", "vae.", "text_encoder")) for k in keys)
 
-    loaded = StableDiffusionXLPipeline.from_single_file(
-        str(file), config=str(folder), local_files_only=True
-    )
+    loaded = StableDiffusionXLPipeline.from_single_file(str(file), config=str(folder), local_files_only=True)
 
     for name in COMPONENTS:
         want = getattr(pipe, name).state_dict()

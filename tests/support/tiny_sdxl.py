@@ -27,9 +27,34 @@ from transformers import (
 
 # A handful of merges so that common tags become single tokens, as with the real tokenizer.
 _WORDS = (
-    "girl", "boy", "hair", "long", "short", "blue", "red", "eyes", "smile", "solo",
-    "best", "quality", "masterpiece", "very", "aesthetic", "absurdres", "lowres", "text",
-    "bad", "error", "nsfw", "safe", "sky", "cat", "dress", "looking", "at", "viewer",
+    "girl",
+    "boy",
+    "hair",
+    "long",
+    "short",
+    "blue",
+    "red",
+    "eyes",
+    "smile",
+    "solo",
+    "best",
+    "quality",
+    "masterpiece",
+    "very",
+    "aesthetic",
+    "absurdres",
+    "lowres",
+    "text",
+    "bad",
+    "error",
+    "nsfw",
+    "safe",
+    "sky",
+    "cat",
+    "dress",
+    "looking",
+    "at",
+    "viewer",
 )
 
 
@@ -59,7 +84,7 @@ def write_tiny_tokenizer(folder: Path) -> Path:
     merges: list[str] = []
     for word in _WORDS:
         # Merge left to right: g+i, gi+r, gir+l</w> ...
-        pieces = list(word[:-1]) + [word[-1] + "</w>"]
+        pieces = [*list(word[:-1]), word[-1] + "</w>"]
         current = pieces[0]
         for piece in pieces[1:]:
             merges.append(f"{current} {piece}")
@@ -70,9 +95,7 @@ def write_tiny_tokenizer(folder: Path) -> Path:
     vocab = {tok: i for i, tok in enumerate(dict.fromkeys(vocab_list))}
     assert len(vocab) < 1000
     (folder / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
-    (folder / "merges.txt").write_text(
-        "#version: 0.2\n" + "\n".join(dict.fromkeys(merges)) + "\n", encoding="utf-8"
-    )
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(dict.fromkeys(merges)) + "\n", encoding="utf-8")
     return folder
 
 

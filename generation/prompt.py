@@ -1,0 +1,237 @@
+"""Animagine XL 3.1 prompt assembly and A1111 emphasis parsing.
+
+Assembly order (a design choice; the model card's example prompts end with the special
+tags, e.g. ``1girl, souryuu asuka langley, neon genesis evangelion, solo, upper body, v,
+smile, looking at viewer, outdoors, night, masterpiece, best quality, very aesthetic,
+absurdres``):
+
+1. the user's tags, normalised and ordered (count, character, series, everything else);
+2. the special-tag options the user did not already write: rating, then year, then
+   aesthetic, so they sit in the trailing block of special tags where training put them;
+3. ``presets.apply_presets``: quality preset tags, then the style preset wraps the result.
+
+The result is e.g. ``1girl, hatsune miku, smile, safe, newest, masterpiece, best quality,
+very aesthetic, absurdres``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from generation.presets import DEFAULT_QUALITY, DEFAULT_STYLE, apply_presets
+from generation.ratings import Rating
+from generation.tags import BREAK, TagDatabase, bare_tag, normalize_tags, order_tags, split_tags
+
+QUALITY_TAGS: tuple[str, ...] = (
+    "masterpiece",
+    "best quality",
+    "great quality",
+    "good quality",
+    "normal quality",
+    "low quality",
+    "worst quality",
+)
+YEAR_TAGS: tuple[str, ...] = ("newest", "recent", "mid", "early", "oldest")
+AESTHETIC_TAGS: tuple[str, ...] = ("very aesthetic", "aesthetic", "displeasing", "very displeasing")
+RATING_TAGS: frozenset[str] = frozenset(t for r in Rating for t in r.prompt_tags)
+
+# Discord's string options go up to 6000 characters; this keeps prompts to a size the
+# encoder's default chunk limit can take and that fits in a Discord message.
+DEFAULT_MAX_CHARS = 1000
+
+
+class PromptError(ValueError):
+    """Bad prompt input; the message is meant for the user."""
+
+
+class EmptyPrompt(PromptError):
+    pass
+
+
+class PromptTooLong(PromptError):
+    pass
+
+
+class UnknownOption(PromptError):
+    pass
+
+
+class InvalidWeight(PromptError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class AssembledPrompt:
+    prompt: str
+    negative: str
+
+
+# --- A1111 emphasis -------------------------------------------------------------------------
+
+# The token pattern of A1111's modules/prompt_parser.py, except that the weight must be a
+# number (A1111's ``[.\d]+`` also matches ``.`` or ``1.2.3`` and then float() raises); such
+# text is read as plain text and the ``)`` as a normal closer, so parsing never fails.
+_ATTENTION_RE = re.compile(
+    r"""
+\\\(|
+\\\)|
+\\\[|
+\\]|
+\\\\|
+\\|
+\(|
+\[|
+:([+-]?(?:\d+\.?\d*|\.\d+))\)|
+\)|
+]|
+[^\\()\[\]:]+|
+:
+""",
+    re.X,
+)
+_BREAK_SPLIT_RE = re.compile(r"\s*\bBREAK\b\s*", re.S)
+_ROUND = 1.1
+_SQUARE = 1 / 1.1
+
+
+def parse_attention(text: str) -> list[tuple[str, float]]:
+    """Split a prompt into (text, weight) runs with AUTOMATIC1111's semantics.
+
+    ``(x)`` x1.1, ``[x]`` /1.1, ``(x:w)`` xw, nesting multiplies, ``\\(`` ``\\)`` ``\\[`` ``\\]``
+    ``\\\\`` are literals, unclosed brackets are closed at the end, neighbouring runs of equal
+    weight are merged and ``BREAK`` becomes its own ``("BREAK", -1.0)`` entry.
+    """
+    res: list[list[str | float]] = []
+    round_brackets: list[int] = []
+    square_brackets: list[int] = []
+
+    def multiply_range(start: int, multiplier: float) -> None:
+        for p in range(start, len(res)):
+            res[p][1] = float(res[p][1]) * multiplier
+
+    for m in _ATTENTION_RE.finditer(text):
+        token, weight = m.group(0), m.group(1)
+        if token.startswith("\\"):
+            res.append([token[1:], 1.0])
+        elif token == "(":
+            round_brackets.append(len(res))
+        elif token == "[":
+            square_brackets.append(len(res))
+        elif weight is not None and round_brackets:
+            multiply_range(round_brackets.pop(), float(weight))
+        elif token == ")" and round_brackets:
+            multiply_range(round_brackets.pop(), _ROUND)
+        elif token == "]" and square_brackets:
+            multiply_range(square_brackets.pop(), _SQUARE)
+        else:
+            for i, part in enumerate(_BREAK_SPLIT_RE.split(token)):
+                if i > 0:
+                    res.append([BREAK, -1.0])
+                res.append([part, 1.0])
+
+    for pos in round_brackets:
+        multiply_range(pos, _ROUND)
+    for pos in square_brackets:
+        multiply_range(pos, _SQUARE)
+
+    if not res:
+        return [("", 1.0)]
+    merged: list[tuple[str, float]] = [(str(res[0][0]), float(res[0][1]))]
+    for part, w in res[1:]:
+        if float(w) == merged[-1][1]:
+            merged[-1] = (merged[-1][0] + str(part), merged[-1][1])
+        else:
+            merged.append((str(part), float(w)))
+    return merged
+
+
+# --- assembly -------------------------------------------------------------------------------
+
+
+def _core(unit: str) -> str:
+    return bare_tag(unit).lower()
+
+
+def _option(value: str | None, allowed: tuple[str, ...], what: str) -> str | None:
+    if value is None or not value.strip():
+        return None
+    tag = " ".join(value.replace("_", " ").split()).lower()
+    if tag not in allowed:
+        raise UnknownOption(f"unknown {what} {value!r}; choose one of: {', '.join(allowed)}")
+    return tag
+
+
+def _dedupe(units: list[str]) -> list[str]:
+    seen: set[str] = set()
+    out: list[str] = []
+    for unit in units:
+        key = unit.lower()
+        if unit != BREAK and key in seen:
+            continue
+        seen.add(key)
+        out.append(unit)
+    return out
+
+
+def assemble_prompt(
+    prompt: str,
+    negative: str = "",
+    *,
+    quality: str = DEFAULT_QUALITY,
+    style: str = DEFAULT_STYLE,
+    rating: Rating | None = None,
+    year: str | None = None,
+    aesthetic: str | None = None,
+    tags: TagDatabase | None = None,
+    allow_nsfw: bool = False,
+    max_chars: int = DEFAULT_MAX_CHARS,
+) -> AssembledPrompt:
+    """Build the final prompt and negative for Animagine XL 3.1 (order: see module doc).
+
+    ``rating`` is the rating actually applied (channel policy decides it): its tags are
+    added unless the user wrote them, and rating tags the user wrote that contradict it
+    are dropped, so the prompt never asks for two ratings. Without ``tags`` the user's
+    order is kept (no categories to order by). With ``allow_nsfw`` and a rating that
+    includes ``nsfw``, the presets' ``nsfw`` negative tag is left out (the user's own
+    negative is kept as written).
+    """
+    for label, text in (("prompt", prompt), ("negative prompt", negative)):
+        if len(text) > max_chars:
+            raise PromptTooLong(f"The {label} is {len(text)} characters long; the limit is {max_chars}.")
+    year_tag = _option(year, YEAR_TAGS, "year tag")
+    aesthetic_tag = _option(aesthetic, AESTHETIC_TAGS, "aesthetic tag")
+
+    units = normalize_tags(prompt)
+    wanted_rating = rating.prompt_tags if rating is not None else ()
+    if rating is not None:
+        units = [u for u in units if _core(u) not in RATING_TAGS or _core(u) in wanted_rating]
+    if not any(bare_tag(u) for u in units if u != BREAK):
+        raise EmptyPrompt("The prompt is empty; write a few comma-separated tags, e.g. `1girl, smile`.")
+    if tags is not None:
+        units = order_tags(units, tags)
+
+    try:
+        preset_prompt, preset_negative = apply_presets("", "", quality=quality, style=style)
+    except ValueError as exc:
+        raise UnknownOption(str(exc)) from None
+    present = {_core(u) for u in units} | {_core(u) for u in split_tags(preset_prompt)}
+    for special in (*wanted_rating, year_tag, aesthetic_tag):
+        if special is not None and special not in present:
+            units.append(special)
+            present.add(special)
+
+    user_negative = ", ".join(normalize_tags(negative))
+    final_prompt, final_negative = apply_presets(", ".join(units), user_negative, quality=quality, style=style)
+    # The user's own quality tags are respected; a preset repeating them adds nothing.
+    final_prompt = ", ".join(_dedupe(split_tags(final_prompt)))
+
+    if allow_nsfw and rating is not None and "nsfw" in rating.prompt_tags:
+        kept = [u for u in split_tags(preset_negative) if _core(u) != "nsfw"]
+        final_negative = ", ".join(part for part in (", ".join(kept), user_negative) if part)
+
+    for text, weight in parse_attention(final_prompt) + parse_attention(final_negative):
+        if not math.isfinite(weight):
+            raise InvalidWeight(f"The weight of {text.strip()!r} is not a usable number.")
+    return AssembledPrompt(final_prompt, final_negative)
