@@ -34,9 +34,11 @@ async def run(config: Config) -> None:
     from db.engine import create_engine, create_sessionmaker
     from db.jobs import JobStore
     from db.migrate import upgrade_to_head
+    from generation.autocomplete import TagIndex
     from generation.loader import load_pipeline
     from generation.queue import JobQueue
     from generation.service import GenerationService
+    from generation.tags import TagDatabase
     from generation.worker import GenerationWorker
 
     token = require_token(config)
@@ -54,7 +56,10 @@ async def run(config: Config) -> None:
             job_timeout_s=config.generation.job_timeout_s,
         )
         service = GenerationService(store, queue, worker)
-        bot = ImagineBot(BotContext(config=config, service=service))
+        # Loaded once (about a second for 140k tags), so autocomplete answers per keystroke.
+        tags = await asyncio.to_thread(TagDatabase.load)
+        tag_index = await asyncio.to_thread(TagIndex.from_database, tags)
+        bot = ImagineBot(BotContext(config=config, service=service, tags=tags, tag_index=tag_index))
         worker.start()  # the model loads in the background while the bot connects
         loop = asyncio.get_running_loop()
 

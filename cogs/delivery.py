@@ -28,9 +28,17 @@ TOKEN_SAFE_AGE = timedelta(minutes=14)
 EMBED_COLOUR = discord.Colour.from_rgb(235, 120, 160)
 
 
-def place_of(interaction: discord.Interaction) -> Place:
+def is_age_restricted(interaction: discord.Interaction) -> bool:
+    """Discord's age-restricted flag of the channel; a thread inherits its parent's, a DM has none."""
     channel = interaction.channel
-    nsfw = bool(getattr(channel, "nsfw", False)) if channel is not None else False
+    if channel is None or isinstance(channel, discord.DMChannel | discord.GroupChannel):
+        return False
+    is_nsfw = getattr(channel, "is_nsfw", None)
+    return bool(is_nsfw()) if callable(is_nsfw) else False
+
+
+def place_of(interaction: discord.Interaction) -> Place:
+    nsfw = is_age_restricted(interaction)
     return Place(
         user_id=interaction.user.id,
         user_name=interaction.user.name,

@@ -9,8 +9,17 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs.delivery import JobMessenger, place_of
-from generation.presets import DEFAULT_QUALITY, DEFAULT_RESOLUTION, QUALITY_PRESETS, RESOLUTIONS
+from cogs.delivery import JobMessenger, is_age_restricted, place_of
+from generation.presets import (
+    DEFAULT_QUALITY,
+    DEFAULT_RESOLUTION,
+    DEFAULT_STYLE,
+    QUALITY_PRESETS,
+    RESOLUTIONS,
+    STYLE_PRESETS,
+)
+from generation.prompt import AESTHETIC_TAGS, YEAR_TAGS
+from generation.ratings import Rating
 from generation.request import (
     DEFAULT_CFG,
     DEFAULT_STEPS,
@@ -32,6 +41,10 @@ DISCORD_MAX_STRING = 6000
 
 ASPECT_CHOICES = [app_commands.Choice(name=r.label, value=r.key) for r in RESOLUTIONS]
 QUALITY_CHOICES = [app_commands.Choice(name=name, value=name) for name in QUALITY_PRESETS]
+STYLE_CHOICES = [app_commands.Choice(name=name, value=name) for name in STYLE_PRESETS]
+RATING_CHOICES = [app_commands.Choice(name=f"{r.label} ({', '.join(r.prompt_tags)})", value=r.label) for r in Rating]
+YEAR_CHOICES = [app_commands.Choice(name=tag, value=tag) for tag in YEAR_TAGS]
+AESTHETIC_CHOICES = [app_commands.Choice(name=tag, value=tag) for tag in AESTHETIC_TAGS]
 
 
 class ImagineCog(commands.Cog):
@@ -39,19 +52,28 @@ class ImagineCog(commands.Cog):
         self.bot = bot
         self.messenger = JobMessenger(bot.context.service, bot.context.config.generation.progress_interval_s)
 
-    @app_commands.command(
-        name="imagine", description="Generate an anime image from Danbooru tags with Animagine XL 3.1"
-    )
+    @app_commands.command(name="imagine", description="Generate an anime image from Danbooru tags (Animagine XL 3.1)")
     @app_commands.describe(
-        prompt="Danbooru tags, comma separated, e.g. 1girl, long hair, smile",
+        prompt="Danbooru tags, comma separated, e.g. 1girl, long hair, smile; (tag:1.2) for emphasis",
         negative="Tags to avoid (added to the quality preset's negative prompt)",
         aspect="Image size; the model was trained on these nine",
         seed="Seed for reproducible images (random if empty)",
         steps=f"Denoising steps ({MIN_STEPS}-{MAX_STEPS}, default {DEFAULT_STEPS})",
         cfg=f"Prompt guidance ({MIN_CFG:g}-{MAX_CFG:g}, default {DEFAULT_CFG:g})",
         quality="Quality preset (official Animagine presets)",
+        style="Style preset (official Animagine presets)",
+        rating="Content rating, up to this channel's limit (default: general)",
+        year="Year tag: the era of the art style",
+        aesthetic="Aesthetic tag",
     )
-    @app_commands.choices(aspect=ASPECT_CHOICES, quality=QUALITY_CHOICES)
+    @app_commands.choices(
+        aspect=ASPECT_CHOICES,
+        quality=QUALITY_CHOICES,
+        style=STYLE_CHOICES,
+        rating=RATING_CHOICES,
+        year=YEAR_CHOICES,
+        aesthetic=AESTHETIC_CHOICES,
+    )
     async def imagine(
         self,
         interaction: discord.Interaction,
@@ -62,6 +84,10 @@ class ImagineCog(commands.Cog):
         steps: app_commands.Range[int, MIN_STEPS, MAX_STEPS] = DEFAULT_STEPS,
         cfg: app_commands.Range[float, MIN_CFG, MAX_CFG] = DEFAULT_CFG,
         quality: app_commands.Choice[str] | None = None,
+        style: app_commands.Choice[str] | None = None,
+        rating: app_commands.Choice[str] | None = None,
+        year: app_commands.Choice[str] | None = None,
+        aesthetic: app_commands.Choice[str] | None = None,
     ) -> None:
         options = ImagineOptions(
             prompt=prompt,
@@ -71,22 +97,34 @@ class ImagineCog(commands.Cog):
             steps=steps,
             cfg=cfg,
             quality=quality.value if quality else DEFAULT_QUALITY,
+            style=style.value if style else DEFAULT_STYLE,
+            rating=rating.value if rating else None,
+            year=year.value if year else None,
+            aesthetic=aesthetic.value if aesthetic else None,
         )
+        context = self.bot.context
         # Validation is pure and fast, so it runs before defer: a bad option gets an
         # ephemeral answer (through the error funnel) and nothing is queued.
         request = build_request(
             options,
-            limits=self.bot.context.prompt_limits,
+            limits=context.prompt_limits,
             user_id=interaction.user.id,
             guild_id=interaction.guild_id,
             channel_id=interaction.channel_id or 0,
+            channel_nsfw=is_age_restricted(interaction),
+            tags=context.tags,
         )
-        self.bot.context.service.ensure_room()
+        context.service.ensure_room()
         await interaction.response.defer(thinking=True)
-        job = await self.bot.context.service.submit(
+        job = await context.service.submit(
             request, place_of(interaction), interaction_id=interaction.id, interaction_token=interaction.token
         )
         await self.messenger.follow(interaction, job)
+
+    @imagine.autocomplete("prompt")
+    @imagine.autocomplete("negative")
+    async def complete_tags(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=c.name, value=c.value) for c in self.bot.context.tag_index.complete(current)]
 
 
 async def setup(bot: ImagineBot) -> None:

@@ -14,8 +14,10 @@ from discord.ext import commands
 
 from core.config import Config, DiscordConfig
 from core.errors import UserFacingError
+from generation.autocomplete import TagIndex
 from generation.request import PromptLimits
 from generation.service import GenerationService
+from generation.tags import TagDatabase
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,8 @@ class BotContext:
 
     config: Config
     service: GenerationService
+    tags: TagDatabase
+    tag_index: TagIndex
 
     @property
     def prompt_limits(self) -> PromptLimits:

@@ -16,12 +16,16 @@ from diffusers import AutoencoderKL, EulerAncestralDiscreteScheduler, StableDiff
 
 from core.config import ModelConfig
 from core.errors import ModelLoadError
+from generation.conditioning import PromptEncoder
 from generation.metadata import file_short_hash
 
 log = logging.getLogger(__name__)
 
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+# The character limit ([generation] max_prompt_chars) is the setting members see; this
+# token-chunk ceiling only guards the encoder against pathological prompts (1 token per char).
+MAX_PROMPT_CHUNKS = 32
 _DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 
 
@@ -39,6 +43,7 @@ class LoadedModel:
     source_kind: SourceKind
     name: str
     short_hash: str | None
+    encoder: PromptEncoder
 
 
 def classify_source(source: str) -> SourceKind:
@@ -133,4 +138,5 @@ def load_pipeline(config: ModelConfig) -> LoadedModel:
     short_hash = config.hash or None
     if short_hash is None and kind is SourceKind.SINGLE_FILE:
         short_hash = file_short_hash(Path(config.source).expanduser())
-    return LoadedModel(pipeline, device, dtype, kind, config.name, short_hash)
+    encoder = PromptEncoder.from_pipeline(pipeline, max_chunks=MAX_PROMPT_CHUNKS)
+    return LoadedModel(pipeline, device, dtype, kind, config.name, short_hash, encoder)

@@ -36,3 +36,9 @@ _PROMPT_TAGS: dict[Rating, tuple[str, ...]] = {
     Rating.QUESTIONABLE: ("nsfw",),
     Rating.EXPLICIT: ("explicit", "nsfw"),
 }
+
+
+def channel_ceiling(age_restricted: bool) -> Rating:
+    """Discord's rule: adult content only in age-restricted channels (DMs and threads of
+    ordinary channels count as ordinary). No configuration can raise this."""
+    return Rating.EXPLICIT if age_restricted else Rating.SENSITIVE

@@ -16,8 +16,10 @@ from generation.presets import (
     QUALITY_PRESETS,
     RESOLUTIONS_BY_KEY,
     STYLE_PRESETS,
-    apply_presets,
 )
+from generation.prompt import AESTHETIC_TAGS, YEAR_TAGS, PromptError, assemble_prompt
+from generation.ratings import Rating, channel_ceiling
+from generation.tags import TagDatabase
 
 SAMPLER = "Euler a"
 MIN_STEPS, MAX_STEPS, DEFAULT_STEPS = 1, 50, 28
@@ -46,6 +48,9 @@ class ImagineOptions:
     cfg: float = DEFAULT_CFG
     quality: str = DEFAULT_QUALITY
     style: str = DEFAULT_STYLE
+    rating: str | None = None  # a Rating label; None = the channel's default
+    year: str | None = None
+    aesthetic: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +69,9 @@ class GenerationRequest:
     sampler: str
     quality: str
     style: str
+    rating: str  # the rating applied (a Rating label)
+    year: str | None
+    aesthetic: str | None
     user_id: int
     guild_id: int | None
     channel_id: int
@@ -116,6 +124,31 @@ def check_options(options: ImagineOptions, limits: PromptLimits) -> None:
         raise InvalidOption("quality", f"Unknown quality preset. Allowed: {', '.join(QUALITY_PRESETS)}.")
     if options.style not in STYLE_PRESETS:
         raise InvalidOption("style", f"Unknown style preset. Allowed: {', '.join(STYLE_PRESETS)}.")
+    if options.year is not None and options.year not in YEAR_TAGS:
+        raise InvalidOption("year", f"Unknown year tag. Allowed: {', '.join(YEAR_TAGS)}.")
+    if options.aesthetic is not None and options.aesthetic not in AESTHETIC_TAGS:
+        raise InvalidOption("aesthetic", f"Unknown aesthetic tag. Allowed: {', '.join(AESTHETIC_TAGS)}.")
+
+
+def applied_rating(requested: str | None, *, channel_nsfw: bool) -> Rating:
+    """The rating to generate at: the member's choice up to Discord's ceiling for the channel.
+
+    Moderator-configured limits and defaults come on top of this (channel policy); the
+    ceiling itself can never be raised: only age-restricted channels may go past sensitive.
+    """
+    ceiling = channel_ceiling(channel_nsfw)
+    if requested is None:
+        return Rating.GENERAL
+    try:
+        rating = Rating.parse(requested)
+    except ValueError as exc:
+        raise InvalidOption("rating", str(exc)) from None
+    if rating > ceiling:
+        where = "an age-restricted channel" if channel_nsfw else "this channel (it is not age-restricted)"
+        raise InvalidOption(
+            "rating", f"The rating `{rating.label}` is not allowed in {where}; the limit here is `{ceiling.label}`."
+        )
+    return rating
 
 
 def build_request(
@@ -125,16 +158,33 @@ def build_request(
     user_id: int,
     guild_id: int | None,
     channel_id: int,
+    channel_nsfw: bool = False,
+    tags: TagDatabase | None = None,
 ) -> GenerationRequest:
     check_options(options, limits)
     user_prompt = _clean(options.prompt)
     user_negative = _clean(options.negative)
-    prompt, negative = apply_presets(user_prompt, user_negative, quality=options.quality, style=options.style)
+    rating = applied_rating(options.rating, channel_nsfw=channel_nsfw)
+    try:
+        assembled = assemble_prompt(
+            user_prompt,
+            user_negative,
+            quality=options.quality,
+            style=options.style,
+            rating=rating,
+            year=options.year,
+            aesthetic=options.aesthetic,
+            tags=tags,
+            allow_nsfw=channel_nsfw,
+            max_chars=max(limits.max_prompt_chars, limits.max_negative_chars),
+        )
+    except PromptError as exc:
+        raise InvalidOption("prompt", str(exc)) from None
     resolution = RESOLUTIONS_BY_KEY[options.aspect]
     seed = options.seed if options.seed is not None else secrets.randbelow(RANDOM_SEED_MAX + 1)
     return GenerationRequest(
-        prompt=prompt,
-        negative=negative,
+        prompt=assembled.prompt,
+        negative=assembled.negative,
         user_prompt=user_prompt,
         user_negative=user_negative,
         width=resolution.width,
@@ -145,6 +195,9 @@ def build_request(
         sampler=SAMPLER,
         quality=options.quality,
         style=options.style,
+        rating=rating.label,
+        year=options.year,
+        aesthetic=options.aesthetic,
         user_id=user_id,
         guild_id=guild_id,
         channel_id=channel_id,

@@ -55,9 +55,11 @@ def run_request(
         return kwargs
 
     with torch.inference_mode():
+        # A1111-style weighted, chunked conditioning: stock diffusers would pass "(bad)" to
+        # CLIP as characters and cut the prompt at 77 tokens.
+        conditioning = model.encoder.encode(request.prompt, request.negative, device=model.device, dtype=model.dtype)
         output = pipe(
-            prompt=request.prompt,
-            negative_prompt=request.negative or None,
+            **conditioning.as_pipeline_kwargs(),
             width=request.width,
             height=request.height,
             num_inference_steps=request.steps,

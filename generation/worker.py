@@ -12,6 +12,7 @@ from core.errors import GenerationFailed, JobCancelled, ModelLoadError
 from db.jobs import JobStore
 from generation.jobs import ActiveJob, Progress
 from generation.loader import LoadedModel
+from generation.prompt import PromptError
 from generation.queue import JobQueue
 from generation.runner import GenerationResult, run_request
 
@@ -104,6 +105,10 @@ class GenerationWorker:
             message = f"The job took longer than {self._job_timeout_s:g} s and was stopped."
             await self._store.mark_failed(job.id, message)
             job.result.set_exception(GenerationFailed(message))
+            return
+        except PromptError as exc:  # e.g. too many tokens: the member can fix this
+            await self._store.mark_failed(job.id, str(exc))
+            job.result.set_exception(GenerationFailed(str(exc)))
             return
         except JobCancelled:
             await self._store.mark_cancelled(job.id)

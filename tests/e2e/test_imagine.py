@@ -40,8 +40,22 @@ async def _job_rows(world: World) -> list[Job]:
 async def test_commands_are_registered_with_the_documented_options(world: World) -> None:
     (imagine,) = [c for c in world.server.commands() if c["name"] == "imagine"]
     options = {o["name"]: o for o in imagine["options"]}
-    assert list(options) == ["prompt", "negative", "aspect", "seed", "steps", "cfg", "quality"]
+    assert list(options) == [
+        "prompt",
+        "negative",
+        "aspect",
+        "seed",
+        "steps",
+        "cfg",
+        "quality",
+        "style",
+        "rating",
+        "year",
+        "aesthetic",
+    ]
     assert options["prompt"]["required"] is True
+    assert options["prompt"]["autocomplete"] is True and options["negative"]["autocomplete"] is True
+    assert [c["value"] for c in options["rating"]["choices"]] == ["general", "sensitive", "questionable", "explicit"]
     aspects = {c["value"]: c["name"] for c in options["aspect"]["choices"]}
     assert len(aspects) == 9
     assert aspects["832x1216"] == "13:19 (832x1216)"
@@ -78,7 +92,7 @@ async def test_imagine_delivers_a_png_with_a1111_parameters(world: World) -> Non
         assert image.format == "PNG"
         assert image.size == (832, 1216)
     prompt, negative, fields = parse_infotext(read_png_parameters(attachment.data) or "")
-    assert prompt == "1girl, long hair, smile, masterpiece, best quality, very aesthetic, absurdres"
+    assert prompt == "1girl, long hair, smile, safe, masterpiece, best quality, very aesthetic, absurdres"
     assert negative == QUALITY_PRESETS["Standard v3.1"].negative + ", bad hands"
     assert fields["Seed"] == "1234"
     assert fields["Steps"] == "3"
@@ -148,3 +162,64 @@ async def test_jobs_are_recorded_with_request_and_timings(world: World) -> None:
     assert all(r.status == JobStatus.DONE for r in rows)
     assert all(r.request and r.prompt for r in rows)
     assert len({r.id for r in rows}) == len(rows)
+
+
+def _png_parameters(ix) -> tuple[str, str, dict[str, str]]:  # type: ignore[no-untyped-def]
+    return parse_infotext(read_png_parameters(ix.original.attachments[0].data) or "")
+
+
+async def test_weighted_prompt_longer_than_77_tokens_makes_an_image(world: World) -> None:
+    tags = [f"(tag{i}:1.{i % 9 + 1})" if i % 3 == 0 else f"[word{i}]" for i in range(18)]
+    prompt = "1girl, (long hair:1.3), " + ", ".join(tags) + ", BREAK, blue sky"
+    ix = await world.server.invoke(
+        world.alice, world.general, "imagine", {"prompt": prompt, "steps": 2, "aspect": "1024x1024", "seed": 5}
+    )
+    assert (await ix.wait_response(timeout=3)).type == DEFER
+    await ix.wait_for(_image_done, timeout=120)
+    final_prompt, _, fields = _png_parameters(ix)
+    assert "(long hair:1.3)" in final_prompt and "[word1]" in final_prompt and "BREAK" in final_prompt
+    assert fields["Seed"] == "5"
+
+
+async def test_autocomplete_completes_the_last_tag(world: World) -> None:
+    ix = await world.server.autocomplete(
+        world.alice, world.general, "imagine", {"prompt": "1girl, long_ha"}, focused="prompt"
+    )
+    await ix.wait_for(lambda i: i.choices is not None, timeout=3)
+    assert ix.responses[0].received_after < 3.0
+    choices = ix.choices or []
+    assert 0 < len(choices) <= 25
+    assert all(1 <= len(c["name"]) <= 100 and 1 <= len(c["value"]) <= 100 for c in choices)
+    assert choices[0]["value"] == "1girl, long hair"
+    assert all(c["value"].startswith("1girl, ") for c in choices)
+
+    negative = await world.server.autocomplete(
+        world.alice, world.general, "imagine", {"prompt": "1girl", "negative": "lowr"}, focused="negative"
+    )
+    await negative.wait_for(lambda i: i.choices is not None, timeout=3)
+    assert negative.choices and negative.choices[0]["value"] == "lowres"
+
+
+async def test_rating_follows_the_channel_age_restriction(world: World) -> None:
+    refused = await world.server.invoke(
+        world.alice, world.general, "imagine", {"prompt": "1girl", "rating": "explicit", "steps": 1}
+    )
+    response = await refused.wait_response(timeout=3)
+    assert response.type == MESSAGE and response.data is not None and response.data["flags"] & 64
+    assert "the limit here is `sensitive`" in response.data["content"]
+
+    allowed = await world.server.invoke(
+        world.alice, world.nsfw, "imagine", {"prompt": "1girl", "rating": "explicit", "steps": 1, "aspect": "1024x1024"}
+    )
+    await allowed.wait_for(_image_done, timeout=120)
+    prompt, negative, _ = _png_parameters(allowed)
+    assert prompt.startswith("1girl, explicit, nsfw, masterpiece")
+    assert not negative.startswith("nsfw")
+
+    default = await world.server.invoke(
+        world.alice, world.nsfw, "imagine", {"prompt": "1girl", "steps": 1, "aspect": "1024x1024"}
+    )
+    await default.wait_for(_image_done, timeout=120)
+    prompt, negative, _ = _png_parameters(default)
+    assert prompt.startswith("1girl, safe, masterpiece")
+    assert negative.startswith("nsfw, lowres")

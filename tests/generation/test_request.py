@@ -7,6 +7,7 @@ import pytest
 from core.errors import InvalidOption
 from generation.presets import QUALITY_PRESETS, RESOLUTIONS
 from generation.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
+from generation.tags import TagDatabase
 
 LIMITS = PromptLimits(max_prompt_chars=100, max_negative_chars=50)
 
@@ -23,7 +24,9 @@ def test_defaults_match_the_official_app() -> None:
     assert request.cfg == 7.0
     assert request.sampler == "Euler a"
     assert request.quality == "Standard v3.1"
-    assert request.prompt == "1girl, smile, masterpiece, best quality, very aesthetic, absurdres"
+    # The applied rating (general by default) goes in as its tag, before the quality tags.
+    assert request.prompt == "1girl, smile, safe, masterpiece, best quality, very aesthetic, absurdres"
+    assert request.rating == "general"
     assert request.negative == QUALITY_PRESETS["Standard v3.1"].negative
 
 
@@ -77,3 +80,33 @@ def test_newlines_and_nuls_are_flattened() -> None:
 def test_request_round_trips_through_json() -> None:
     request = build(seed=9)
     assert GenerationRequest.from_json(request.to_json()) == request
+
+
+def test_special_tags_and_tag_order() -> None:
+    options = ImagineOptions(prompt="smile, 1girl", year="newest", aesthetic="very aesthetic", quality="(None)")
+    request = build_request(options, limits=LIMITS, user_id=1, guild_id=2, channel_id=3, tags=TagDatabase.load())
+    assert request.prompt == "1girl, smile, safe, newest, very aesthetic"
+    # Without tag data the member's order is kept.
+    assert build(prompt="smile, 1girl", quality="(None)").prompt == "smile, 1girl, safe"
+
+
+def test_rating_is_bounded_by_the_channel_flag() -> None:
+    options = ImagineOptions(prompt="1girl", rating="explicit")
+    with pytest.raises(InvalidOption) as info:
+        build_request(options, limits=LIMITS, user_id=1, guild_id=2, channel_id=3, channel_nsfw=False)
+    assert info.value.option == "rating"
+    assert "the limit here is `sensitive`" in info.value.message
+    sensitive = build(rating="sensitive")
+    assert ", sensitive," in sensitive.prompt
+    explicit = build_request(options, limits=LIMITS, user_id=1, guild_id=2, channel_id=3, channel_nsfw=True)
+    assert explicit.rating == "explicit"
+    assert "explicit, nsfw" in explicit.prompt
+    # In an age-restricted channel asking for nsfw, the preset's own "nsfw" negative is dropped.
+    assert not explicit.negative.startswith("nsfw")
+
+
+def test_unknown_year_and_aesthetic() -> None:
+    with pytest.raises(InvalidOption, match="Unknown year tag"):
+        build(year="ancient")
+    with pytest.raises(InvalidOption, match="Unknown aesthetic tag"):
+        build(aesthetic="pretty")
