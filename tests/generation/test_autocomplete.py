@@ -9,8 +9,8 @@ from generation.tags import TagDatabase, TagInfo
 
 
 @pytest.fixture(scope="module")
-def db() -> TagDatabase:
-    return TagDatabase.load()
+def db(tag_db: TagDatabase) -> TagDatabase:
+    return tag_db
 
 
 @pytest.fixture(scope="module")

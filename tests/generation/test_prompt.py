@@ -25,8 +25,8 @@ from generation.tags import TagDatabase
 
 
 @pytest.fixture(scope="module")
-def db() -> TagDatabase:
-    return TagDatabase.load()
+def db(tag_db: TagDatabase) -> TagDatabase:
+    return tag_db
 
 
 # --- parse_attention: AUTOMATIC1111's doctest examples, verbatim ------------------------

@@ -82,9 +82,9 @@ def test_request_round_trips_through_json() -> None:
     assert GenerationRequest.from_json(request.to_json()) == request
 
 
-def test_special_tags_and_tag_order() -> None:
+def test_special_tags_and_tag_order(tag_db: TagDatabase) -> None:
     options = ImagineOptions(prompt="smile, 1girl", year="newest", aesthetic="very aesthetic", quality="(None)")
-    request = build_request(options, limits=LIMITS, user_id=1, guild_id=2, channel_id=3, tags=TagDatabase.load())
+    request = build_request(options, limits=LIMITS, user_id=1, guild_id=2, channel_id=3, tags=tag_db)
     assert request.prompt == "1girl, smile, safe, newest, very aesthetic"
     # Without tag data the member's order is kept.
     assert build(prompt="smile, 1girl", quality="(None)").prompt == "smile, 1girl, safe"

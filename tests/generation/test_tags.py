@@ -24,8 +24,8 @@ from generation.tags import (
 
 
 @pytest.fixture(scope="module")
-def db() -> TagDatabase:
-    return TagDatabase.load()
+def db(tag_db: TagDatabase) -> TagDatabase:
+    return tag_db
 
 
 def test_vendored_data_and_license_ship_together() -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -84,13 +85,23 @@ async def store(engine: AsyncEngine) -> JobStore:
     return JobStore(create_sessionmaker(engine))
 
 
+@contextlib.asynccontextmanager
+async def running_service(
+    load: Callable[[], LoadedModel], store: JobStore, *, job_timeout_s: float = 60
+) -> AsyncIterator[GenerationService]:
+    queue = JobQueue(max_size=10)
+    worker = GenerationWorker(load, queue, store, job_timeout_s=job_timeout_s)
+    worker.start()
+    try:
+        yield GenerationService(store, queue, worker)
+    finally:
+        await worker.close()
+
+
 @pytest.fixture
 async def service(fast_model: LoadedModel, store: JobStore) -> AsyncIterator[GenerationService]:
-    queue = JobQueue(max_size=10)
-    worker = GenerationWorker(lambda: fast_model, queue, store, job_timeout_s=60)
-    worker.start()
-    yield GenerationService(store, queue, worker)
-    await worker.close()
+    async with running_service(lambda: fast_model, store) as service:
+        yield service
 
 
 async def test_worker_runs_jobs_in_order_and_records_them(service: GenerationService, store: JobStore) -> None:
@@ -110,26 +121,16 @@ async def test_model_load_failure_fails_jobs_with_the_reason(store: JobStore) ->
     def broken() -> LoadedModel:
         raise ModelLoadError("no weights here")
 
-    queue = JobQueue(max_size=10)
-    worker = GenerationWorker(broken, queue, store, job_timeout_s=60)
-    worker.start()
-    service = GenerationService(store, queue, worker)
-    try:
+    async with running_service(broken, store) as service:
         job = await service.submit(_request(), PLACE)
         with pytest.raises(GenerationFailed, match="no weights here"):
             await asyncio.wait_for(job.result, 30)
         record = await store.get(job.id)
         assert record is not None and record.status is JobStatus.FAILED
-    finally:
-        await worker.close()
 
 
 async def test_pipeline_error_does_not_stop_the_worker(fast_model: LoadedModel, store: JobStore) -> None:
-    queue = JobQueue(max_size=10)
-    worker = GenerationWorker(lambda: fast_model, queue, store, job_timeout_s=60)
-    worker.start()
-    service = GenerationService(store, queue, worker)
-    try:
+    async with running_service(lambda: fast_model, store) as service:
         bad = await service.submit(_request(aspect="1024x1024"), PLACE)
         # Corrupt the request so that the pipeline raises (odd size), as a GPU error would.
         object.__setattr__(bad.request, "width", 1001)
@@ -139,21 +140,13 @@ async def test_pipeline_error_does_not_stop_the_worker(fast_model: LoadedModel, 
         assert (await asyncio.wait_for(good.result, 60)).width == 1024
         record = await store.get(bad.id)
         assert record is not None and record.status is JobStatus.FAILED and record.error
-    finally:
-        await worker.close()
 
 
 async def test_job_timeout_stops_the_job(fast_model: LoadedModel, store: JobStore) -> None:
-    queue = JobQueue(max_size=10)
-    worker = GenerationWorker(lambda: fast_model, queue, store, job_timeout_s=0.5)
-    worker.start()
-    service = GenerationService(store, queue, worker)
-    try:
+    async with running_service(lambda: fast_model, store, job_timeout_s=0.5) as service:
         job = await service.submit(_request(aspect="1024x1024", steps=50), PLACE)
         with pytest.raises(GenerationFailed, match="longer than 0.5 s"):
             await asyncio.wait_for(job.result, 60)
-    finally:
-        await worker.close()
 
 
 async def test_full_queue_is_refused(store: JobStore, fast_model: LoadedModel) -> None:
