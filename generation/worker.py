@@ -61,6 +61,9 @@ class GenerationWorker:
         assert self._model is not None
         try:
             model: LoadedModel | None = await asyncio.shield(self._model)
+        except ModelLoadError as exc:  # a config or download problem: say it plainly
+            log.error("%s; every job will be refused with that reason", exc)
+            model = None
         except Exception:
             log.exception("the model failed to load; every job will be refused with that reason")
             model = None
@@ -124,6 +127,8 @@ class GenerationWorker:
         job.result.set_result(result)
 
     async def close(self) -> None:
+        if self._model is not None and self._model.done() and not self._model.cancelled():
+            self._model.exception()  # retrieved: a failed load was already reported by _run
         if self._current is not None:
             self._current.cancel_flag.set()
         if self._task is not None:
