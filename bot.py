@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from core.config import Config, load_config, require_token
-from core.errors import ConfigError
+from core.errors import ConfigError, ModelLoadError
 
 log = logging.getLogger("bot")
 
@@ -35,13 +35,17 @@ async def run(config: Config) -> None:
     from db.jobs import JobStore
     from db.migrate import upgrade_to_head
     from generation.autocomplete import TagIndex
-    from generation.loader import load_pipeline
+    from generation.loader import check_model_config, load_pipeline
     from generation.queue import JobQueue
     from generation.service import GenerationService
     from generation.tags import TagDatabase
     from generation.worker import GenerationWorker
 
     token = require_token(config)
+    try:
+        check_model_config(config.model)
+    except ModelLoadError as exc:
+        raise ConfigError(str(exc)) from None
     configure_endpoints(config.discord)
     engine = create_engine(config.database.url)
     worker: GenerationWorker | None = None

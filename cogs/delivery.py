@@ -110,6 +110,9 @@ class JobMessenger:
                 await self._edit_status(interaction, text)
                 last_text, last_edit = text, time.monotonic()
                 wait = self._interval_s
+            elif text == last_text:
+                # Nothing new to show: sleep until the job changes (or a full interval).
+                wait = max(wait, self._interval_s)
             job.changed.clear()
             changed = asyncio.ensure_future(job.changed.wait())
             waiters: set[asyncio.Future[Any]] = {changed, job.result}
@@ -153,9 +156,12 @@ class JobMessenger:
         if channel is None or not isinstance(channel, discord.abc.Messageable):
             log.warning("job for %s finished after its token died and its channel is gone", interaction.user.id)
             return
-        await channel.send(
-            content=content,
-            embed=embed or discord.utils.MISSING,
-            file=file or discord.utils.MISSING,
-            allowed_mentions=mentions,
-        )
+        try:
+            await channel.send(
+                content=content,
+                embed=embed or discord.utils.MISSING,
+                file=file or discord.utils.MISSING,
+                allowed_mentions=mentions,
+            )
+        except discord.HTTPException as exc:  # e.g. no Send Messages permission there
+            log.error("could not post the result for %s in channel %s: %s", interaction.user.id, channel, exc)

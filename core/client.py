@@ -94,7 +94,9 @@ class ImagineBot(commands.Bot):
             message = "Something went wrong on our side; the error was logged. Please try again later."
         try:
             if interaction.response.is_done():
-                await interaction.followup.send(message, ephemeral=True)
+                # After a public defer the "thinking" message is ours to replace; a follow-up
+                # would leave it hanging (and could not be ephemeral anyway).
+                await interaction.edit_original_response(content=f"❌ {message}", embed=None, attachments=[])
             else:
                 await interaction.response.send_message(message, ephemeral=True)
         except discord.HTTPException:

@@ -6,6 +6,7 @@ Every key is documented in ``config.example.toml``; keep the two in step (a test
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -123,7 +124,7 @@ def _check_value(section: str, key: str, value: Any, annotation: str) -> Any:
             raise ConfigError(f"{where} must be a positive integer, got {value!r}")
         return value
     if annotation == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
             raise ConfigError(f"{where} must be a positive number, got {value!r}")
         return float(value)
     raise AssertionError(f"unhandled annotation {annotation} for {where}")

@@ -90,6 +90,17 @@ def resolve_dtype(setting: str, device: torch.device) -> torch.dtype:
     return torch.float16 if device.type == "cuda" else torch.float32
 
 
+def check_model_config(config: ModelConfig) -> None:
+    """The cheap checks of load_pipeline, run at start-up so that a typo stops the bot at
+    once instead of failing every job after it connected."""
+    classify_source(config.source)
+    resolve_dtype(config.dtype, resolve_device(config.device))
+    for key, value in (("vae", config.vae), ("single_file_config", config.single_file_config)):
+        looks_local = value.startswith(("/", ".", "~")) or value.endswith(SINGLE_FILE_SUFFIXES)
+        if value and looks_local and not Path(value).expanduser().exists():
+            raise ModelLoadError(f"[model] {key} {value!r} does not exist")
+
+
 def _load_vae(source: str, dtype: torch.dtype, cache_dir: str | None) -> AutoencoderKL:
     path = Path(source).expanduser()
     if path.is_file():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -127,15 +128,23 @@ class GenerationWorker:
         job.result.set_result(result)
 
     async def close(self) -> None:
-        if self._model is not None and self._model.done() and not self._model.cancelled():
+        """Stop at the next step; jobs that cannot finish are recorded as failed, not left running."""
+        model_ready = self._model is not None and self._model.done()
+        if self._model is not None and model_ready and not self._model.cancelled():
             self._model.exception()  # retrieved: a failed load was already reported by _run
-        if self._current is not None:
-            self._current.cancel_flag.set()
+        current = self._current
+        if current is not None:
+            current.cancel_flag.set()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        for job in self._queue.drain():
+        reason = "the bot shut down before this job finished"
+        for job in [*([current] if current is not None else []), *self._queue.drain()]:
             if not job.result.done():
+                await self._store.mark_failed(job.id, reason)
                 job.result.set_exception(JobCancelled())
-        # Let a running pipeline call reach its next step and return before the process exits.
-        await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown, True)
+        # Let a running pipeline call reach its next step and return before the process exits;
+        # a model still loading (a long download) is not waited for.
+        await asyncio.get_running_loop().run_in_executor(
+            None, functools.partial(self._executor.shutdown, wait=model_ready, cancel_futures=True)
+        )

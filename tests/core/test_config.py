@@ -53,6 +53,8 @@ def test_env_token_overrides_the_file(tmp_path: Path) -> None:
         ({"database": {"url": "sqlite:///x.db"}}, "[database] url must be an async SQLAlchemy URL"),
         ({"generation": {"max_prompt_chars": 0}}, "[generation] max_prompt_chars must be a positive integer"),
         ({"generation": {"job_timeout_s": "soon"}}, "[generation] job_timeout_s must be a positive number"),
+        ({"generation": {"job_timeout_s": float("nan")}}, "[generation] job_timeout_s must be a positive number"),
+        ({"generation": {"progress_interval_s": float("inf")}}, "[generation] progress_interval_s must be a positive"),
         ({"discord": {"token": 5}}, "[discord] token must be a string"),
         ({"discord": "yes"}, "[discord] must be a table"),
     ],

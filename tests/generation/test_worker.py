@@ -158,3 +158,18 @@ async def test_full_queue_is_refused(store: JobStore, fast_model: LoadedModel) -
 
     with pytest.raises(QueueFull, match="queue is full"):
         service.ensure_room()
+
+
+async def test_close_records_unfinished_jobs_instead_of_leaving_them_running(
+    fast_model: LoadedModel, store: JobStore
+) -> None:
+    async with running_service(lambda: fast_model, store) as service:
+        running = await service.submit(_request(aspect="1024x1024", steps=50), PLACE)
+        waiting = await service.submit(_request(), PLACE)
+        await asyncio.wait_for(running.changed.wait(), 30)
+    for job in (running, waiting):
+        with pytest.raises(JobCancelled):
+            job.result.result()
+        record = await store.get(job.id)
+        assert record is not None and record.status is JobStatus.FAILED
+        assert record.error == "the bot shut down before this job finished"
