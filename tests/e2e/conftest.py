@@ -63,11 +63,13 @@ async def world(
         print(bot.output()[-5000:])
         raise
     finally:
-        await bot.stop()
+        returncode = await bot.stop()
         await server.stop()
         if request.param == "postgresql":
             await drop_postgres_database(database_url)
         print(f"--- bot log tail ({request.param}) ---\n" + bot.output()[-3000:])
+    # SIGTERM is a clean shutdown, not a crash.
+    assert returncode == 0, bot.output()[-3000:]
 
 
 @pytest.fixture(autouse=True)
