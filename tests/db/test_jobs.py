@@ -37,7 +37,8 @@ async def test_migrations_create_tables(engine: AsyncEngine) -> None:
         tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
     assert {"users", "guilds", "channels", "jobs"} <= tables
-    assert version == "0001"
+    assert {"guild_policies", "channel_policies", "blocked_tags", "audit_log"} <= tables
+    assert version == "0002"
 
 
 async def test_migrations_are_idempotent(engine: AsyncEngine) -> None:

@@ -1,0 +1,117 @@
+"""Moderation settings in the database, cached per server so checks cost no query.
+
+The cache is per process and dropped for a server whenever this store changes it; a second
+bot process (sharding) would need a shared invalidation, noted for the scale path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.models import BlockedTag, ChannelPolicy, GuildPolicy, utcnow
+from generation.ratings import Rating
+from moderation.policy import OverLimitAction, PolicySettings
+
+SERVER_WIDE = 0
+
+
+def _settings(row: GuildPolicy | ChannelPolicy | None) -> PolicySettings:
+    if row is None:
+        return PolicySettings()
+    return PolicySettings(
+        max_rating=Rating(row.max_rating) if row.max_rating is not None else None,
+        default_rating=Rating(row.default_rating) if row.default_rating is not None else None,
+        over_limit_action=OverLimitAction(row.over_limit_action) if row.over_limit_action else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class GuildSettings:
+    server: PolicySettings
+    channels: dict[int, PolicySettings]
+    modlog_channel_id: int | None
+    blocklist: dict[int, frozenset[str]] = field(default_factory=dict)  # channel id (0 = server) -> tags
+
+    def channel(self, channel_id: int) -> PolicySettings:
+        return self.channels.get(channel_id, PolicySettings())
+
+    def blocked_in(self, channel_id: int, parent_id: int | None = None) -> frozenset[str]:
+        tags = self.blocklist.get(SERVER_WIDE, frozenset()) | self.blocklist.get(channel_id, frozenset())
+        if parent_id is not None:
+            tags |= self.blocklist.get(parent_id, frozenset())
+        return tags
+
+
+class PolicyStore:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._cache: dict[int, GuildSettings] = {}
+        self._lock = asyncio.Lock()
+
+    async def guild(self, guild_id: int) -> GuildSettings:
+        cached = self._cache.get(guild_id)
+        if cached is not None:
+            return cached
+        async with self._sessions() as session:
+            server = await session.get(GuildPolicy, guild_id)
+            channels = (await session.scalars(select(ChannelPolicy).where(ChannelPolicy.guild_id == guild_id))).all()
+            blocked = (await session.scalars(select(BlockedTag).where(BlockedTag.guild_id == guild_id))).all()
+        blocklist: dict[int, set[str]] = {}
+        for entry in blocked:
+            blocklist.setdefault(entry.channel_id, set()).add(entry.tag)
+        settings = GuildSettings(
+            server=_settings(server),
+            channels={row.channel_id: _settings(row) for row in channels},
+            modlog_channel_id=server.modlog_channel_id if server is not None else None,
+            blocklist={k: frozenset(v) for k, v in blocklist.items()},
+        )
+        self._cache[guild_id] = settings
+        return settings
+
+    def _insert(self, session: AsyncSession):  # type: ignore[no-untyped-def]
+        return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+    async def set_server(self, guild_id: int, **values: object) -> None:
+        """Set server columns (max_rating, default_rating, over_limit_action, modlog_channel_id)."""
+        async with self._sessions.begin() as session:
+            stmt = self._insert(session)(GuildPolicy).values(guild_id=guild_id, updated_at=utcnow(), **values)
+            await session.execute(
+                stmt.on_conflict_do_update(index_elements=["guild_id"], set_={**values, "updated_at": utcnow()})
+            )
+        self._cache.pop(guild_id, None)
+
+    async def set_channel(self, guild_id: int, channel_id: int, **values: object) -> None:
+        async with self._sessions.begin() as session:
+            stmt = self._insert(session)(ChannelPolicy).values(
+                channel_id=channel_id, guild_id=guild_id, updated_at=utcnow(), **values
+            )
+            await session.execute(
+                stmt.on_conflict_do_update(index_elements=["channel_id"], set_={**values, "updated_at": utcnow()})
+            )
+        self._cache.pop(guild_id, None)
+
+    async def block(self, guild_id: int, channel_id: int, tag: str, added_by: int) -> bool:
+        """Add a tag; False if it was already blocked in that scope."""
+        async with self._sessions.begin() as session:
+            stmt = self._insert(session)(BlockedTag).values(
+                guild_id=guild_id, channel_id=channel_id, tag=tag, added_by=added_by, created_at=utcnow()
+            )
+            result = await session.execute(stmt.on_conflict_do_nothing())
+        self._cache.pop(guild_id, None)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def unblock(self, guild_id: int, channel_id: int, tag: str) -> bool:
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                delete(BlockedTag).where(
+                    BlockedTag.guild_id == guild_id, BlockedTag.channel_id == channel_id, BlockedTag.tag == tag
+                )
+            )
+        self._cache.pop(guild_id, None)
+        return bool(result.rowcount)  # type: ignore[attr-defined]

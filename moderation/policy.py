@@ -1,0 +1,90 @@
+"""Rating rules of a channel: Discord's ceiling, then the moderators' limits and defaults.
+
+Pure functions, tested table-driven without Discord or a database.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from generation.ratings import Rating, channel_ceiling
+
+
+class OverLimitAction(enum.StrEnum):
+    """What to do with an image the output check rates above the channel's maximum."""
+
+    WITHHOLD = "withhold"  # not posted; the member is told privately
+    SPOILER = "spoiler"  # posted behind Discord's spoiler blur
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySettings:
+    """What moderators set for a server or a channel; None = not set (inherit)."""
+
+    max_rating: Rating | None = None
+    default_rating: Rating | None = None
+    over_limit_action: OverLimitAction | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRules:
+    age_restricted: bool
+    max_rating: Rating
+    default_rating: Rating
+    over_limit_action: OverLimitAction
+    blocklist: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def allows_sexual(self) -> bool:
+        return self.max_rating >= Rating.QUESTIONABLE
+
+
+def effective_rules(
+    *,
+    age_restricted: bool,
+    server: PolicySettings,
+    channel: PolicySettings,
+    blocklist: frozenset[str] = frozenset(),
+) -> ChannelRules:
+    """Combine Discord's ceiling with the server's and the channel's settings.
+
+    Moderators can only lower the maximum: the ceiling (sensitive outside age-restricted
+    channels) always wins. The channel's settings override the server's; a default above the
+    maximum is lowered to it.
+    """
+    maximum = channel_ceiling(age_restricted)
+    for limit in (server.max_rating, channel.max_rating):
+        if limit is not None:
+            maximum = min(maximum, limit)
+    if channel.default_rating is not None:
+        default = channel.default_rating
+    elif server.default_rating is not None:
+        default = server.default_rating
+    else:
+        default = Rating.GENERAL
+    action = channel.over_limit_action or server.over_limit_action or OverLimitAction.WITHHOLD
+    return ChannelRules(
+        age_restricted=age_restricted,
+        max_rating=maximum,
+        default_rating=min(default, maximum),
+        over_limit_action=action,
+        blocklist=blocklist,
+    )
+
+
+class RatingRefused(ValueError):
+    """The member asked for more than the channel allows; the message says the limit."""
+
+
+def choose_rating(rules: ChannelRules, requested: Rating | None) -> Rating:
+    if requested is None:
+        return rules.default_rating
+    if requested > rules.max_rating:
+        where = "this age-restricted channel" if rules.age_restricted else "this channel"
+        why = "" if rules.age_restricted else " (it is not age-restricted)"
+        raise RatingRefused(
+            f"The rating `{requested.label}` is not allowed in {where}{why}; "
+            f"the limit here is `{rules.max_rating.label}`."
+        )
+    return requested
