@@ -31,6 +31,7 @@ from generation.request import (
     ImagineOptions,
     build_request,
 )
+from moderation.policy import PolicySettings, effective_rules
 
 if TYPE_CHECKING:
     from core.client import ImagineBot
@@ -111,7 +112,9 @@ class ImagineCog(commands.Cog):
             user_id=interaction.user.id,
             guild_id=interaction.guild_id,
             channel_id=interaction.channel_id or 0,
-            channel_nsfw=is_age_restricted(interaction),
+            rules=effective_rules(
+                age_restricted=is_age_restricted(interaction), server=PolicySettings(), channel=PolicySettings()
+            ),
             tags=context.tags,
         )
         context.service.ensure_room()

@@ -18,8 +18,9 @@ from generation.presets import (
     STYLE_PRESETS,
 )
 from generation.prompt import AESTHETIC_TAGS, YEAR_TAGS, PromptError, assemble_prompt
-from generation.ratings import Rating, channel_ceiling
+from generation.ratings import Rating
 from generation.tags import TagDatabase
+from moderation.policy import ChannelRules, RatingRefused, choose_rating
 
 SAMPLER = "Euler a"
 MIN_STEPS, MAX_STEPS, DEFAULT_STEPS = 1, 50, 28
@@ -130,27 +131,6 @@ def check_options(options: ImagineOptions, limits: PromptLimits) -> None:
         raise InvalidOption("aesthetic", f"Unknown aesthetic tag. Allowed: {', '.join(AESTHETIC_TAGS)}.")
 
 
-def applied_rating(requested: str | None, *, channel_nsfw: bool) -> Rating:
-    """The rating to generate at: the member's choice up to Discord's ceiling for the channel.
-
-    Moderator-configured limits and defaults come on top of this (channel policy); the
-    ceiling itself can never be raised: only age-restricted channels may go past sensitive.
-    """
-    ceiling = channel_ceiling(channel_nsfw)
-    if requested is None:
-        return Rating.GENERAL
-    try:
-        rating = Rating.parse(requested)
-    except ValueError as exc:
-        raise InvalidOption("rating", str(exc)) from None
-    if rating > ceiling:
-        where = "an age-restricted channel" if channel_nsfw else "this channel (it is not age-restricted)"
-        raise InvalidOption(
-            "rating", f"The rating `{rating.label}` is not allowed in {where}; the limit here is `{ceiling.label}`."
-        )
-    return rating
-
-
 def build_request(
     options: ImagineOptions,
     *,
@@ -158,13 +138,18 @@ def build_request(
     user_id: int,
     guild_id: int | None,
     channel_id: int,
-    channel_nsfw: bool = False,
+    rules: ChannelRules,
     tags: TagDatabase | None = None,
 ) -> GenerationRequest:
+    """Validate options and assemble the final prompt under the channel's rules."""
     check_options(options, limits)
     user_prompt = _clean(options.prompt)
     user_negative = _clean(options.negative)
-    rating = applied_rating(options.rating, channel_nsfw=channel_nsfw)
+    try:
+        requested = Rating.parse(options.rating) if options.rating is not None else None
+        rating = choose_rating(rules, requested)
+    except (ValueError, RatingRefused) as exc:
+        raise InvalidOption("rating", str(exc)) from None
     try:
         assembled = assemble_prompt(
             user_prompt,
@@ -175,16 +160,23 @@ def build_request(
             year=options.year,
             aesthetic=options.aesthetic,
             tags=tags,
-            allow_nsfw=channel_nsfw,
+            allow_nsfw=rules.allows_sexual,
             max_chars=max(limits.max_prompt_chars, limits.max_negative_chars),
         )
     except PromptError as exc:
         raise InvalidOption("prompt", str(exc)) from None
+    negative = assembled.negative
+    if not rules.allows_sexual:
+        # Below questionable the model is steered away from what it "may produce without
+        # being asked" (model card): both rating tags go into the negative.
+        present = {t.strip().lower() for t in negative.split(",")}
+        missing = [t for t in ("nsfw", "explicit") if t not in present]
+        negative = ", ".join(p for p in (negative, *missing) if p)
     resolution = RESOLUTIONS_BY_KEY[options.aspect]
     seed = options.seed if options.seed is not None else secrets.randbelow(RANDOM_SEED_MAX + 1)
     return GenerationRequest(
         prompt=assembled.prompt,
-        negative=assembled.negative,
+        negative=negative,
         user_prompt=user_prompt,
         user_negative=user_negative,
         width=resolution.width,

@@ -11,6 +11,7 @@ from db.jobs import JobStore, Place
 from db.migrate import upgrade_to_head
 from db.models import JobStatus
 from generation.request import ImagineOptions, PromptLimits, build_request
+from tests.support.rules import ORDINARY
 
 PLACE = Place(
     user_id=10**17 + 1,
@@ -29,6 +30,7 @@ def _request(prompt: str = "1girl, smile"):
         user_id=PLACE.user_id,
         guild_id=PLACE.guild_id,
         channel_id=PLACE.channel_id,
+        rules=ORDINARY,
     )
 
 

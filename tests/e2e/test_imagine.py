@@ -93,7 +93,7 @@ async def test_imagine_delivers_a_png_with_a1111_parameters(world: World) -> Non
         assert image.size == (832, 1216)
     prompt, negative, fields = parse_infotext(read_png_parameters(attachment.data) or "")
     assert prompt == "1girl, long hair, smile, safe, masterpiece, best quality, very aesthetic, absurdres"
-    assert negative == QUALITY_PRESETS["Standard v3.1"].negative + ", bad hands"
+    assert negative == QUALITY_PRESETS["Standard v3.1"].negative + ", bad hands, explicit"
     assert fields["Seed"] == "1234"
     assert fields["Steps"] == "3"
     assert fields["Sampler"] == "Euler a"

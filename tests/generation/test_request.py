@@ -8,13 +8,14 @@ from core.errors import InvalidOption
 from generation.presets import QUALITY_PRESETS, RESOLUTIONS
 from generation.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
 from generation.tags import TagDatabase
+from tests.support.rules import AGE_RESTRICTED, ORDINARY
 
 LIMITS = PromptLimits(max_prompt_chars=100, max_negative_chars=50)
 
 
 def build(**changes: object) -> GenerationRequest:
     options = dataclasses.replace(ImagineOptions(prompt="1girl, smile"), **changes)  # type: ignore[arg-type]
-    return build_request(options, limits=LIMITS, user_id=1, guild_id=2, channel_id=3)
+    return build_request(options, limits=LIMITS, user_id=1, guild_id=2, channel_id=3, rules=ORDINARY)
 
 
 def test_defaults_match_the_official_app() -> None:
@@ -27,12 +28,13 @@ def test_defaults_match_the_official_app() -> None:
     # The applied rating (general by default) goes in as its tag, before the quality tags.
     assert request.prompt == "1girl, smile, safe, masterpiece, best quality, very aesthetic, absurdres"
     assert request.rating == "general"
-    assert request.negative == QUALITY_PRESETS["Standard v3.1"].negative
+    # In an ordinary channel "explicit" joins the preset's "nsfw" in the negative.
+    assert request.negative == QUALITY_PRESETS["Standard v3.1"].negative + ", explicit"
 
 
 def test_user_negative_goes_after_the_preset_negative() -> None:
     request = build(negative="  bad hands ", quality="(None)")
-    assert request.negative == "nsfw, lowres, bad hands"
+    assert request.negative == "nsfw, lowres, bad hands, explicit"
     assert request.user_negative == "bad hands"
 
 
@@ -84,7 +86,7 @@ def test_request_round_trips_through_json() -> None:
 
 def test_special_tags_and_tag_order(tag_db: TagDatabase) -> None:
     options = ImagineOptions(prompt="smile, 1girl", year="newest", aesthetic="very aesthetic", quality="(None)")
-    request = build_request(options, limits=LIMITS, user_id=1, guild_id=2, channel_id=3, tags=tag_db)
+    request = build_request(options, limits=LIMITS, user_id=1, guild_id=2, channel_id=3, tags=tag_db, rules=ORDINARY)
     assert request.prompt == "1girl, smile, safe, newest, very aesthetic"
     # Without tag data the member's order is kept.
     assert build(prompt="smile, 1girl", quality="(None)").prompt == "smile, 1girl, safe"
@@ -93,12 +95,12 @@ def test_special_tags_and_tag_order(tag_db: TagDatabase) -> None:
 def test_rating_is_bounded_by_the_channel_flag() -> None:
     options = ImagineOptions(prompt="1girl", rating="explicit")
     with pytest.raises(InvalidOption) as info:
-        build_request(options, limits=LIMITS, user_id=1, guild_id=2, channel_id=3, channel_nsfw=False)
+        build_request(options, limits=LIMITS, user_id=1, guild_id=2, channel_id=3, rules=ORDINARY)
     assert info.value.option == "rating"
     assert "the limit here is `sensitive`" in info.value.message
     sensitive = build(rating="sensitive")
     assert ", sensitive," in sensitive.prompt
-    explicit = build_request(options, limits=LIMITS, user_id=1, guild_id=2, channel_id=3, channel_nsfw=True)
+    explicit = build_request(options, limits=LIMITS, user_id=1, guild_id=2, channel_id=3, rules=AGE_RESTRICTED)
     assert explicit.rating == "explicit"
     assert "explicit, nsfw" in explicit.prompt
     # In an age-restricted channel asking for nsfw, the preset's own "nsfw" negative is dropped.

@@ -25,6 +25,7 @@ from generation.request import ImagineOptions, PromptLimits, build_request
 from generation.runner import run_request
 from generation.service import GenerationService
 from generation.worker import GenerationWorker
+from tests.support.rules import ORDINARY
 
 PLACE = Place(user_id=1, user_name="a", guild_id=2, guild_name="g", channel_id=3, channel_nsfw=False)
 
@@ -36,6 +37,7 @@ def _request(aspect: str = "832x1216", steps: int = 3, seed: int = 7, prompt: st
         user_id=PLACE.user_id,
         guild_id=PLACE.guild_id,
         channel_id=PLACE.channel_id,
+        rules=ORDINARY,
     )
 
 

@@ -1,0 +1,204 @@
+"""Post-generation output classifier: rate a finished image before it is posted.
+
+The bot asks the classifier for the image's Danbooru rating; when that exceeds the
+channel's ceiling the caller withholds or spoilers the image. The only real backend is a
+SmilingWolf WD14-style ONNX tagger (e.g. ``SmilingWolf/wd-vit-tagger-v3``): its first four
+outputs are the rating tags general, sensitive, questionable, explicit.
+
+``classify`` is synchronous and CPU/GPU bound; callers run it in a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import onnxruntime as ort
+from huggingface_hub import hf_hub_download
+from PIL import Image
+
+from generation.ratings import Rating
+
+log = logging.getLogger(__name__)
+
+CLASSIFIER_KINDS = ("none", "wd14")
+DEVICES = ("auto", "cuda", "cpu")
+MODEL_FILENAME = "model.onnx"
+CUDA_PROVIDER = "CUDAExecutionProvider"
+CPU_PROVIDER = "CPUExecutionProvider"
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_WHITE = (255, 255, 255)
+
+
+class ClassifierLoadError(Exception):
+    """The output classifier could not be loaded; the message names the source."""
+
+
+@dataclass(frozen=True)
+class RatingScores:
+    """Per-rating probabilities (independent sigmoids, so they need not sum to 1)."""
+
+    general: float
+    sensitive: float
+    questionable: float
+    explicit: float
+
+    def score(self, rating: Rating) -> float:
+        return float(getattr(self, rating.label))
+
+    def as_dict(self) -> dict[Rating, float]:
+        return {r: self.score(r) for r in Rating}
+
+    def rating(self) -> Rating:
+        """The rating with the highest score.
+
+        Ties go to the *higher* (more severe) rating, to err on the safe side; a NaN score
+        (a broken model) also yields ``EXPLICIT`` rather than letting an image through.
+        """
+        scores = self.as_dict()
+        if any(math.isnan(s) for s in scores.values()):
+            return Rating.EXPLICIT
+        return max(Rating, key=lambda r: (scores[r], r))
+
+
+class OutputClassifier(Protocol):
+    def classify(self, image: Image.Image) -> RatingScores:
+        """Rate one image. Synchronous; callers run it in a thread."""
+        ...
+
+
+def prepare_image(image: Image.Image, size: int) -> np.ndarray:
+    """Turn an image into the WD14 taggers' input tensor: float32 ``[1, size, size, 3]``, BGR, 0..255.
+
+    Mirrors ``prepare_image`` in SmilingWolf's ``wd-tagger`` Space (app.py): composite on
+    white (any alpha), pad to a centred square with white, bicubic resize to the model's
+    input size, RGB→BGR, no normalisation, add the batch dimension.
+    """
+    # Converting to RGBA first handles every mode (palette transparency, LA, L, CMYK…).
+    canvas = Image.new("RGBA", image.size, (*_WHITE, 255))
+    canvas.alpha_composite(image.convert("RGBA"))
+    rgb = canvas.convert("RGB")
+
+    width, height = rgb.size
+    side = max(width, height)
+    if width != height:
+        square = Image.new("RGB", (side, side), _WHITE)
+        square.paste(rgb, ((side - width) // 2, (side - height) // 2))
+        rgb = square
+    if side != size:
+        rgb = rgb.resize((size, size), Image.Resampling.BICUBIC)
+
+    array = np.asarray(rgb, dtype=np.float32)[:, :, ::-1]  # PIL-native RGB -> BGR
+    return np.ascontiguousarray(array[np.newaxis])
+
+
+def resolve_providers(device: str) -> list[str]:
+    """onnxruntime providers for a ``[model] device``-style setting ("auto", "cuda", "cpu")."""
+    if device not in DEVICES:
+        raise ValueError(f"unknown classifier device {device!r}; allowed: {', '.join(DEVICES)}")
+    if device == "cpu":
+        return [CPU_PROVIDER]
+    if CUDA_PROVIDER in ort.get_available_providers():
+        return [CUDA_PROVIDER, CPU_PROVIDER]
+    if device == "cuda":
+        log.warning("classifier device = 'cuda' but onnxruntime has no CUDA provider; using the CPU")
+    return [CPU_PROVIDER]
+
+
+class WD14Classifier:
+    """A SmilingWolf WD14-style ONNX tagger used only for its four rating outputs."""
+
+    def __init__(self, model_path: Path, *, providers: Sequence[str] | None = None) -> None:
+        self.model_path = Path(model_path)
+        try:
+            self._session = ort.InferenceSession(
+                str(self.model_path), providers=list(providers) if providers else [CPU_PROVIDER]
+            )
+        except Exception as exc:  # onnxruntime raises its own (non-public) exception types
+            raise ClassifierLoadError(f"could not load the ONNX classifier {str(self.model_path)!r}: {exc}") from exc
+
+        inputs = self._session.get_inputs()
+        outputs = self._session.get_outputs()
+        if len(inputs) != 1 or not outputs:
+            raise ClassifierLoadError(
+                f"classifier {str(self.model_path)!r} has {len(inputs)} inputs and {len(outputs)} outputs; "
+                "a WD14 tagger has one image input and a tag-probability output"
+            )
+        shape = inputs[0].shape
+        if len(shape) != 4 or shape[3] != 3 or not isinstance(shape[1], int) or shape[1] != shape[2]:
+            raise ClassifierLoadError(
+                f"classifier {str(self.model_path)!r} takes input of shape {shape}; "
+                "a WD14 tagger takes NHWC [batch, size, size, 3] with a fixed size"
+            )
+        out_shape = outputs[0].shape
+        if out_shape and isinstance(out_shape[-1], int) and out_shape[-1] < len(Rating):
+            raise ClassifierLoadError(
+                f"classifier {str(self.model_path)!r} outputs shape {out_shape}; "
+                f"a WD14 tagger's first {len(Rating)} outputs are the ratings"
+            )
+        self.input_name: str = inputs[0].name
+        self.output_name: str = outputs[0].name
+        self.input_size: int = shape[1]
+        self.providers: list[str] = self._session.get_providers()
+
+    @classmethod
+    def from_source(cls, source: str, *, cache_dir: str | None = None, device: str = "cpu") -> WD14Classifier:
+        """Load from a local ``.onnx`` file, a local folder holding ``model.onnx``, or a Hub repo id.
+
+        A repo id's ``model.onnx`` is downloaded on first use (into ``cache_dir``, or the
+        Hugging Face default when empty/None) and read from the cache afterwards.
+        """
+        providers = resolve_providers(device)
+        return cls(resolve_model_path(source, cache_dir=cache_dir), providers=providers)
+
+    def classify(self, image: Image.Image) -> RatingScores:
+        tensor = prepare_image(image, self.input_size)
+        (probs,) = self._session.run([self.output_name], {self.input_name: tensor})
+        first = np.asarray(probs, dtype=np.float64).reshape(-1)[: len(Rating)]
+        if first.shape[0] < len(Rating):
+            raise RuntimeError(f"classifier {str(self.model_path)!r} returned {first.shape[0]} scores, expected ≥4")
+        return RatingScores(*(float(v) for v in first))
+
+
+def resolve_model_path(source: str, *, cache_dir: str | None = None) -> Path:
+    """The local path of the ONNX model a ``source`` names, downloading a Hub repo's on first use."""
+    path = Path(source).expanduser()
+    if path.is_file():
+        return path
+    if path.is_dir():
+        model = path / MODEL_FILENAME
+        if not model.is_file():
+            raise ClassifierLoadError(f"classifier source {source!r} is a folder without {MODEL_FILENAME}")
+        return model
+    looks_like_path = source.startswith(("/", ".", "~")) or source.endswith(".onnx") or source.count("/") != 1
+    if looks_like_path or not _REPO_ID.match(source):
+        raise ClassifierLoadError(
+            f"classifier source {source!r} was not found: expected an existing .onnx file, a folder "
+            f"containing {MODEL_FILENAME}, or a Hugging Face repo id like 'SmilingWolf/wd-vit-tagger-v3'"
+        )
+    try:
+        downloaded = hf_hub_download(repo_id=source, filename=MODEL_FILENAME, cache_dir=cache_dir or None)
+    except Exception as exc:  # offline, missing repo/file, network, auth: all the same to the operator
+        raise ClassifierLoadError(
+            f"could not get {MODEL_FILENAME} of classifier repo {source!r} from the Hugging Face Hub "
+            f"(cache_dir={cache_dir or 'default'}): {exc}"
+        ) from exc
+    return Path(downloaded)
+
+
+def load_classifier(
+    kind: str, source: str, *, cache_dir: str | None = None, device: str = "cpu"
+) -> OutputClassifier | None:
+    """Build the configured output classifier; ``"none"`` disables classification (returns None)."""
+    normalized = kind.strip().lower()
+    if normalized == "none":
+        return None
+    if normalized == "wd14":
+        return WD14Classifier.from_source(source, cache_dir=cache_dir, device=device)
+    raise ValueError(f"unknown classifier kind {kind!r}; allowed: {', '.join(CLASSIFIER_KINDS)}")
