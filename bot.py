@@ -31,15 +31,22 @@ async def run(config: Config) -> None:
     # Heavy imports (torch, diffusers) happen here, after the config was found to be valid,
     # so that a typo in the config is reported in a fraction of a second.
     from core.client import BotContext, ImagineBot, configure_endpoints
+    from db.audit import AuditLog
     from db.engine import create_engine, create_sessionmaker
     from db.jobs import JobStore
     from db.migrate import upgrade_to_head
+    from db.policies import PolicyStore
     from generation.autocomplete import TagIndex
     from generation.loader import check_model_config, load_pipeline
     from generation.queue import JobQueue
+    from generation.request import PromptLimits
     from generation.service import GenerationService
     from generation.tags import TagDatabase
     from generation.worker import GenerationWorker
+    from moderation.admin import ModerationAdmin
+    from moderation.classifier import ClassifierLoadError, load_classifier
+    from moderation.content import ContentFilter
+    from moderation.gate import RequestGate
 
     token = require_token(config)
     try:
@@ -51,19 +58,50 @@ async def run(config: Config) -> None:
     worker: GenerationWorker | None = None
     try:
         await upgrade_to_head(engine)
-        store = JobStore(create_sessionmaker(engine))
+        sessions = create_sessionmaker(engine)
+        store = JobStore(sessions)
+        m = config.moderation
+        try:
+            # Downloaded on first use; refusing to start beats silently skipping the check.
+            classifier = await asyncio.to_thread(
+                load_classifier, m.classifier, m.classifier_model, cache_dir=None, device=m.classifier_device
+            )
+        except ClassifierLoadError as exc:
+            raise ConfigError(f"[moderation] classifier_model: {exc}") from None
         queue = JobQueue(config.generation.max_queue)
         worker = GenerationWorker(
             functools.partial(load_pipeline, config.model),
             queue,
             store,
             job_timeout_s=config.generation.job_timeout_s,
+            classifier=classifier,
         )
         service = GenerationService(store, queue, worker)
         # Loaded once (about a second for 140k tags), so autocomplete answers per keystroke.
         tags = await asyncio.to_thread(TagDatabase.load)
         tag_index = await asyncio.to_thread(TagIndex.from_database, tags)
-        bot = ImagineBot(BotContext(config=config, service=service, tags=tags, tag_index=tag_index))
+        content = await asyncio.to_thread(ContentFilter.load, tags)
+        policies = PolicyStore(sessions)
+        audit = AuditLog(sessions)
+        g = config.generation
+        gate = RequestGate(
+            policies=policies,
+            audit=audit,
+            content=content,
+            tags=tags,
+            limits=PromptLimits(max_prompt_chars=g.max_prompt_chars, max_negative_chars=g.max_negative_chars),
+        )
+        bot = ImagineBot(
+            BotContext(
+                config=config,
+                service=service,
+                tags=tags,
+                tag_index=tag_index,
+                gate=gate,
+                moderation=ModerationAdmin(policies, audit, content.canonicalize_entry),
+                audit=audit,
+            )
+        )
         worker.start()  # the model loads in the background while the bot connects
         loop = asyncio.get_running_loop()
 

@@ -16,11 +16,15 @@ from typing import Any
 import discord
 
 from core.errors import JobCancelled, UserFacingError
+from db.audit import AuditLog
 from db.jobs import Place
 from generation.jobs import ActiveJob
+from generation.ratings import Rating
 from generation.request import GenerationRequest
 from generation.runner import GenerationResult
 from generation.service import GenerationService
+from moderation.gate import Where
+from moderation.policy import ChannelRules, OverLimitAction
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,16 @@ def is_age_restricted(interaction: discord.Interaction) -> bool:
         return False
     is_nsfw = getattr(channel, "is_nsfw", None)
     return bool(is_nsfw()) if callable(is_nsfw) else False
+
+
+def where_of(interaction: discord.Interaction) -> Where:
+    return Where(
+        user_id=interaction.user.id,
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id or 0,
+        parent_id=getattr(interaction.channel, "parent_id", None),
+        age_restricted=is_age_restricted(interaction),
+    )
 
 
 def place_of(interaction: discord.Interaction) -> Place:
@@ -53,7 +67,7 @@ def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def result_embed(request: GenerationRequest, result: GenerationResult, filename: str) -> discord.Embed:
+def result_embed(request: GenerationRequest, result: GenerationResult, filename: str | None) -> discord.Embed:
     embed = discord.Embed(description=_shorten(f"**Prompt**\n{request.prompt}", 4096), colour=EMBED_COLOUR)
     if request.negative:
         embed.add_field(name="Negative prompt", value=_shorten(request.negative, 1024), inline=False)
@@ -63,7 +77,8 @@ def result_embed(request: GenerationRequest, result: GenerationResult, filename:
     embed.add_field(name="CFG", value=f"{request.cfg:g}")
     embed.add_field(name="Sampler", value=request.sampler)
     embed.add_field(name="Time", value=f"{result.seconds:.1f} s")
-    embed.set_image(url=f"attachment://{filename}")
+    if filename is not None:
+        embed.set_image(url=f"attachment://{filename}")
     embed.set_footer(text=f"Animagine XL 3.1 · quality preset: {request.quality}")
     return embed
 
@@ -81,8 +96,9 @@ def status_text(position: int | None, job: ActiveJob, started_at: float | None) 
 
 
 class JobMessenger:
-    def __init__(self, service: GenerationService, interval_s: float) -> None:
+    def __init__(self, service: GenerationService, interval_s: float, audit: AuditLog | None = None) -> None:
         self._service = service
+        self._audit = audit
         self._interval_s = interval_s
 
     def _token_alive(self, interaction: discord.Interaction) -> bool:
@@ -96,7 +112,7 @@ class JobMessenger:
         except discord.HTTPException as exc:  # a lost status edit must not lose the image
             log.warning("status edit failed: %s", exc)
 
-    async def follow(self, interaction: discord.Interaction, job: ActiveJob) -> None:
+    async def follow(self, interaction: discord.Interaction, job: ActiveJob, rules: ChannelRules) -> None:
         """Show position and progress until the job ends, then deliver its result."""
         last_text = ""
         last_edit = 0.0
@@ -118,9 +134,9 @@ class JobMessenger:
             waiters: set[asyncio.Future[Any]] = {changed, job.result}
             await asyncio.wait(waiters, timeout=max(wait, 0.05), return_when=asyncio.FIRST_COMPLETED)
             changed.cancel()
-        await self.deliver(interaction, job)
+        await self.deliver(interaction, job, rules)
 
-    async def deliver(self, interaction: discord.Interaction, job: ActiveJob) -> None:
+    async def deliver(self, interaction: discord.Interaction, job: ActiveJob, rules: ChannelRules) -> None:
         request = job.request
         try:
             result = job.result.result()
@@ -131,9 +147,48 @@ class JobMessenger:
             await self._send(interaction, content=f"❌ {exc.message}")
             return
         filename = f"animagine_{request.seed}.png"
+        classified = result.scores.rating() if result.scores is not None else None
+        if classified is not None and classified > rules.max_rating:
+            await self._over_limit(interaction, job, rules, classified)
+            if rules.over_limit_action is OverLimitAction.WITHHOLD:
+                await self._send(
+                    interaction,
+                    content=(
+                        f"🔒 <@{request.user_id}>, your image was withheld: the output check rated it "
+                        f"`{classified.label}`, above this channel's limit (`{rules.max_rating.label}`)."
+                    ),
+                )
+                return
+            # Spoiler: the file is blurred, and the embed must not show it unblurred.
+            file = discord.File(io.BytesIO(result.png), filename=filename, spoiler=True)
+            embed = result_embed(request, result, None)
+            note = f" ⚠️ rated `{classified.label}` by the output check; shown as a spoiler."
+            await self._send(interaction, content=f"<@{request.user_id}>{note}", embed=embed, file=file)
+            return
         file = discord.File(io.BytesIO(result.png), filename=filename)
         embed = result_embed(request, result, filename)
         await self._send(interaction, content=f"<@{request.user_id}>", embed=embed, file=file)
+
+    async def _over_limit(
+        self, interaction: discord.Interaction, job: ActiveJob, rules: ChannelRules, classified: Rating
+    ) -> None:
+        if self._audit is None:
+            return
+        scores = job.result.result().scores
+        await self._audit.record(
+            "output_check",
+            user_id=job.request.user_id,
+            guild_id=job.request.guild_id,
+            channel_id=job.request.channel_id,
+            decision=rules.over_limit_action.value,
+            reason=f"classified {classified.label}, channel limit {rules.max_rating.label}",
+            prompt=job.request.prompt,
+            rating=job.request.rating,
+            details={
+                "job": job.id,
+                "scores": {r.label: v for r, v in scores.as_dict().items()} if scores is not None else {},
+            },
+        )
 
     async def _send(
         self,

@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs.delivery import JobMessenger, is_age_restricted, place_of
+from cogs.delivery import JobMessenger, place_of, where_of
 from generation.presets import (
     DEFAULT_QUALITY,
     DEFAULT_RESOLUTION,
@@ -29,9 +29,7 @@ from generation.request import (
     MIN_CFG,
     MIN_STEPS,
     ImagineOptions,
-    build_request,
 )
-from moderation.policy import PolicySettings, effective_rules
 
 if TYPE_CHECKING:
     from core.client import ImagineBot
@@ -51,7 +49,9 @@ AESTHETIC_CHOICES = [app_commands.Choice(name=tag, value=tag) for tag in AESTHET
 class ImagineCog(commands.Cog):
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
-        self.messenger = JobMessenger(bot.context.service, bot.context.config.generation.progress_interval_s)
+        self.messenger = JobMessenger(
+            bot.context.service, bot.context.config.generation.progress_interval_s, bot.context.audit
+        )
 
     @app_commands.command(name="imagine", description="Generate an anime image from Danbooru tags (Animagine XL 3.1)")
     @app_commands.describe(
@@ -104,25 +104,18 @@ class ImagineCog(commands.Cog):
             aesthetic=aesthetic.value if aesthetic else None,
         )
         context = self.bot.context
-        # Validation is pure and fast, so it runs before defer: a bad option gets an
+        # Validation and policy are fast (cached), so they run before defer: a refusal gets an
         # ephemeral answer (through the error funnel) and nothing is queued.
-        request = build_request(
-            options,
-            limits=context.prompt_limits,
-            user_id=interaction.user.id,
-            guild_id=interaction.guild_id,
-            channel_id=interaction.channel_id or 0,
-            rules=effective_rules(
-                age_restricted=is_age_restricted(interaction), server=PolicySettings(), channel=PolicySettings()
-            ),
-            tags=context.tags,
-        )
+        admission = await context.gate.admit(options, where_of(interaction))
         context.service.ensure_room()
         await interaction.response.defer(thinking=True)
         job = await context.service.submit(
-            request, place_of(interaction), interaction_id=interaction.id, interaction_token=interaction.token
+            admission.request,
+            place_of(interaction),
+            interaction_id=interaction.id,
+            interaction_token=interaction.token,
         )
-        await self.messenger.follow(interaction, job)
+        await self.messenger.follow(interaction, job, admission.rules)
 
     @imagine.autocomplete("prompt")
     @imagine.autocomplete("negative")

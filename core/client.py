@@ -14,14 +14,17 @@ from discord.ext import commands
 
 from core.config import Config, DiscordConfig
 from core.errors import UserFacingError
+from db.audit import AuditLog
 from generation.autocomplete import TagIndex
 from generation.request import PromptLimits
 from generation.service import GenerationService
 from generation.tags import TagDatabase
+from moderation.admin import ModerationAdmin
+from moderation.gate import RequestGate
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.imagine",)
+EXTENSIONS = ("cogs.imagine", "cogs.moderation")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +35,9 @@ class BotContext:
     service: GenerationService
     tags: TagDatabase
     tag_index: TagIndex
+    gate: RequestGate
+    moderation: ModerationAdmin
+    audit: AuditLog
 
     @property
     def prompt_limits(self) -> PromptLimits:
@@ -60,6 +66,7 @@ class ImagineBot(commands.Bot):
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
         )
         self.context = context
+        context.gate.set_modlog_poster(self.post_modlog)
         self.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
 
     async def setup_hook(self) -> None:
@@ -74,6 +81,11 @@ class ImagineBot(commands.Bot):
         else:
             synced = await self.tree.sync()
             log.info("synced %d global commands (Discord may take up to an hour to show changes)", len(synced))
+
+    async def post_modlog(self, channel_id: int, text: str) -> None:
+        channel = self.get_channel(channel_id) or await self.fetch_channel(channel_id)
+        if isinstance(channel, discord.abc.Messageable):
+            await channel.send(text, allowed_mentions=discord.AllowedMentions.none())
 
     async def on_ready(self) -> None:
         log.info("connected as %s (%s) to %d guilds", self.user, getattr(self.user, "id", "?"), len(self.guilds))

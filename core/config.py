@@ -70,6 +70,14 @@ class GenerationConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ModerationConfig:
+    # Output check after generation: "none" or "wd14" (an ONNX anime tagger's rating head).
+    classifier: str = "none"
+    classifier_model: str = "SmilingWolf/wd-vit-tagger-v3"
+    classifier_device: str = "cpu"
+
+
+@dataclass(frozen=True, slots=True)
 class LoggingConfig:
     level: str = "INFO"
 
@@ -80,6 +88,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     generation: GenerationConfig = field(default_factory=GenerationConfig)
+    moderation: ModerationConfig = field(default_factory=ModerationConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
 
@@ -88,6 +97,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "model": ModelConfig,
     "database": DatabaseConfig,
     "generation": GenerationConfig,
+    "moderation": ModerationConfig,
     "logging": LoggingConfig,
 }
 
@@ -95,6 +105,8 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("model", "device"): DEVICES,
     ("model", "dtype"): DTYPES,
     ("logging", "level"): LOG_LEVELS,
+    ("moderation", "classifier"): ("none", "wd14"),
+    ("moderation", "classifier_device"): DEVICES,
 }
 
 

@@ -13,6 +13,7 @@ from core.errors import JobCancelled
 from generation.loader import LoadedModel
 from generation.metadata import build_infotext, encode_png
 from generation.request import GenerationRequest
+from moderation.classifier import OutputClassifier, RatingScores
 
 ProgressFn = Callable[[int, int], None]
 CancelledFn = Callable[[], bool]
@@ -25,6 +26,7 @@ class GenerationResult:
     height: int
     infotext: str
     seconds: float  # pipeline time, encoding included
+    scores: RatingScores | None = None  # the output check's verdict, when one is configured
 
 
 def make_generator(seed: int) -> torch.Generator:
@@ -39,6 +41,7 @@ def run_request(
     *,
     on_step: ProgressFn | None = None,
     is_cancelled: CancelledFn | None = None,
+    classifier: OutputClassifier | None = None,
 ) -> GenerationResult:
     started = time.perf_counter()
     pipe = model.pipeline
@@ -83,4 +86,5 @@ def run_request(
         model_name=model.name,
     )
     png = encode_png(image, infotext)
-    return GenerationResult(png, image.width, image.height, infotext, time.perf_counter() - started)
+    scores = classifier.classify(image) if classifier is not None else None
+    return GenerationResult(png, image.width, image.height, infotext, time.perf_counter() - started, scores)

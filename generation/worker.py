@@ -16,6 +16,7 @@ from generation.loader import LoadedModel
 from generation.prompt import PromptError
 from generation.queue import JobQueue
 from generation.runner import GenerationResult, run_request
+from moderation.classifier import OutputClassifier
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,17 @@ class GenerationWorker:
     one image at a time already saturates a GPU at these sizes.
     """
 
-    def __init__(self, load_model: ModelLoader, queue: JobQueue, store: JobStore, *, job_timeout_s: float) -> None:
+    def __init__(
+        self,
+        load_model: ModelLoader,
+        queue: JobQueue,
+        store: JobStore,
+        *,
+        job_timeout_s: float,
+        classifier: OutputClassifier | None = None,
+    ) -> None:
         self._load_model = load_model
+        self._classifier = classifier
         self._queue = queue
         self._store = store
         self._job_timeout_s = job_timeout_s
@@ -98,7 +108,13 @@ class GenerationWorker:
 
         running = loop.run_in_executor(
             self._executor,
-            lambda: run_request(model, job.request, on_step=on_step, is_cancelled=job.cancel_flag.is_set),
+            lambda: run_request(
+                model,
+                job.request,
+                on_step=on_step,
+                is_cancelled=job.cancel_flag.is_set,
+                classifier=self._classifier,
+            ),
         )
         try:
             result: GenerationResult = await asyncio.wait_for(asyncio.shield(running), self._job_timeout_s)

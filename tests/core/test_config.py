@@ -19,7 +19,7 @@ def test_example_config_is_valid_and_equals_the_defaults() -> None:
 def test_every_key_is_documented_in_the_example() -> None:
     example = tomllib.loads((ROOT / "config.example.toml").read_text())
     defaults = Config()
-    for section in ("discord", "model", "database", "generation", "logging"):
+    for section in ("discord", "model", "database", "generation", "moderation", "logging"):
         documented = set(example[section])
         fields = set(type(getattr(defaults, section)).__dataclass_fields__)
         assert documented == fields, section

@@ -1,0 +1,141 @@
+"""`/mod`: moderator settings. Hidden from members by default_member_permissions and
+re-checked at run time, since server admins can override what Discord shows."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+
+from core.errors import UserFacingError
+from generation.ratings import Rating
+from moderation.admin import Actor
+from moderation.policy import OverLimitAction
+
+if TYPE_CHECKING:
+    from core.client import ImagineBot
+
+RATING_CHOICES = [app_commands.Choice(name=r.label, value=r.label) for r in Rating]
+ACTION_CHOICES = [
+    app_commands.Choice(name="withhold (not posted; the member is told privately)", value="withhold"),
+    app_commands.Choice(name="spoiler (posted blurred)", value="spoiler"),
+]
+SCOPE_CHOICES = [
+    app_commands.Choice(name="this channel", value="channel"),
+    app_commands.Choice(name="whole server", value="server"),
+]
+
+
+class NotAModerator(UserFacingError):
+    pass
+
+
+def _require(interaction: discord.Interaction, scope: str) -> Actor:
+    """Server-wide changes need Manage Server; channel changes need Manage Channels."""
+    if interaction.guild_id is None:
+        raise NotAModerator("Moderator commands work in a server, not in DMs.")
+    perms = interaction.permissions
+    allowed = perms.manage_guild if scope == "server" else (perms.manage_channels or perms.manage_guild)
+    if not allowed:
+        needed = "Manage Server" if scope == "server" else "Manage Channels"
+        raise NotAModerator(f"You need the {needed} permission to use this command.")
+    return Actor(interaction.user.id, interaction.guild_id, interaction.channel_id or 0)
+
+
+def _channel_scope(interaction: discord.Interaction, scope: str) -> int | None:
+    if scope == "server":
+        return None
+    channel = interaction.channel
+    # A thread follows its parent channel's settings, so settings are made there.
+    parent = getattr(channel, "parent_id", None)
+    return parent or interaction.channel_id
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_channels=True)
+class ModGroup(app_commands.Group, name="mod", description="Moderator settings for image generation"):
+    def __init__(self, bot: ImagineBot) -> None:
+        super().__init__()
+        self.bot = bot
+
+    @property
+    def admin(self):  # type: ignore[no-untyped-def]
+        return self.bot.context.moderation
+
+    @app_commands.command(name="show", description="Show this server's and this channel's generation rules")
+    async def show(self, interaction: discord.Interaction) -> None:
+        actor = _require(interaction, "channel")
+        text = await self.admin.overview(actor.guild_id, _channel_scope(interaction, "channel") or 0)
+        await interaction.response.send_message(text, ephemeral=True)
+
+    @app_commands.command(name="rating", description="Set the maximum and default rating")
+    @app_commands.describe(
+        scope="This channel or the whole server",
+        maximum="Highest rating allowed (never above sensitive outside age-restricted channels)",
+        default="Rating used when a member asks for none",
+        over_limit="What to do when the output check rates an image above the maximum",
+    )
+    @app_commands.choices(
+        scope=SCOPE_CHOICES, maximum=RATING_CHOICES, default=RATING_CHOICES, over_limit=ACTION_CHOICES
+    )
+    async def rating(
+        self,
+        interaction: discord.Interaction,
+        scope: app_commands.Choice[str],
+        maximum: app_commands.Choice[str] | None = None,
+        default: app_commands.Choice[str] | None = None,
+        over_limit: app_commands.Choice[str] | None = None,
+    ) -> None:
+        actor = _require(interaction, scope.value)
+        text = await self.admin.set_rating(
+            actor,
+            _channel_scope(interaction, scope.value),
+            maximum=Rating.parse(maximum.value) if maximum else None,
+            default=Rating.parse(default.value) if default else None,
+            over_limit=OverLimitAction(over_limit.value) if over_limit else None,
+        )
+        await interaction.response.send_message(text, ephemeral=True)
+
+    @app_commands.command(name="block", description="Block a tag (aliases included)")
+    @app_commands.choices(scope=SCOPE_CHOICES)
+    async def block(
+        self, interaction: discord.Interaction, tag: app_commands.Range[str, 1, 100], scope: app_commands.Choice[str]
+    ) -> None:
+        actor = _require(interaction, scope.value)
+        text = await self.admin.block(actor, _channel_scope(interaction, scope.value), tag, add=True)
+        await interaction.response.send_message(text, ephemeral=True)
+
+    @app_commands.command(name="unblock", description="Remove a tag from the blocklist")
+    @app_commands.choices(scope=SCOPE_CHOICES)
+    async def unblock(
+        self, interaction: discord.Interaction, tag: app_commands.Range[str, 1, 100], scope: app_commands.Choice[str]
+    ) -> None:
+        actor = _require(interaction, scope.value)
+        text = await self.admin.block(actor, _channel_scope(interaction, scope.value), tag, add=False)
+        await interaction.response.send_message(text, ephemeral=True)
+
+    @app_commands.command(name="modlog", description="Post blocked attempts to a channel (leave empty to turn off)")
+    async def modlog(self, interaction: discord.Interaction, channel: discord.TextChannel | None = None) -> None:
+        actor = _require(interaction, "server")
+        text = await self.admin.set_modlog(actor, channel.id if channel else None)
+        await interaction.response.send_message(text, ephemeral=True)
+
+    @app_commands.command(name="audit", description="Recent audit log entries of this server")
+    async def audit(self, interaction: discord.Interaction, count: app_commands.Range[int, 1, 25] = 10) -> None:
+        actor = _require(interaction, "server")
+        entries = await self.admin.recent(actor.guild_id, count)
+        if not entries:
+            await interaction.response.send_message("The audit log is empty.", ephemeral=True)
+            return
+        lines = []
+        for e in entries:
+            when = discord.utils.format_dt(e.created_at, "R")
+            what = e.reason or e.prompt
+            lines.append(f"`#{e.id}` {when} **{e.kind}** {e.decision} by <@{e.user_id}>: {what[:150]}")
+        text = "\n".join(lines)
+        await interaction.response.send_message(text[:2000], ephemeral=True)
+
+
+async def setup(bot: ImagineBot) -> None:
+    bot.tree.add_command(ModGroup(bot))

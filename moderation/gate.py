@@ -1,0 +1,157 @@
+"""Every request passes here before it is queued: channel rules, content rules, blocklist, audit.
+
+A refusal is recorded in the audit log (and, for content, posted to the mod-log channel) and
+raised as a UserFacingError whose message tells the member why.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from core.errors import InvalidOption, UserFacingError
+from db.audit import AuditLog
+from db.policies import PolicyStore
+from generation.ratings import Rating
+from generation.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
+from generation.tags import TagDatabase
+from moderation.content import ContentFilter
+from moderation.policy import ChannelRules, PolicySettings, effective_rules
+
+log = logging.getLogger(__name__)
+
+ModlogPoster = Callable[[int, str], Awaitable[None]]
+
+
+class ContentRefused(UserFacingError):
+    """The prompt breaks a content rule of this channel or server."""
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Who asks, and in which channel (with what Discord says about it)."""
+
+    user_id: int
+    guild_id: int | None
+    channel_id: int
+    parent_id: int | None  # a thread's parent channel: its settings and blocklist apply
+    age_restricted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    request: GenerationRequest
+    rules: ChannelRules
+
+
+class RequestGate:
+    def __init__(
+        self,
+        *,
+        policies: PolicyStore,
+        audit: AuditLog,
+        content: ContentFilter,
+        tags: TagDatabase,
+        limits: PromptLimits,
+        post_modlog: ModlogPoster | None = None,
+    ) -> None:
+        self._policies = policies
+        self._audit = audit
+        self._content = content
+        self._tags = tags
+        self._limits = limits
+        self._post_modlog = post_modlog
+
+    def set_modlog_poster(self, post_modlog: ModlogPoster) -> None:
+        """The Discord client is created after the gate; it hands in its poster then."""
+        self._post_modlog = post_modlog
+
+    async def rules_for(self, where: Where) -> ChannelRules:
+        if where.guild_id is None:  # DMs: Discord's ceiling only
+            return effective_rules(age_restricted=False, server=PolicySettings(), channel=PolicySettings())
+        settings = await self._policies.guild(where.guild_id)
+        channel = settings.channel(where.channel_id)
+        if channel == PolicySettings() and where.parent_id is not None:
+            channel = settings.channel(where.parent_id)
+        return effective_rules(
+            age_restricted=where.age_restricted,
+            server=settings.server,
+            channel=channel,
+            blocklist=settings.blocked_in(where.channel_id, where.parent_id),
+        )
+
+    async def admit(self, options: ImagineOptions, where: Where) -> Admission:
+        rules = await self.rules_for(where)
+        try:
+            request = build_request(
+                options,
+                limits=self._limits,
+                user_id=where.user_id,
+                guild_id=where.guild_id,
+                channel_id=where.channel_id,
+                rules=rules,
+                tags=self._tags,
+            )
+        except InvalidOption as exc:
+            await self._refused(where, options.prompt, exc.message, rating=options.rating, notify=False)
+            raise
+        sexual_context = Rating.parse(request.rating) >= Rating.QUESTIONABLE
+        verdict = self._content.check(
+            request.user_prompt, request.user_negative, allow_sexual=rules.allows_sexual, sexual_context=sexual_context
+        )
+        if not verdict.allowed:
+            reason = verdict.reason or "This prompt is not allowed here."
+            await self._refused(where, request.user_prompt, reason, rating=request.rating, matched=verdict.matched)
+            raise ContentRefused(reason)
+        blocked = self._content.blocked(request.user_prompt, request.user_negative, rules.blocklist)
+        if blocked:
+            listed = ", ".join(f"`{t}`" for t in blocked)
+            reason = f"This server's moderators have blocked these tags here: {listed}."
+            await self._refused(where, request.user_prompt, reason, rating=request.rating, matched=blocked)
+            raise ContentRefused(reason)
+        await self._audit.record(
+            "generation",
+            user_id=where.user_id,
+            guild_id=where.guild_id,
+            channel_id=where.channel_id,
+            decision="allowed",
+            prompt=request.prompt,
+            rating=request.rating,
+        )
+        return Admission(request, rules)
+
+    async def _refused(
+        self,
+        where: Where,
+        prompt: str,
+        reason: str,
+        *,
+        rating: str | None,
+        matched: tuple[str, ...] = (),
+        notify: bool = True,
+    ) -> None:
+        await self._audit.record(
+            "refusal",
+            user_id=where.user_id,
+            guild_id=where.guild_id,
+            channel_id=where.channel_id,
+            decision="refused",
+            reason=reason,
+            prompt=prompt,
+            rating=rating,
+            details={"matched": list(matched)},
+        )
+        if not notify or where.guild_id is None or self._post_modlog is None:
+            return
+        modlog = (await self._policies.guild(where.guild_id)).modlog_channel_id
+        if modlog is None:
+            return
+        text = (
+            f"🚫 Blocked `/imagine` by <@{where.user_id}> in <#{where.channel_id}>: {reason}\n"
+            f"Prompt: `{prompt[:1500].replace('`', 'ˋ')}`"
+        )
+        try:
+            await self._post_modlog(modlog, text)
+        except Exception:  # the refusal stands even if the mod-log channel is gone
+            log.warning("could not post to mod-log channel %s", modlog, exc_info=True)
