@@ -1,0 +1,91 @@
+"""The request gate on a real database (SQLite and PostgreSQL), without Discord."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.errors import InvalidOption
+from db.audit import AuditLog
+from db.engine import create_sessionmaker
+from db.policies import SERVER_WIDE, PolicyStore
+from generation.ratings import Rating
+from generation.request import ImagineOptions, PromptLimits
+from generation.tags import TagDatabase
+from moderation.content import ContentFilter
+from moderation.gate import ContentRefused, RequestGate, Where
+
+GUILD, CHANNEL, THREAD, MODLOG = 10, 20, 30, 99
+ORDINARY = Where(user_id=1, guild_id=GUILD, channel_id=CHANNEL, parent_id=None, age_restricted=False)
+ADULT = Where(user_id=1, guild_id=GUILD, channel_id=CHANNEL, parent_id=None, age_restricted=True)
+IN_THREAD = Where(user_id=1, guild_id=GUILD, channel_id=THREAD, parent_id=CHANNEL, age_restricted=False)
+
+
+@pytest.fixture(scope="module")
+def content(tag_db: TagDatabase) -> ContentFilter:
+    return ContentFilter.load(tag_db)
+
+
+@pytest.fixture
+async def parts(engine: AsyncEngine, content: ContentFilter, tag_db: TagDatabase):  # type: ignore[no-untyped-def]
+    sessions = create_sessionmaker(engine)
+    policies, audit = PolicyStore(sessions), AuditLog(sessions)
+    posted: list[tuple[int, str]] = []
+
+    async def post(channel_id: int, text: str) -> None:
+        posted.append((channel_id, text))
+
+    gate = RequestGate(
+        policies=policies, audit=audit, content=content, tags=tag_db, limits=PromptLimits(), post_modlog=post
+    )
+    return gate, policies, audit, posted
+
+
+async def test_allowed_request_is_audited_with_the_applied_rating(parts) -> None:  # type: ignore[no-untyped-def]
+    gate, _, audit, posted = parts
+    admission = await gate.admit(ImagineOptions(prompt="smile, 1girl"), ORDINARY)
+    assert admission.request.prompt.startswith("1girl, smile, safe,")
+    (entry,) = await audit.recent(GUILD)
+    assert (entry.kind, entry.decision, entry.rating) == ("generation", "allowed", "general")
+    assert posted == []
+
+
+async def test_content_refusal_is_audited_and_posted_to_the_modlog(parts) -> None:  # type: ignore[no-untyped-def]
+    gate, policies, audit, posted = parts
+    await policies.set_server(GUILD, modlog_channel_id=MODLOG)
+    with pytest.raises(ContentRefused):
+        await gate.admit(ImagineOptions(prompt="1girl, nude"), ORDINARY)
+    (entry,) = await audit.recent(GUILD)
+    assert (entry.kind, entry.decision) == ("refusal", "refused")
+    assert entry.details["matched"]
+    assert posted and posted[0][0] == MODLOG and "<@1>" in posted[0][1]
+
+
+async def test_rating_refusal_is_audited_but_not_posted(parts) -> None:  # type: ignore[no-untyped-def]
+    gate, policies, audit, posted = parts
+    await policies.set_server(GUILD, modlog_channel_id=MODLOG)
+    with pytest.raises(InvalidOption, match="the limit here is `sensitive`"):
+        await gate.admit(ImagineOptions(prompt="1girl", rating="explicit"), ORDINARY)
+    assert [e.kind for e in await audit.recent(GUILD)] == ["refusal"]
+    assert posted == []
+
+
+async def test_thread_inherits_parent_settings_and_blocklist(parts) -> None:  # type: ignore[no-untyped-def]
+    gate, policies, _, _ = parts
+    await policies.set_channel(GUILD, CHANNEL, max_rating=int(Rating.GENERAL))
+    await policies.block(GUILD, CHANNEL, "spider", added_by=5)
+    rules = await gate.rules_for(IN_THREAD)
+    assert rules.max_rating is Rating.GENERAL
+    with pytest.raises(ContentRefused, match="`spider`"):
+        await gate.admit(ImagineOptions(prompt="1girl, (SPIDER:1.2)"), IN_THREAD)
+
+
+async def test_age_restricted_channel_allows_explicit_but_never_minors(parts) -> None:  # type: ignore[no-untyped-def]
+    gate, policies, _, _ = parts
+    admission = await gate.admit(ImagineOptions(prompt="1girl, nude", rating="explicit"), ADULT)
+    assert "explicit, nsfw" in admission.request.prompt
+    with pytest.raises(ContentRefused, match="never allowed"):
+        await gate.admit(ImagineOptions(prompt="1girl, child", rating="explicit"), ADULT)
+    await policies.block(GUILD, SERVER_WIDE, "nude", added_by=5)
+    with pytest.raises(ContentRefused, match="blocked"):
+        await gate.admit(ImagineOptions(prompt="1girl, nude", rating="explicit"), ADULT)
