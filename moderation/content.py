@@ -312,19 +312,22 @@ class ContentFilter:
                 fresh = [
                     number > 0 and w not in original and any(c.isalpha() for c in lowered[w[0] : w[1]]) for w in found
                 ]
-                for i in range(len(found)):
-                    key, single_letters, substituted = found[i][2], True, False
-                    for j in range(i, min(i + _MAX_NGRAM, len(found))):
-                        if j > i:
-                            key = f"{key}_{found[j][2]}"
-                        single_letters = single_letters and len(found[j][2]) == 1
+                if number > 0 and not any(fresh):
+                    continue
+                words = [w[2] for w in found]
+                for i in range(len(words)):
+                    length, single_letters, substituted = -1, True, False
+                    for j in range(i, min(i + _MAX_NGRAM, len(words))):
+                        length += len(words[j]) + 1
+                        single_letters = single_letters and len(words[j]) == 1
                         substituted = substituted or fresh[j]
                         # Runs of single letters are the letter runs' job.
-                        if len(key) < _MIN_FUZZY_LEN or single_letters or (number > 0 and not substituted):
+                        if length < _MIN_FUZZY_LEN or single_letters or (number > 0 and not substituted):
                             continue
                         span = (found[i][0], found[j][1])
                         if span in spans and spans[span][1] is not None:
                             continue
+                        key = "_".join(words[i : j + 1])
                         info = self._db.get(key)
                         if span not in spans or info is not None:
                             spans[span] = (key, info.name if info else None)
