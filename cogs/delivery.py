@@ -151,13 +151,16 @@ class JobMessenger:
         if classified is not None and classified > rules.max_rating:
             await self._over_limit(interaction, job, rules, classified)
             if rules.over_limit_action is OverLimitAction.WITHHOLD:
-                await self._send(
-                    interaction,
-                    content=(
-                        f"🔒 <@{request.user_id}>, your image was withheld: the output check rated it "
-                        f"`{classified.label}`, above this channel's limit (`{rules.max_rating.label}`)."
-                    ),
+                await self._send(interaction, content="🔒 This image was withheld by the output check.")
+                detail = (
+                    f"Your image was withheld: the output check rated it `{classified.label}`, above this "
+                    f"channel's limit (`{rules.max_rating.label}`). Try other tags or an age-restricted channel."
                 )
+                if self._token_alive(interaction):
+                    try:
+                        await interaction.followup.send(detail, ephemeral=True)
+                    except discord.HTTPException as exc:
+                        log.warning("could not tell %s about a withheld image: %s", request.user_id, exc)
                 return
             # Spoiler: the file is blurred, and the embed must not show it unblurred.
             file = discord.File(io.BytesIO(result.png), filename=filename, spoiler=True)

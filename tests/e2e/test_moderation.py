@@ -97,7 +97,10 @@ async def test_output_check_withholds_then_spoilers(world: World) -> None:
     ix = await world.server.invoke(world.alice, world.general, "imagine", {"prompt": "1girl", "steps": 1})
     await ix.wait_for(_done, timeout=120)
     assert "withheld" in _message(ix).content and not _message(ix).attachments
-    assert "`questionable`" in _message(ix).content
+    assert "questionable" not in _message(ix).content  # the public message says no more than that
+    await ix.wait_for(lambda i: bool(i.followups), timeout=10)
+    (private,) = ix.followups
+    assert private.ephemeral and "rated it `questionable`" in private.content
 
     await _mod(world, "rating", {"scope": "channel", "over_limit": "spoiler"})
     ix = await world.server.invoke(world.alice, world.general, "imagine", {"prompt": "1girl", "steps": 1})
@@ -126,7 +129,9 @@ async def test_server_limit_and_default_apply_and_survive_a_restart(world: World
     # `questionable` is now above the limit there as well.
     ix = await world.server.invoke(world.alice, world.nsfw, "imagine", {"prompt": "1girl", "steps": 1})
     await ix.wait_for(_done, timeout=120)
-    assert "withheld" in _message(ix).content and "limit (`general`)" in _message(ix).content
+    assert "withheld" in _message(ix).content
+    await ix.wait_for(lambda i: bool(i.followups), timeout=10)
+    assert "limit (`general`)" in ix.followups[0].content
 
 
 async def test_audit_log_has_requests_refusals_and_policy_changes(world: World) -> None:
