@@ -19,7 +19,7 @@ from core.errors import JobCancelled, UserFacingError
 from db.audit import AuditLog
 from db.jobs import Place
 from generation.jobs import ActiveJob
-from generation.ratings import Rating
+from generation.ratings import Rating, channel_ceiling
 from generation.request import GenerationRequest
 from generation.runner import GenerationResult
 from generation.service import GenerationService
@@ -149,18 +149,26 @@ class JobMessenger:
         filename = f"animagine_{request.seed}.png"
         classified = result.scores.rating() if result.scores is not None else None
         if classified is not None and classified > rules.max_rating:
-            await self._over_limit(interaction, job, rules, classified)
-            if rules.over_limit_action is OverLimitAction.WITHHOLD:
-                await self._send(interaction, content="🔒 This image was withheld by the output check.")
+            # A spoiler is still a post: above Discord's ceiling for the channel (adult content
+            # outside age-restricted channels) the image is withheld whatever moderators chose.
+            action = rules.over_limit_action
+            if classified > channel_ceiling(rules.age_restricted):
+                action = OverLimitAction.WITHHOLD
+            await self._over_limit(job, rules, classified, action)
+            if action is OverLimitAction.WITHHOLD:
                 detail = (
                     f"Your image was withheld: the output check rated it `{classified.label}`, above this "
                     f"channel's limit (`{rules.max_rating.label}`). Try other tags or an age-restricted channel."
                 )
-                if self._token_alive(interaction):
-                    try:
-                        await interaction.followup.send(detail, ephemeral=True)
-                    except discord.HTTPException as exc:
-                        log.warning("could not tell %s about a withheld image: %s", request.user_id, exc)
+                if not self._token_alive(interaction):
+                    # No private reply is possible any more; the channel notice carries the reason.
+                    await self._send(interaction, content=f"🔒 <@{request.user_id}> {detail}")
+                    return
+                await self._send(interaction, content="🔒 This image was withheld by the output check.")
+                try:
+                    await interaction.followup.send(detail, ephemeral=True)
+                except discord.HTTPException as exc:
+                    log.warning("could not tell %s about a withheld image: %s", request.user_id, exc)
                 return
             # Spoiler: the file is blurred, and the embed must not show it unblurred.
             file = discord.File(io.BytesIO(result.png), filename=filename, spoiler=True)
@@ -173,7 +181,7 @@ class JobMessenger:
         await self._send(interaction, content=f"<@{request.user_id}>", embed=embed, file=file)
 
     async def _over_limit(
-        self, interaction: discord.Interaction, job: ActiveJob, rules: ChannelRules, classified: Rating
+        self, job: ActiveJob, rules: ChannelRules, classified: Rating, action: OverLimitAction
     ) -> None:
         if self._audit is None:
             return
@@ -183,7 +191,7 @@ class JobMessenger:
             user_id=job.request.user_id,
             guild_id=job.request.guild_id,
             channel_id=job.request.channel_id,
-            decision=rules.over_limit_action.value,
+            decision=action.value,
             reason=f"classified {classified.label}, channel limit {rules.max_rating.label}",
             prompt=job.request.prompt,
             rating=job.request.rating,

@@ -106,8 +106,8 @@ class ImagineCog(commands.Cog):
         context = self.bot.context
         # Validation and policy are fast (cached), so they run before defer: a refusal gets an
         # ephemeral answer (through the error funnel) and nothing is queued.
+        context.service.ensure_room()  # before admit, so the audit log never says "allowed" for it
         admission = await context.gate.admit(options, where_of(interaction))
-        context.service.ensure_room()
         await interaction.response.defer(thinking=True)
         job = await context.service.submit(
             admission.request,

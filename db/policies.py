@@ -6,7 +6,6 @@ bot process (sharding) would need a shared invalidation, noted for the scale pat
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select
@@ -52,12 +51,15 @@ class PolicyStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
         self._cache: dict[int, GuildSettings] = {}
-        self._lock = asyncio.Lock()
+        self._versions: dict[int, int] = {}
 
     async def guild(self, guild_id: int) -> GuildSettings:
         cached = self._cache.get(guild_id)
         if cached is not None:
             return cached
+        # A change committed while this read runs bumps the version; the stale snapshot is
+        # then returned to this caller but not cached, so the change cannot be lost.
+        version = self._versions.get(guild_id, 0)
         async with self._sessions() as session:
             server = await session.get(GuildPolicy, guild_id)
             channels = (await session.scalars(select(ChannelPolicy).where(ChannelPolicy.guild_id == guild_id))).all()
@@ -71,8 +73,13 @@ class PolicyStore:
             modlog_channel_id=server.modlog_channel_id if server is not None else None,
             blocklist={k: frozenset(v) for k, v in blocklist.items()},
         )
-        self._cache[guild_id] = settings
+        if self._versions.get(guild_id, 0) == version:
+            self._cache[guild_id] = settings
         return settings
+
+    def _changed(self, guild_id: int) -> None:
+        self._versions[guild_id] = self._versions.get(guild_id, 0) + 1
+        self._cache.pop(guild_id, None)
 
     def _insert(self, session: AsyncSession):  # type: ignore[no-untyped-def]
         return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
@@ -84,7 +91,7 @@ class PolicyStore:
             await session.execute(
                 stmt.on_conflict_do_update(index_elements=["guild_id"], set_={**values, "updated_at": utcnow()})
             )
-        self._cache.pop(guild_id, None)
+        self._changed(guild_id)
 
     async def set_channel(self, guild_id: int, channel_id: int, **values: object) -> None:
         async with self._sessions.begin() as session:
@@ -94,7 +101,7 @@ class PolicyStore:
             await session.execute(
                 stmt.on_conflict_do_update(index_elements=["channel_id"], set_={**values, "updated_at": utcnow()})
             )
-        self._cache.pop(guild_id, None)
+        self._changed(guild_id)
 
     async def block(self, guild_id: int, channel_id: int, tag: str, added_by: int) -> bool:
         """Add a tag; False if it was already blocked in that scope."""
@@ -103,7 +110,7 @@ class PolicyStore:
                 guild_id=guild_id, channel_id=channel_id, tag=tag, added_by=added_by, created_at=utcnow()
             )
             result = await session.execute(stmt.on_conflict_do_nothing())
-        self._cache.pop(guild_id, None)
+        self._changed(guild_id)
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def unblock(self, guild_id: int, channel_id: int, tag: str) -> bool:
@@ -113,5 +120,5 @@ class PolicyStore:
                     BlockedTag.guild_id == guild_id, BlockedTag.channel_id == channel_id, BlockedTag.tag == tag
                 )
             )
-        self._cache.pop(guild_id, None)
+        self._changed(guild_id)
         return bool(result.rowcount)  # type: ignore[attr-defined]

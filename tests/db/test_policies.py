@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.audit import AuditLog
@@ -61,3 +64,30 @@ async def test_audit_log(engine: AsyncEngine) -> None:
     recent = await audit.recent(GUILD)
     assert [(r.kind, r.user_id) for r in recent] == [("policy", 6), ("refusal", 5)]
     assert recent[0].details == {"before": 1, "after": 2}
+
+
+async def test_a_change_during_a_cache_miss_is_not_lost(engine: AsyncEngine) -> None:
+    real = create_sessionmaker(engine)
+    paused, release = asyncio.Event(), asyncio.Event()
+
+    class SlowReads:
+        """Reads wait until released; writes go straight through."""
+
+        begin = staticmethod(real.begin)
+
+        @contextlib.asynccontextmanager
+        async def __call__(self):  # type: ignore[no-untyped-def]
+            async with real() as session:
+                yield session
+                # The reader has its (old) snapshot and has not cached it yet, while a
+                # moderator's change commits.
+                paused.set()
+                await release.wait()
+
+    store = PolicyStore(SlowReads())  # type: ignore[arg-type]
+    reading = asyncio.create_task(store.guild(GUILD))
+    await paused.wait()
+    await store.set_server(GUILD, max_rating=int(Rating.GENERAL))
+    release.set()
+    await reading
+    assert (await store.guild(GUILD)).server.max_rating is Rating.GENERAL
