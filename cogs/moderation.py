@@ -97,6 +97,13 @@ class ModGroup(app_commands.Group, name="mod", description="Moderator settings f
         )
         await interaction.response.send_message(text, ephemeral=True)
 
+    @app_commands.command(name="reset", description="Clear the rating rules of this channel or the server")
+    @app_commands.choices(scope=SCOPE_CHOICES)
+    async def reset(self, interaction: discord.Interaction, scope: app_commands.Choice[str]) -> None:
+        actor = _require(interaction, scope.value)
+        text = await self.admin.reset(actor, _channel_scope(interaction, scope.value))
+        await interaction.response.send_message(text, ephemeral=True)
+
     @app_commands.command(name="block", description="Block a tag (aliases included)")
     @app_commands.choices(scope=SCOPE_CHOICES)
     async def block(

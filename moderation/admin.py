@@ -81,6 +81,27 @@ class ModerationAdmin:
             note = "\nNote: above `sensitive` only applies in age-restricted channels; Discord's rule wins elsewhere."
         return f"Rating rules of {scope}: {describe(before)} → {describe(after)}.{note}"
 
+    async def reset(self, actor: Actor, channel_id: int | None) -> str:
+        """Clear the rating rules of the server or a channel (the channel then follows the server)."""
+        before = await self._settings(actor, channel_id)
+        cleared: dict[str, object] = {"max_rating": None, "default_rating": None, "over_limit_action": None}
+        if channel_id is None:
+            await self._policies.set_server(actor.guild_id, **cleared)
+        else:
+            await self._policies.set_channel(actor.guild_id, channel_id, **cleared)
+        scope = "server" if channel_id is None else f"<#{channel_id}>"
+        await self._audit.record(
+            "policy",
+            user_id=actor.user_id,
+            guild_id=actor.guild_id,
+            channel_id=channel_id,
+            decision="reset",
+            reason=f"rating rules of {scope}",
+            details={"before": describe(before), "after": describe(PolicySettings())},
+        )
+        follows = "Discord's rule and the defaults" if channel_id is None else "the server's rules"
+        return f"Rating rules of {scope} cleared ({describe(before)}); it now follows {follows}."
+
     async def set_modlog(self, actor: Actor, channel_id: int | None) -> str:
         before = (await self._policies.guild(actor.guild_id)).modlog_channel_id
         await self._policies.set_server(actor.guild_id, modlog_channel_id=channel_id)

@@ -140,6 +140,12 @@ async def test_server_limit_and_default_apply_and_survive_a_restart(world: World
     ix = await world.server.invoke(world.alice, world.nsfw, "imagine", {"prompt": "1girl", "rating": "sensitive"})
     assert "the limit here is `general`" in await _ephemeral_text(ix)
 
+    # Resetting a channel makes it follow the server again.
+    text = await _mod(world, "reset", {"scope": "channel"}, channel=world.nsfw)
+    assert "now follows the server's rules" in text
+    shown = await _mod(world, "show", {}, channel=world.nsfw)
+    assert f"**<#{world.nsfw.id}>:** max `not set`, default `not set`, over-limit images: `not set`" in shown
+
 
 async def test_audit_log_has_requests_refusals_and_policy_changes(world: World) -> None:
     text = await _mod(world, "audit", {"count": 25})
