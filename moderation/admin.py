@@ -37,6 +37,20 @@ class ModerationAdmin:
         self._audit = audit
         self._canonicalize = canonicalize
 
+    async def _policy_changed(
+        self, actor: Actor, channel_id: int | None, decision: str, reason: str, details: dict[str, object]
+    ) -> None:
+        """Every policy change goes to the audit log: who, what, before and after."""
+        await self._audit.record(
+            "policy",
+            user_id=actor.user_id,
+            guild_id=actor.guild_id,
+            channel_id=channel_id,
+            decision=decision,
+            reason=reason,
+            details=details,
+        )
+
     async def _settings(self, actor: Actor, channel_id: int | None) -> PolicySettings:
         guild = await self._policies.guild(actor.guild_id)
         return guild.server if channel_id is None else guild.channel(channel_id)
@@ -67,14 +81,12 @@ class ModerationAdmin:
             await self._policies.set_channel(actor.guild_id, channel_id, **values)
         after = await self._settings(actor, channel_id)
         scope = "server" if channel_id is None else f"<#{channel_id}>"
-        await self._audit.record(
-            "policy",
-            user_id=actor.user_id,
-            guild_id=actor.guild_id,
-            channel_id=channel_id,
-            decision="changed",
-            reason=f"rating rules of {scope}",
-            details={"before": describe(before), "after": describe(after)},
+        await self._policy_changed(
+            actor,
+            channel_id,
+            "changed",
+            f"rating rules of {scope}",
+            {"before": describe(before), "after": describe(after)},
         )
         note = ""
         if maximum is not None and maximum > Rating.SENSITIVE:
@@ -90,14 +102,12 @@ class ModerationAdmin:
         else:
             await self._policies.set_channel(actor.guild_id, channel_id, **cleared)
         scope = "server" if channel_id is None else f"<#{channel_id}>"
-        await self._audit.record(
-            "policy",
-            user_id=actor.user_id,
-            guild_id=actor.guild_id,
-            channel_id=channel_id,
-            decision="reset",
-            reason=f"rating rules of {scope}",
-            details={"before": describe(before), "after": describe(PolicySettings())},
+        await self._policy_changed(
+            actor,
+            channel_id,
+            "reset",
+            f"rating rules of {scope}",
+            {"before": describe(before), "after": describe(PolicySettings())},
         )
         follows = "Discord's rule and the defaults" if channel_id is None else "the server's rules"
         return f"Rating rules of {scope} cleared ({describe(before)}); it now follows {follows}."
@@ -105,14 +115,12 @@ class ModerationAdmin:
     async def set_modlog(self, actor: Actor, channel_id: int | None) -> str:
         before = (await self._policies.guild(actor.guild_id)).modlog_channel_id
         await self._policies.set_server(actor.guild_id, modlog_channel_id=channel_id)
-        await self._audit.record(
-            "policy",
-            user_id=actor.user_id,
-            guild_id=actor.guild_id,
-            channel_id=None,
-            decision="changed",
-            reason="mod-log channel",
-            details={"before": before, "after": channel_id},
+        await self._policy_changed(
+            actor,
+            None,
+            "changed",
+            "mod-log channel",
+            {"before": before, "after": channel_id},
         )
         return f"Blocked attempts will be posted in <#{channel_id}>." if channel_id else "Mod-log posting is off."
 
@@ -127,14 +135,12 @@ class ModerationAdmin:
         else:
             changed = await self._policies.unblock(actor.guild_id, scope_id, canonical)
         if changed:
-            await self._audit.record(
-                "policy",
-                user_id=actor.user_id,
-                guild_id=actor.guild_id,
-                channel_id=channel_id,
-                decision="blocked" if add else "unblocked",
-                reason=f"blocklist of {scope}",
-                details={"tag": canonical, "entered": tag},
+            await self._policy_changed(
+                actor,
+                channel_id,
+                "blocked" if add else "unblocked",
+                f"blocklist of {scope}",
+                {"tag": canonical, "entered": tag},
             )
         if add:
             return f"`{canonical}` is now blocked in {scope}." if changed else f"`{canonical}` was already blocked."
