@@ -16,7 +16,6 @@ from core.config import Config, DiscordConfig
 from core.errors import UserFacingError
 from db.audit import AuditLog
 from generation.autocomplete import TagIndex
-from generation.request import PromptLimits
 from generation.service import GenerationService
 from generation.tags import TagDatabase
 from moderation.admin import ModerationAdmin
@@ -38,11 +37,6 @@ class BotContext:
     gate: RequestGate
     moderation: ModerationAdmin
     audit: AuditLog
-
-    @property
-    def prompt_limits(self) -> PromptLimits:
-        g = self.config.generation
-        return PromptLimits(max_prompt_chars=g.max_prompt_chars, max_negative_chars=g.max_negative_chars)
 
 
 def configure_endpoints(config: DiscordConfig) -> None:
