@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from db.engine import upsert_insert
 from db.models import Channel, Guild, Job, JobStatus, User, utcnow
 from generation.request import GenerationRequest
 
@@ -59,9 +58,8 @@ class JobStore:
         self, session: AsyncSession, model: type[User | Guild | Channel], values: dict[str, object]
     ) -> None:
         # One statement per row, race-free: two members of a new guild may ask at once.
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
         keys = {k: v for k, v in values.items() if k != "id"}
-        stmt = insert(model).values(**values, created_at=utcnow())
+        stmt = upsert_insert(session, model).values(**values, created_at=utcnow())
         await session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=keys))
 
     async def create(

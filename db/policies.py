@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from db.engine import upsert_insert
 from db.models import BlockedTag, ChannelPolicy, GuildPolicy, utcnow
 from generation.ratings import Rating
 from moderation.policy import OverLimitAction, PolicySettings
@@ -81,13 +80,10 @@ class PolicyStore:
         self._versions[guild_id] = self._versions.get(guild_id, 0) + 1
         self._cache.pop(guild_id, None)
 
-    def _insert(self, session: AsyncSession):  # type: ignore[no-untyped-def]
-        return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-
     async def set_server(self, guild_id: int, **values: object) -> None:
         """Set server columns (max_rating, default_rating, over_limit_action, modlog_channel_id)."""
         async with self._sessions.begin() as session:
-            stmt = self._insert(session)(GuildPolicy).values(guild_id=guild_id, updated_at=utcnow(), **values)
+            stmt = upsert_insert(session, GuildPolicy).values(guild_id=guild_id, updated_at=utcnow(), **values)
             await session.execute(
                 stmt.on_conflict_do_update(index_elements=["guild_id"], set_={**values, "updated_at": utcnow()})
             )
@@ -95,7 +91,7 @@ class PolicyStore:
 
     async def set_channel(self, guild_id: int, channel_id: int, **values: object) -> None:
         async with self._sessions.begin() as session:
-            stmt = self._insert(session)(ChannelPolicy).values(
+            stmt = upsert_insert(session, ChannelPolicy).values(
                 channel_id=channel_id, guild_id=guild_id, updated_at=utcnow(), **values
             )
             await session.execute(
@@ -106,7 +102,7 @@ class PolicyStore:
     async def block(self, guild_id: int, channel_id: int, tag: str, added_by: int) -> bool:
         """Add a tag; False if it was already blocked in that scope."""
         async with self._sessions.begin() as session:
-            stmt = self._insert(session)(BlockedTag).values(
+            stmt = upsert_insert(session, BlockedTag).values(
                 guild_id=guild_id, channel_id=channel_id, tag=tag, added_by=added_by, created_at=utcnow()
             )
             result = await session.execute(stmt.on_conflict_do_nothing())
