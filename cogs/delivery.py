@@ -19,12 +19,13 @@ from core.errors import JobCancelled, UserFacingError
 from db.audit import AuditLog
 from db.jobs import Place
 from generation.jobs import ActiveJob
-from generation.ratings import Rating, channel_ceiling
+from generation.ratings import Rating
 from generation.request import GenerationRequest
 from generation.runner import GenerationResult
 from generation.service import GenerationService
+from moderation.classifier import RatingScores
 from moderation.gate import Where
-from moderation.policy import ChannelRules, OverLimitAction
+from moderation.policy import ChannelRules, OverLimitAction, over_limit_action
 
 log = logging.getLogger(__name__)
 
@@ -147,14 +148,11 @@ class JobMessenger:
             await self._send(interaction, content=f"❌ {exc.message}")
             return
         filename = f"animagine_{request.seed}.png"
-        classified = result.scores.rating() if result.scores is not None else None
-        if classified is not None and classified > rules.max_rating:
-            # A spoiler is still a post: above Discord's ceiling for the channel (adult content
-            # outside age-restricted channels) the image is withheld whatever moderators chose.
-            action = rules.over_limit_action
-            if classified > channel_ceiling(rules.age_restricted):
-                action = OverLimitAction.WITHHOLD
-            await self._over_limit(job, rules, classified, action)
+        scores = result.scores
+        classified = scores.rating() if scores is not None else None
+        action = over_limit_action(rules, classified) if classified is not None else None
+        if scores is not None and classified is not None and action is not None:
+            await self._over_limit(job, rules, scores, classified, action)
             if action is OverLimitAction.WITHHOLD:
                 detail = (
                     f"Your image was withheld: the output check rated it `{classified.label}`, above this "
@@ -181,11 +179,10 @@ class JobMessenger:
         await self._send(interaction, content=f"<@{request.user_id}>", embed=embed, file=file)
 
     async def _over_limit(
-        self, job: ActiveJob, rules: ChannelRules, classified: Rating, action: OverLimitAction
+        self, job: ActiveJob, rules: ChannelRules, scores: RatingScores, classified: Rating, action: OverLimitAction
     ) -> None:
         if self._audit is None:
             return
-        scores = job.result.result().scores
         await self._audit.record(
             "output_check",
             user_id=job.request.user_id,
@@ -197,7 +194,7 @@ class JobMessenger:
             rating=job.request.rating,
             details={
                 "job": job.id,
-                "scores": {r.label: v for r, v in scores.as_dict().items()} if scores is not None else {},
+                "scores": {r.label: v for r, v in scores.as_dict().items()},
             },
         )
 

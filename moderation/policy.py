@@ -88,3 +88,16 @@ def choose_rating(rules: ChannelRules, requested: Rating | None) -> Rating:
             f"the limit here is `{rules.max_rating.label}`."
         )
     return requested
+
+
+def over_limit_action(rules: ChannelRules, classified: Rating) -> OverLimitAction | None:
+    """What to do with an image the output check rated ``classified``; None = post it openly.
+
+    A spoiler is still a post: above Discord's ceiling for the channel (adult content outside
+    age-restricted channels) the image is withheld whatever moderators chose.
+    """
+    if classified <= rules.max_rating:
+        return None
+    if classified > channel_ceiling(rules.age_restricted):
+        return OverLimitAction.WITHHOLD
+    return rules.over_limit_action

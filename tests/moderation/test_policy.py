@@ -13,6 +13,7 @@ from moderation.policy import (
     RatingRefused,
     choose_rating,
     effective_rules,
+    over_limit_action,
 )
 
 G, S, Q, E = Rating.GENERAL, Rating.SENSITIVE, Rating.QUESTIONABLE, Rating.EXPLICIT
@@ -91,3 +92,30 @@ def test_over_limit_action_channel_overrides_server() -> None:
     assert effective_rules(
         age_restricted=False, server=PolicySettings(), channel=PolicySettings()
     ).over_limit_action is (OverLimitAction.WITHHOLD)
+
+
+@pytest.mark.parametrize(
+    ("age_restricted", "channel_max", "chosen", "classified", "expected"),
+    [
+        (False, None, OverLimitAction.SPOILER, S, None),  # within the limit: posted openly
+        (False, G, OverLimitAction.SPOILER, S, OverLimitAction.SPOILER),
+        (False, G, OverLimitAction.WITHHOLD, S, OverLimitAction.WITHHOLD),
+        (False, None, OverLimitAction.SPOILER, Q, OverLimitAction.WITHHOLD),  # above Discord's ceiling
+        (False, None, OverLimitAction.SPOILER, E, OverLimitAction.WITHHOLD),
+        (True, S, OverLimitAction.SPOILER, E, OverLimitAction.SPOILER),
+        (True, None, OverLimitAction.WITHHOLD, E, None),
+    ],
+)
+def test_over_limit_action(
+    age_restricted: bool,
+    channel_max: Rating | None,
+    chosen: OverLimitAction,
+    classified: Rating,
+    expected: OverLimitAction | None,
+) -> None:
+    rules = effective_rules(
+        age_restricted=age_restricted,
+        server=PolicySettings(),
+        channel=PolicySettings(max_rating=channel_max, over_limit_action=chosen),
+    )
+    assert over_limit_action(rules, classified) is expected
