@@ -25,6 +25,12 @@ DEVICES = ("auto", "cuda", "cpu")
 DTYPES = ("auto", "float16", "bfloat16", "float32")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
+# Annotations the validator reads by name: a count where 0 means "unlimited/off", seconds
+# where 0 means "none", and a list of names.
+Count = int
+Seconds = float
+Names = tuple[str, ...]
+
 
 @dataclass(frozen=True, slots=True)
 class DiscordConfig:
@@ -70,6 +76,22 @@ class GenerationConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class QuotaConfig:
+    # Images per member per day (per server; DMs count as one more "server"); 0 = unlimited.
+    daily_images: Count = 50
+    # Jobs one member may have queued or running at once; 0 = unlimited.
+    max_active: Count = 3
+    # Seconds a member waits between two accepted requests; 0 = no cooldown.
+    cooldown_s: Seconds = 5.0
+    # Images per server per day, all members together; 0 = no server budget.
+    guild_daily_budget: Count = 0
+    # Hour (UTC, 0-23) at which daily counts start again.
+    reset_hour_utc: Count = 0
+    # Role names or ids whose members' jobs go ahead of the others' (round-robin among equals).
+    priority_roles: Names = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ModerationConfig:
     # Output check after generation: "none" or "wd14" (an ONNX anime tagger's rating head).
     classifier: str = "none"
@@ -89,6 +111,7 @@ class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     moderation: ModerationConfig = field(default_factory=ModerationConfig)
+    quota: QuotaConfig = field(default_factory=QuotaConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
 
@@ -98,6 +121,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "database": DatabaseConfig,
     "generation": GenerationConfig,
     "moderation": ModerationConfig,
+    "quota": QuotaConfig,
     "logging": LoggingConfig,
 }
 
@@ -135,6 +159,18 @@ def _check_value(section: str, key: str, value: Any, annotation: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ConfigError(f"{where} must be a positive integer, got {value!r}")
         return value
+    if annotation == "Count":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"{where} must be a whole number, 0 or more (0 = unlimited/off), got {value!r}")
+        return value
+    if annotation == "Seconds":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise ConfigError(f"{where} must be a number of seconds, 0 or more, got {value!r}")
+        return float(value)
+    if annotation == "Names":
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise ConfigError(f"{where} must be a list of names, e.g. [\"Patron\", \"Server Booster\"], got {value!r}")
+        return tuple(v.strip() for v in value)
     if annotation == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
             raise ConfigError(f"{where} must be a positive number, got {value!r}")
@@ -164,6 +200,8 @@ def _check_urls(config: Config) -> None:
             "[database] url must be an async SQLAlchemy URL: sqlite+aiosqlite:///path/to/bot.db "
             f"or postgresql+asyncpg://user@host/db, got {config.database.url!r}"
         )
+    if config.quota.reset_hour_utc > 23:
+        raise ConfigError(f"[quota] reset_hour_utc must be an hour from 0 to 23, got {config.quota.reset_hour_utc}")
     if not config.model.source.strip():
         raise ConfigError("[model] source must not be empty: a Hub repo id, a diffusers folder or a .safetensors file")
 

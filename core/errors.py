@@ -42,3 +42,15 @@ class GenerationFailed(UserFacingError):
 
 class JobCancelled(Exception):
     """The job was cancelled before it finished."""
+
+
+class QuotaRefused(UserFacingError):
+    """The member's quota, cooldown, queue limit or a block stops this request; nothing was charged."""
+
+
+class NotAccepting(UserFacingError):
+    """The bot is shutting down and takes no new jobs."""
+
+
+class JobRequeued(Exception):
+    """The bot stopped while the job waited or ran; it is queued again in the database."""

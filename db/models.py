@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Enum,
     Float,
@@ -65,7 +66,11 @@ class Channel(Base):
 
 class Job(Base):
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_status_id", "status", "id"), Index("ix_jobs_user_status", "user_id", "status"))
+    __table_args__ = (
+        Index("ix_jobs_status_id", "status", "id"),
+        Index("ix_jobs_user_status", "user_id", "status"),
+        Index("ix_jobs_scope_user_status", "scope_id", "user_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
@@ -93,6 +98,14 @@ class Job(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     seconds: Mapped[float | None] = mapped_column(Float)  # pipeline time
+    # Quota scope: the guild id, or 0 for DMs (NULL would not compare equal in an index).
+    scope_id: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Images charged to the member's quota, and the quota day they were charged to (for refunds).
+    images: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    quota_day: Mapped[date | None] = mapped_column(Date)
+    # The fair scheduler's order, kept so a restart resumes the queue in the same order.
+    queue_round: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class GuildPolicy(Base):
@@ -148,4 +161,42 @@ class AuditEntry(Base):
     prompt: Mapped[str] = mapped_column(Text, default="")
     rating: Mapped[str | None] = mapped_column(String(16))
     details: Mapped[str] = mapped_column(Text, default="{}")  # JSON: before/after, scores, ...
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class QuotaUsage(Base):
+    """Images used on ``day`` by a member in a scope (guild id, 0 = DMs); user_id 0 is the
+    guild's shared budget. The row is also the lock that makes reservations atomic."""
+
+    __tablename__ = "quota_usage"
+
+    scope_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    day: Mapped[date | None] = mapped_column(Date)
+    used: Mapped[int] = mapped_column(Integer, default=0)
+    last_request_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class QuotaLimit(Base):
+    """An admin's override of a daily limit: kind is server, budget, role or user."""
+
+    __tablename__ = "quota_limits"
+
+    guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    target_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)  # 0 for server/budget
+    daily_images: Mapped[int] = mapped_column(Integer)
+    updated_by: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class GenerationBlock(Base):
+    """A member an admin stopped from generating in a server."""
+
+    __tablename__ = "generation_blocks"
+
+    guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    blocked_by: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

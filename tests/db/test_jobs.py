@@ -40,7 +40,8 @@ async def test_migrations_create_tables(engine: AsyncEngine) -> None:
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
     assert {"users", "guilds", "channels", "jobs"} <= tables
     assert {"guild_policies", "channel_policies", "blocked_tags", "audit_log"} <= tables
-    assert version == "0002"
+    assert {"quota_usage", "quota_limits", "generation_blocks"} <= tables
+    assert version == "0003"
 
 
 async def test_migrations_are_idempotent(engine: AsyncEngine) -> None:

@@ -1,0 +1,236 @@
+"""Quota bookkeeping in the database: admins' overrides, blocks, and the per-day counters.
+
+``reserve`` runs inside the transaction that records the job, after locking the member's
+counter row, so concurrent requests from one member are decided one at a time on SQLite
+(one writer at a time) and PostgreSQL (``SELECT ... FOR UPDATE``).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from sqlalchemy import ColumnElement, and_, case, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.config import QuotaConfig
+from core.errors import QuotaRefused
+from db.engine import upsert_insert
+from db.models import GenerationBlock, Job, JobStatus, QuotaLimit, QuotaUsage, utcnow
+from quota.policy import Limits, QuotaOverrides, Usage, decide, limits_for, next_reset, quota_day
+
+GUILD_ROW = 0  # user_id of the row that counts a whole server's images
+ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+class LimitKind(enum.StrEnum):
+    SERVER = "server"
+    BUDGET = "budget"
+    ROLE = "role"
+    USER = "user"
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaAsk:
+    """Who wants how many images, and where. ``scope_id`` is the guild id, 0 for DMs."""
+
+    user_id: int
+    guild_id: int | None
+    role_ids: tuple[int, ...] = ()
+    images: int = 1
+
+    @property
+    def scope_id(self) -> int:
+        return self.guild_id or 0
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    day: date
+    images: int
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaStatus:
+    limits: Limits
+    used_today: int
+    active: int
+    guild_used_today: int
+    resets_at: datetime
+    cooldown_left_s: float
+
+    @property
+    def remaining(self) -> int | None:
+        """Images left today; None when unlimited."""
+        return None if self.limits.daily == 0 else max(self.limits.daily - self.used_today, 0)
+
+
+def _scope_filter(scope_id: int, user_ids: Iterable[int]) -> ColumnElement[bool]:
+    return and_(QuotaUsage.scope_id == scope_id, QuotaUsage.user_id.in_(list(user_ids)))
+
+
+class QuotaStore:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        config: QuotaConfig,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self._config = config
+        self.clock = clock
+
+    @property
+    def config(self) -> QuotaConfig:
+        return self._config
+
+    # ---- reading -----------------------------------------------------------------------------
+
+    async def _overrides(self, session: AsyncSession, guild_id: int | None) -> QuotaOverrides:
+        if guild_id is None:
+            return QuotaOverrides()
+        limits = (await session.scalars(select(QuotaLimit).where(QuotaLimit.guild_id == guild_id))).all()
+        blocks = (await session.scalars(select(GenerationBlock).where(GenerationBlock.guild_id == guild_id))).all()
+        by_kind: dict[str, dict[int, int]] = {kind.value: {} for kind in LimitKind}
+        for row in limits:
+            by_kind[row.kind][row.target_id] = row.daily_images
+        return QuotaOverrides(
+            server_daily=by_kind[LimitKind.SERVER].get(0),
+            guild_budget=by_kind[LimitKind.BUDGET].get(0),
+            roles=by_kind[LimitKind.ROLE],
+            users=by_kind[LimitKind.USER],
+            blocked={b.user_id: b.reason for b in blocks},
+        )
+
+    async def overrides(self, guild_id: int | None) -> QuotaOverrides:
+        async with self._sessions() as session:
+            return await self._overrides(session, guild_id)
+
+    async def _active(self, session: AsyncSession, scope_id: int, user_id: int) -> int:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(Job)
+            .where(Job.scope_id == scope_id, Job.user_id == user_id, Job.status.in_(ACTIVE))
+        )
+        return int(count or 0)
+
+    async def status(self, ask: QuotaAsk) -> QuotaStatus:
+        now = self.clock()
+        today = quota_day(now, self._config.reset_hour_utc)
+        async with self._sessions() as session:
+            limits = limits_for(self._config, await self._overrides(session, ask.guild_id), ask.user_id, ask.role_ids)
+            rows = {
+                row.user_id: row
+                for row in await session.scalars(
+                    select(QuotaUsage).where(_scope_filter(ask.scope_id, (ask.user_id, GUILD_ROW)))
+                )
+            }
+            active = await self._active(session, ask.scope_id, ask.user_id)
+        mine, guild = rows.get(ask.user_id), rows.get(GUILD_ROW)
+        cooldown_left = 0.0
+        if mine is not None and mine.last_request_at is not None and limits.cooldown_s > 0:
+            cooldown_left = max(limits.cooldown_s - (now - _aware(mine.last_request_at)).total_seconds(), 0.0)
+        return QuotaStatus(
+            limits=limits,
+            used_today=mine.used if mine is not None and mine.day == today else 0,
+            active=active,
+            guild_used_today=guild.used if guild is not None and guild.day == today and ask.scope_id else 0,
+            resets_at=next_reset(now, self._config.reset_hour_utc),
+            cooldown_left_s=cooldown_left,
+        )
+
+    # ---- reserving and refunding (inside the caller's transaction) ------------------------------
+
+    async def _locked_row(self, session: AsyncSession, scope_id: int, user_id: int) -> QuotaUsage:
+        # The insert takes SQLite's write lock before anything is read; FOR UPDATE locks the
+        # row on PostgreSQL until the job is recorded and the transaction commits.
+        insert = upsert_insert(session, QuotaUsage).values(scope_id=scope_id, user_id=user_id, used=0)
+        await session.execute(insert.on_conflict_do_nothing(index_elements=["scope_id", "user_id"]))
+        row = await session.scalar(
+            select(QuotaUsage)
+            .where(QuotaUsage.scope_id == scope_id, QuotaUsage.user_id == user_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        assert row is not None
+        return row
+
+    async def reserve(self, session: AsyncSession, ask: QuotaAsk) -> Charge:
+        """Charge ``ask.images`` or raise QuotaRefused with the reason; the caller commits."""
+        now = self.clock()
+        today = quota_day(now, self._config.reset_hour_utc)
+        mine = await self._locked_row(session, ask.scope_id, ask.user_id)
+        guild = await self._locked_row(session, ask.scope_id, GUILD_ROW) if ask.scope_id else None
+        limits = limits_for(self._config, await self._overrides(session, ask.guild_id), ask.user_id, ask.role_ids)
+        usage = Usage(
+            used_today=mine.used if mine.day == today else 0,
+            active=await self._active(session, ask.scope_id, ask.user_id),
+            last_request_at=_aware(mine.last_request_at) if mine.last_request_at is not None else None,
+            guild_used_today=guild.used if guild is not None and guild.day == today else 0,
+        )
+        reason = decide(limits, usage, ask.images, now, next_reset(now, self._config.reset_hour_utc))
+        if reason is not None:
+            raise QuotaRefused(reason)
+        mine.used, mine.day, mine.last_request_at = usage.used_today + ask.images, today, now
+        if guild is not None:
+            guild.used, guild.day = usage.guild_used_today + ask.images, today
+        await session.flush()
+        return Charge(today, ask.images)
+
+    async def refund(self, session: AsyncSession, scope_id: int, user_id: int, charge: Charge) -> None:
+        """Give the images back to the day they were charged to (nothing if that day is over)."""
+        await session.execute(
+            update(QuotaUsage)
+            .where(_scope_filter(scope_id, (user_id, GUILD_ROW)), QuotaUsage.day == charge.day)
+            .values(used=case((QuotaUsage.used > charge.images, QuotaUsage.used - charge.images), else_=0))
+        )
+
+    # ---- admin changes -------------------------------------------------------------------------
+
+    async def set_limit(
+        self, guild_id: int, kind: LimitKind, target_id: int, daily_images: int | None, *, by: int
+    ) -> None:
+        """Override a daily limit (0 = unlimited), or remove the override with None."""
+        async with self._sessions.begin() as session:
+            key = and_(
+                QuotaLimit.guild_id == guild_id, QuotaLimit.kind == kind.value, QuotaLimit.target_id == target_id
+            )
+            if daily_images is None:
+                await session.execute(delete(QuotaLimit).where(key))
+                return
+            values = {"daily_images": daily_images, "updated_by": by, "updated_at": utcnow()}
+            insert = upsert_insert(session, QuotaLimit).values(
+                guild_id=guild_id, kind=kind.value, target_id=target_id, **values
+            )
+            await session.execute(
+                insert.on_conflict_do_update(index_elements=["guild_id", "kind", "target_id"], set_=values)
+            )
+
+    async def reset_user(self, guild_id: int, user_id: int) -> None:
+        """Today's count and the cooldown start again for this member."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(QuotaUsage)
+                .where(QuotaUsage.scope_id == guild_id, QuotaUsage.user_id == user_id)
+                .values(used=0, last_request_at=None)
+            )
+
+    async def block(self, guild_id: int, user_id: int, reason: str, *, by: int) -> None:
+        async with self._sessions.begin() as session:
+            values = {"reason": reason, "blocked_by": by, "created_at": utcnow()}
+            insert = upsert_insert(session, GenerationBlock).values(guild_id=guild_id, user_id=user_id, **values)
+            await session.execute(insert.on_conflict_do_update(index_elements=["guild_id", "user_id"], set_=values))
+
+    async def unblock(self, guild_id: int, user_id: int) -> bool:
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                delete(GenerationBlock).where(GenerationBlock.guild_id == guild_id, GenerationBlock.user_id == user_id)
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every time here is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
