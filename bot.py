@@ -30,16 +30,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 async def run(config: Config) -> None:
     # Heavy imports (torch, diffusers) happen here, after the config was found to be valid,
     # so that a typo in the config is reported in a fraction of a second.
+    from cogs.delivery import JobMessenger
     from core.client import BotContext, ImagineBot, configure_endpoints
     from db.audit import AuditLog
     from db.engine import create_engine, create_sessionmaker
     from db.jobs import JobStore
     from db.migrate import upgrade_to_head
     from db.policies import PolicyStore
+    from db.quotas import QuotaStore
     from generation.autocomplete import TagIndex
     from generation.loader import check_model_config, load_pipeline
-    from generation.queue import JobQueue
     from generation.request import PromptLimits
+    from generation.scheduler import FairScheduler
     from generation.service import GenerationService
     from generation.tags import TagDatabase
     from generation.worker import GenerationWorker
@@ -47,6 +49,7 @@ async def run(config: Config) -> None:
     from moderation.classifier import ClassifierLoadError, load_classifier
     from moderation.content import ContentFilter
     from moderation.gate import RequestGate
+    from quota.admin import QuotaAdmin
 
     token = require_token(config)
     try:
@@ -59,7 +62,9 @@ async def run(config: Config) -> None:
     try:
         await upgrade_to_head(engine)
         sessions = create_sessionmaker(engine)
-        store = JobStore(sessions)
+        quotas = QuotaStore(sessions, config.quota)
+        store = JobStore(sessions, quotas)
+        audit = AuditLog(sessions)
         m = config.moderation
         try:
             # Downloaded on first use; refusing to start beats silently skipping the check.
@@ -68,21 +73,25 @@ async def run(config: Config) -> None:
             )
         except ClassifierLoadError as exc:
             raise ConfigError(f"[moderation] classifier_model: {exc}") from None
-        queue = JobQueue(config.generation.max_queue)
+        scheduler = FairScheduler(config.generation.max_queue)
         worker = GenerationWorker(
             functools.partial(load_pipeline, config.model),
-            queue,
+            scheduler,
             store,
             job_timeout_s=config.generation.job_timeout_s,
             classifier=classifier,
         )
-        service = GenerationService(store, queue, worker)
+        service = GenerationService(store, scheduler, worker)
+        # Before anything new is accepted: what the last run left queued or running goes first.
+        restored = await service.restore()
+        if restored:
+            log.info("resuming %d unfinished job(s) from the last run", len(restored))
+        messenger = JobMessenger(service, config.generation.progress_interval_s, audit)
         # Loaded once (about a second for 140k tags), so autocomplete answers per keystroke.
         tags = await asyncio.to_thread(TagDatabase.load)
         tag_index = await asyncio.to_thread(TagIndex.from_database, tags)
         content = await asyncio.to_thread(ContentFilter.load, tags)
         policies = PolicyStore(sessions)
-        audit = AuditLog(sessions)
         g = config.generation
         gate = RequestGate(
             policies=policies,
@@ -100,6 +109,9 @@ async def run(config: Config) -> None:
                 gate=gate,
                 moderation=ModerationAdmin(policies, audit, content.canonicalize_entry),
                 audit=audit,
+                quotas=QuotaAdmin(quotas, audit),
+                messenger=messenger,
+                restored=tuple(restored),
             )
         )
         worker.start()  # the model loads in the background while the bot connects
@@ -107,9 +119,19 @@ async def run(config: Config) -> None:
 
         closing: set[asyncio.Task[None]] = set()
 
+        async def shut_down() -> None:
+            # New requests are refused; the running job stops at its next step and, like every
+            # waiting job, stays queued in the database for the next start; finished images
+            # are still delivered before the connection closes.
+            assert worker is not None
+            await worker.close()
+            await messenger.drain(timeout=30)
+            await bot.close()
+
         def request_shutdown(sig: signal.Signals) -> None:
             log.info("%s received: shutting down", sig.name)
-            closing.add(asyncio.create_task(bot.close()))
+            if not closing:
+                closing.add(asyncio.create_task(shut_down()))
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, request_shutdown, sig)

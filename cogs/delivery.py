@@ -1,7 +1,7 @@
 """Keeps a member's job message up to date and delivers the image.
 
-The interaction token lives 15 minutes; after ~14 the result goes out as an ordinary channel
-message that mentions the member.
+The interaction token lives 15 minutes; after ~14 (or when Discord says the token is gone)
+the result goes out as an ordinary channel message that mentions the member.
 """
 
 from __future__ import annotations
@@ -10,12 +10,14 @@ import asyncio
 import io
 import logging
 import time
-from datetime import UTC, datetime, timedelta
+from collections.abc import Coroutine
 from typing import Any
 
 import discord
 
-from core.errors import JobCancelled, UserFacingError
+from cogs.job_controls import cancel_view
+from cogs.replies import Reply, TokenGone, token_alive
+from core.errors import JobCancelled, JobRequeued, UserFacingError
 from db.audit import AuditLog
 from db.jobs import Place
 from generation.jobs import ActiveJob
@@ -29,7 +31,6 @@ from moderation.policy import ChannelRules, OverLimitAction, over_limit_action
 
 log = logging.getLogger(__name__)
 
-TOKEN_SAFE_AGE = timedelta(minutes=14)
 EMBED_COLOUR = discord.Colour.from_rgb(235, 120, 160)
 
 
@@ -84,47 +85,70 @@ def result_embed(request: GenerationRequest, result: GenerationResult, filename:
     return embed
 
 
-def status_text(position: int | None, job: ActiveJob, started_at: float | None) -> str:
-    if job.progress is not None and started_at is not None:
-        elapsed = time.monotonic() - started_at
+def _duration(seconds: float) -> str:
+    seconds = max(round(seconds), 1)
+    if seconds < 90:
+        return f"{seconds} s"
+    return f"{round(seconds / 60)} min"
+
+
+def status_text(position: int | None, job: ActiveJob, wait_s: float | None = None) -> str:
+    if job.progress is not None and job.started_at is not None:
+        elapsed = time.monotonic() - job.started_at
         step, total = job.progress.step, job.progress.total
         eta = elapsed / step * (total - step) if step else 0.0
         return f"🎨 Generating… step {step}/{total} · {elapsed:.0f} s elapsed · about {eta:.0f} s left"
     if position is None or position == 0:
         return "🎨 Starting…"
     ahead = position - 1
-    return f"⏳ Queued: you are #{position} in line ({ahead} image{'s' if ahead != 1 else ''} ahead of yours)."
+    text = f"⏳ Queued: you are #{position} in line ({ahead} image{'s' if ahead != 1 else ''} ahead of yours)"
+    if wait_s is not None:
+        text += f" · about {_duration(wait_s)} to wait"
+    return text + "."
+
+
+RESTARTING = "⏸️ The bot is restarting. Your job is saved and will continue as soon as it is back."
+CANCELLED = "🚫 Cancelled. Nothing was counted against your quota."
 
 
 class JobMessenger:
+    """Follows every job to its end; ``drain`` lets a stopping bot finish its deliveries."""
+
     def __init__(self, service: GenerationService, interval_s: float, audit: AuditLog | None = None) -> None:
         self._service = service
         self._audit = audit
         self._interval_s = interval_s
+        self._following: set[asyncio.Task[None]] = set()
 
-    def _token_alive(self, interaction: discord.Interaction) -> bool:
-        return datetime.now(UTC) - interaction.created_at < TOKEN_SAFE_AGE
+    def start(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run a follow() in the background, tracked so shutdown can wait for it."""
+        task = asyncio.create_task(coroutine)
+        self._following.add(task)
+        task.add_done_callback(self._following.discard)
+        return task
 
-    async def _edit_status(self, interaction: discord.Interaction, text: str) -> None:
-        if not self._token_alive(interaction):
+    async def drain(self, timeout: float) -> None:  # noqa: ASYNC109 (a grace period, not a call timeout)
+        if self._following:
+            await asyncio.wait(set(self._following), timeout=timeout)
+
+    async def _edit_status(self, reply: Reply, text: str, *, view: discord.ui.View | None) -> None:
+        if not token_alive(reply):
             return
         try:
-            await interaction.edit_original_response(content=text)
-        except discord.HTTPException as exc:  # a lost status edit must not lose the image
+            await reply.edit_original(content=text, view=view)
+        except (discord.HTTPException, TokenGone) as exc:  # a lost status edit must not lose the image
             log.warning("status edit failed: %s", exc)
 
-    async def follow(self, interaction: discord.Interaction, job: ActiveJob, rules: ChannelRules) -> None:
+    async def follow(self, reply: Reply, job: ActiveJob, rules: ChannelRules) -> None:
         """Show position and progress until the job ends, then deliver its result."""
         last_text = ""
         last_edit = 0.0
-        started_at: float | None = None
+        controls = cancel_view(job.id)
         while not job.result.done():
-            if job.started and started_at is None:
-                started_at = time.monotonic()
-            text = status_text(self._service.position(job), job, started_at)
+            text = status_text(self._service.position(job), job, self._service.estimated_wait(job))
             wait = self._interval_s - (time.monotonic() - last_edit)
             if text != last_text and wait <= 0:
-                await self._edit_status(interaction, text)
+                await self._edit_status(reply, text, view=controls)
                 last_text, last_edit = text, time.monotonic()
                 wait = self._interval_s
             elif text == last_text:
@@ -135,18 +159,32 @@ class JobMessenger:
             waiters: set[asyncio.Future[Any]] = {changed, job.result}
             await asyncio.wait(waiters, timeout=max(wait, 0.05), return_when=asyncio.FIRST_COMPLETED)
             changed.cancel()
-        await self.deliver(interaction, job, rules)
+        await self.deliver(reply, job, rules)
 
-    async def deliver(self, interaction: discord.Interaction, job: ActiveJob, rules: ChannelRules) -> None:
-        request = job.request
+    async def deliver(self, reply: Reply, job: ActiveJob, rules: ChannelRules) -> None:
         try:
             result = job.result.result()
+        except JobRequeued:
+            await self._edit_status(reply, RESTARTING, view=cancel_view(job.id))
+            return
         except JobCancelled:
-            await self._edit_status(interaction, "🚫 This job was cancelled.")
+            await self._edit_status(reply, CANCELLED, view=None)
             return
         except UserFacingError as exc:
-            await self._send(interaction, content=f"❌ {exc.message}")
+            await self._send(reply, content=f"❌ {exc.message} Nothing was counted against your quota.")
             return
+        withheld: str | None = None
+        try:
+            withheld = await self._deliver_image(reply, job, result, rules)
+        finally:
+            # Recorded even when Discord refused the message: re-running would not fix that.
+            await self._service.complete(job, withheld=withheld)
+
+    async def _deliver_image(
+        self, reply: Reply, job: ActiveJob, result: GenerationResult, rules: ChannelRules
+    ) -> str | None:
+        """Post the image (or withhold it); returns why it was withheld, if it was."""
+        request = job.request
         filename = f"animagine_{request.seed}.png"
         scores = result.scores
         classified = scores.rating() if scores is not None else None
@@ -156,27 +194,30 @@ class JobMessenger:
             if action is OverLimitAction.WITHHOLD:
                 detail = (
                     f"Your image was withheld: the output check rated it `{classified.label}`, above this "
-                    f"channel's limit (`{rules.max_rating.label}`). Try other tags or an age-restricted channel."
+                    f"channel's limit (`{rules.max_rating.label}`). Try other tags or an age-restricted channel. "
+                    "It was not counted against your quota."
                 )
-                if not self._token_alive(interaction):
+                withheld = f"withheld by the output check (rated {classified.label})"
+                if not token_alive(reply):
                     # No private reply is possible any more; the channel notice carries the reason.
-                    await self._send(interaction, content=f"🔒 <@{request.user_id}> {detail}")
-                    return
-                await self._send(interaction, content="🔒 This image was withheld by the output check.")
+                    await self._send(reply, content=f"🔒 <@{request.user_id}> {detail}")
+                    return withheld
+                await self._send(reply, content="🔒 This image was withheld by the output check.")
                 try:
-                    await interaction.followup.send(detail, ephemeral=True)
-                except discord.HTTPException as exc:
+                    await reply.followup(detail, ephemeral=True)
+                except (discord.HTTPException, TokenGone) as exc:
                     log.warning("could not tell %s about a withheld image: %s", request.user_id, exc)
-                return
+                return withheld
             # Spoiler: the file is blurred, and the embed must not show it unblurred.
             file = discord.File(io.BytesIO(result.png), filename=filename, spoiler=True)
             embed = result_embed(request, result, None)
             note = f" ⚠️ rated `{classified.label}` by the output check; shown as a spoiler."
-            await self._send(interaction, content=f"<@{request.user_id}>{note}", embed=embed, file=file)
-            return
+            await self._send(reply, content=f"<@{request.user_id}>{note}", embed=embed, file=file)
+            return None
         file = discord.File(io.BytesIO(result.png), filename=filename)
         embed = result_embed(request, result, filename)
-        await self._send(interaction, content=f"<@{request.user_id}>", embed=embed, file=file)
+        await self._send(reply, content=f"<@{request.user_id}>", embed=embed, file=file)
+        return None
 
     async def _over_limit(
         self, job: ActiveJob, rules: ChannelRules, scores: RatingScores, classified: Rating, action: OverLimitAction
@@ -200,24 +241,31 @@ class JobMessenger:
 
     async def _send(
         self,
-        interaction: discord.Interaction,
+        reply: Reply,
         *,
         content: str,
         embed: discord.Embed | None = None,
         file: discord.File | None = None,
     ) -> None:
-        mentions = discord.AllowedMentions(users=[discord.Object(interaction.user.id)], everyone=False, roles=False)
-        if self._token_alive(interaction):
-            await interaction.edit_original_response(
-                content=content,
-                embed=embed,
-                attachments=[file] if file is not None else discord.utils.MISSING,
-                allowed_mentions=mentions,
-            )
-            return
-        channel = interaction.channel
-        if channel is None or not isinstance(channel, discord.abc.Messageable):
-            log.warning("job for %s finished after its token died and its channel is gone", interaction.user.id)
+        """Replace the job's message; once the token is gone, post in the channel instead."""
+        mentions = discord.AllowedMentions(users=[discord.Object(reply.user_id)], everyone=False, roles=False)
+        if token_alive(reply):
+            try:
+                await reply.edit_original(
+                    content=content,
+                    embed=embed,
+                    attachments=[file] if file is not None else [],
+                    view=None,
+                    allowed_mentions=mentions,
+                )
+                return
+            except (discord.NotFound, TokenGone) as exc:  # the token died early (e.g. a long restart)
+                log.info("interaction token gone (%s); posting in the channel instead", exc)
+                if file is not None:
+                    file.reset()
+        channel = await reply.channel()
+        if channel is None:
+            log.warning("job for %s finished after its token died and its channel is gone", reply.user_id)
             return
         try:
             await channel.send(
@@ -227,4 +275,4 @@ class JobMessenger:
                 allowed_mentions=mentions,
             )
         except discord.HTTPException as exc:  # e.g. no Send Messages permission there
-            log.error("could not post the result for %s in channel %s: %s", interaction.user.id, channel, exc)
+            log.error("could not post the result for %s in channel %s: %s", reply.user_id, channel, exc)

@@ -9,7 +9,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs.delivery import JobMessenger, place_of, where_of
+from cogs.delivery import place_of, where_of
+from cogs.quota import quota_ask
+from cogs.replies import InteractionReply, StoredReply
 from generation.presets import (
     DEFAULT_QUALITY,
     DEFAULT_RESOLUTION,
@@ -30,6 +32,8 @@ from generation.request import (
     MIN_STEPS,
     ImagineOptions,
 )
+from generation.scheduler import priority_of
+from moderation.gate import Where
 
 if TYPE_CHECKING:
     from core.client import ImagineBot
@@ -49,9 +53,29 @@ AESTHETIC_CHOICES = [app_commands.Choice(name=tag, value=tag) for tag in AESTHET
 class ImagineCog(commands.Cog):
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
-        self.messenger = JobMessenger(
-            bot.context.service, bot.context.config.generation.progress_interval_s, bot.context.audit
-        )
+
+    async def cog_load(self) -> None:
+        """Follow the jobs a previous run left unfinished; they are already queued again."""
+        context = self.bot.context
+        for restored in context.restored:
+            record = restored.record
+            request = record.request
+            reply = StoredReply(
+                self.bot,
+                interaction_id=record.interaction_id,
+                token=record.interaction_token,
+                channel_id=request.channel_id,
+                user_id=request.user_id,
+            )
+            where = Where(
+                user_id=request.user_id,
+                guild_id=request.guild_id,
+                channel_id=request.channel_id,
+                parent_id=None,
+                age_restricted=record.channel_nsfw,
+            )
+            rules = await context.gate.rules_for(where)
+            context.messenger.start(context.messenger.follow(reply, restored.job, rules))
 
     @app_commands.command(name="imagine", description="Generate an anime image from Danbooru tags (Animagine XL 3.1)")
     @app_commands.describe(
@@ -104,18 +128,22 @@ class ImagineCog(commands.Cog):
             aesthetic=aesthetic.value if aesthetic else None,
         )
         context = self.bot.context
-        # Validation and policy are fast (cached), so they run before defer: a refusal gets an
-        # ephemeral answer (through the error funnel) and nothing is queued.
+        # Validation, policy and the quota are quick database work, so they run before the
+        # defer: a refusal gets an ephemeral answer (through the error funnel), and the job is
+        # recorded (and its quota charged) before the member is told it is queued.
         context.service.ensure_room()  # before admit, so the audit log never says "allowed" for it
         admission = await context.gate.admit(options, where_of(interaction))
-        await interaction.response.defer(thinking=True)
+        roles = getattr(interaction.user, "roles", ())
         job = await context.service.submit(
             admission.request,
             place_of(interaction),
+            quota=quota_ask(interaction),
+            priority=priority_of((r.name for r in roles), (r.id for r in roles), context.config.quota.priority_roles),
             interaction_id=interaction.id,
             interaction_token=interaction.token,
         )
-        await self.messenger.follow(interaction, job, admission.rules)
+        await interaction.response.defer(thinking=True)
+        context.messenger.start(context.messenger.follow(InteractionReply(interaction), job, admission.rules))
 
     @imagine.autocomplete("prompt")
     @imagine.autocomplete("negative")

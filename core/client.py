@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import discord
 import discord.gateway
@@ -16,14 +17,18 @@ from core.config import Config, DiscordConfig
 from core.errors import UserFacingError
 from db.audit import AuditLog
 from generation.autocomplete import TagIndex
-from generation.service import GenerationService
+from generation.service import GenerationService, Restored
 from generation.tags import TagDatabase
 from moderation.admin import ModerationAdmin
 from moderation.gate import RequestGate
+from quota.admin import QuotaAdmin
+
+if TYPE_CHECKING:
+    from cogs.delivery import JobMessenger
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.imagine", "cogs.moderation")
+EXTENSIONS = ("cogs.imagine", "cogs.job_controls", "cogs.quota", "cogs.moderation")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +42,10 @@ class BotContext:
     gate: RequestGate
     moderation: ModerationAdmin
     audit: AuditLog
+    quotas: QuotaAdmin
+    messenger: JobMessenger
+    # Jobs the previous run left unfinished, queued again; the imagine cog follows them.
+    restored: tuple[Restored, ...] = ()
 
 
 def configure_endpoints(config: DiscordConfig) -> None:

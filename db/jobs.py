@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.engine import upsert_insert
 from db.models import Channel, Guild, Job, JobStatus, User, utcnow
+from db.quotas import ACTIVE, Charge, QuotaAsk, QuotaStore
 from generation.request import GenerationRequest
 
 
@@ -23,6 +24,27 @@ class Place:
     guild_name: str
     channel_id: int
     channel_nsfw: bool
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSlot:
+    """Where the fair scheduler put the job; stored so a restart keeps the order."""
+
+    round: int = 0
+    priority: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class UnfinishedJob:
+    """A job to resume after a restart, with what delivery needs."""
+
+    id: int
+    status: JobStatus
+    request: GenerationRequest
+    slot: QueueSlot
+    channel_nsfw: bool
+    interaction_id: int | None
+    interaction_token: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +73,9 @@ def _record(job: Job) -> JobRecord:
 
 
 class JobStore:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], quotas: QuotaStore | None = None) -> None:
         self._sessions = sessions
+        self._quotas = quotas
 
     async def _upsert(
         self, session: AsyncSession, model: type[User | Guild | Channel], values: dict[str, object]
@@ -69,7 +92,11 @@ class JobStore:
         *,
         interaction_id: int | None = None,
         interaction_token: str | None = None,
+        quota: QuotaAsk | None = None,
+        slot: QueueSlot = QueueSlot(),
     ) -> int:
+        """Record an accepted job; with ``quota``, charge it in the same transaction (QuotaRefused
+        leaves nothing behind)."""
         async with self._sessions.begin() as session:
             await self._upsert(session, User, {"id": place.user_id, "name": place.user_name[:100]})
             if place.guild_id is not None:
@@ -77,6 +104,9 @@ class JobStore:
             await self._upsert(
                 session, Channel, {"id": place.channel_id, "guild_id": place.guild_id, "nsfw": place.channel_nsfw}
             )
+            charge: Charge | None = None
+            if quota is not None and self._quotas is not None:
+                charge = await self._quotas.reserve(session, quota)
             job = Job(
                 user_id=place.user_id,
                 guild_id=place.guild_id,
@@ -92,6 +122,11 @@ class JobStore:
                 cfg=request.cfg,
                 interaction_id=interaction_id,
                 interaction_token=interaction_token,
+                scope_id=place.guild_id or 0,
+                images=charge.images if charge is not None else 1,
+                quota_day=charge.day if charge is not None else None,
+                queue_round=slot.round,
+                priority=slot.priority,
             )
             session.add(job)
             await session.flush()
@@ -109,16 +144,65 @@ class JobStore:
     async def mark_running(self, job_id: int) -> None:
         await self._set(job_id, status=JobStatus.RUNNING, started_at=utcnow())
 
+    async def requeue(self, job_id: int) -> None:
+        """Back to the queue (the bot is stopping); it keeps its place and its quota charge."""
+        await self._set(job_id, status=JobStatus.QUEUED, started_at=None)
+
+    async def finish(
+        self,
+        job_id: int,
+        status: JobStatus,
+        *,
+        error: str | None = None,
+        seconds: float | None = None,
+        refund: bool = False,
+    ) -> bool:
+        """Move a queued or running job to its final state, once; with ``refund``, give its images
+        back in the same transaction. False if the job had already finished."""
+        async with self._sessions.begin() as session:
+            job = await session.scalar(select(Job).where(Job.id == job_id).with_for_update())
+            if job is None or job.status not in ACTIVE:
+                return False
+            job.status, job.finished_at, job.interaction_token = status, utcnow(), None
+            if error is not None:
+                job.error = error[:2000]
+            if seconds is not None:
+                job.seconds = seconds
+            if refund and self._quotas is not None and job.quota_day is not None:
+                await self._quotas.refund(session, job.scope_id, job.user_id, Charge(job.quota_day, job.images))
+            return True
+
     async def mark_done(self, job_id: int, seconds: float) -> None:
-        await self._set(job_id, status=JobStatus.DONE, finished_at=utcnow(), seconds=seconds, interaction_token=None)
+        await self.finish(job_id, JobStatus.DONE, seconds=seconds)
 
     async def mark_failed(self, job_id: int, error: str) -> None:
-        await self._set(
-            job_id, status=JobStatus.FAILED, finished_at=utcnow(), error=error[:2000], interaction_token=None
-        )
+        await self.finish(job_id, JobStatus.FAILED, error=error, refund=True)
 
     async def mark_cancelled(self, job_id: int) -> None:
-        await self._set(job_id, status=JobStatus.CANCELLED, finished_at=utcnow(), interaction_token=None)
+        await self.finish(job_id, JobStatus.CANCELLED, refund=True)
+
+    async def unfinished(self) -> list[UnfinishedJob]:
+        """Jobs a restart must pick up: those that were running first, then the queue in its order."""
+        running_first = case((Job.status == JobStatus.RUNNING, 0), else_=1)
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Job, Channel.nsfw)
+                .join(Channel, Channel.id == Job.channel_id)
+                .where(Job.status.in_(ACTIVE))
+                .order_by(running_first, Job.priority.desc(), Job.queue_round, Job.id)
+            )
+            return [
+                UnfinishedJob(
+                    id=job.id,
+                    status=job.status,
+                    request=GenerationRequest.from_json(job.request),
+                    slot=QueueSlot(job.queue_round, job.priority),
+                    channel_nsfw=bool(nsfw),
+                    interaction_id=job.interaction_id,
+                    interaction_token=job.interaction_token,
+                )
+                for job, nsfw in rows.all()
+            ]
 
     async def by_status(self, status: JobStatus) -> list[JobRecord]:
         async with self._sessions() as session:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 import threading
+import time
 from dataclasses import dataclass, field
 
 from generation.request import GenerationRequest
@@ -16,6 +18,11 @@ class Progress:
     total: int
 
 
+class StopReason(enum.Enum):
+    CANCELLED = "cancelled"  # the member (or a moderator) asked
+    SHUTDOWN = "shutdown"  # the bot is stopping: the job goes back to the queue
+
+
 @dataclass(eq=False)
 class ActiveJob:
     """A queued or running job. ``result`` resolves with the image or the error."""
@@ -24,15 +31,27 @@ class ActiveJob:
     request: GenerationRequest
     result: asyncio.Future[GenerationResult]
     progress: Progress | None = None
-    started: bool = False
+    started_at: float | None = None  # time.monotonic() when the worker took it
+    stop_reason: StopReason | None = None
     # Read from the pipeline's thread at every step, hence a thread-safe flag.
     cancel_flag: threading.Event = field(default_factory=threading.Event)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def started(self) -> bool:
+        return self.started_at is not None
 
     def report(self, progress: Progress) -> None:
         self.progress = progress
         self.changed.set()
 
     def mark_started(self) -> None:
-        self.started = True
+        self.started_at = time.monotonic()
+        self.changed.set()
+
+    def stop(self, reason: StopReason) -> None:
+        """Ask the pipeline to stop at its next step; the first reason given wins."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        self.cancel_flag.set()
         self.changed.set()

@@ -4,27 +4,54 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
 
-from core.errors import GenerationFailed, JobCancelled, ModelLoadError
+import torch
+
+from core.errors import GenerationFailed, JobCancelled, JobRequeued, ModelLoadError
 from db.jobs import JobStore
-from generation.jobs import ActiveJob, Progress
+from generation.jobs import ActiveJob, Progress, StopReason
 from generation.loader import LoadedModel
 from generation.prompt import PromptError
-from generation.queue import JobQueue
+from generation.request import GenerationRequest
 from generation.runner import GenerationResult, run_request
+from generation.scheduler import FairScheduler
 from moderation.classifier import OutputClassifier
 
 log = logging.getLogger(__name__)
 
 ModelLoader = Callable[[], LoadedModel]
+OUT_OF_MEMORY = (
+    "The GPU ran out of memory for this image, even after a retry. Try a smaller size or try again "
+    "when the bot is less busy."
+)
+
+
+class Runner(Protocol):
+    def __call__(
+        self,
+        model: LoadedModel,
+        request: GenerationRequest,
+        *,
+        on_step: Callable[[int, int], None],
+        is_cancelled: Callable[[], bool],
+        classifier: OutputClassifier | None,
+    ) -> GenerationResult: ...
+
+
+def free_accelerator_memory() -> None:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 class GenerationWorker:
-    """Loads the model off the event loop, then drains the queue.
+    """Loads the model off the event loop, then drains the scheduler.
 
     One thread owns the pipeline: diffusers pipelines are not safe to call concurrently, and
     one image at a time already saturates a GPU at these sizes.
@@ -33,21 +60,26 @@ class GenerationWorker:
     def __init__(
         self,
         load_model: ModelLoader,
-        queue: JobQueue,
+        scheduler: FairScheduler,
         store: JobStore,
         *,
         job_timeout_s: float,
         classifier: OutputClassifier | None = None,
+        runner: Runner = run_request,
+        shutdown_grace_s: float = 60.0,
     ) -> None:
         self._load_model = load_model
         self._classifier = classifier
-        self._queue = queue
+        self._scheduler = scheduler
         self._store = store
         self._job_timeout_s = job_timeout_s
+        self._runner = runner
+        self._shutdown_grace_s = shutdown_grace_s
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpu-worker")
         self._model: asyncio.Future[LoadedModel] | None = None
         self._task: asyncio.Task[None] | None = None
         self._current: ActiveJob | None = None
+        self._closing = False
 
     @property
     def current(self) -> ActiveJob | None:
@@ -79,16 +111,35 @@ class GenerationWorker:
             log.exception("the model failed to load; every job will be refused with that reason")
             model = None
         while True:
-            job = await self._queue.get()
+            job = await self._scheduler.get()
+            if self._closing:  # taken just as the bot stops: it stays queued in the database
+                job.result.set_exception(JobRequeued())
+                return
             self._current = job
             try:
                 await self._process(model, job)
             except Exception:  # the worker must outlive any one job
                 log.exception("job %s: unexpected error", job.id)
                 if not job.result.done():
+                    await self._store.mark_failed(job.id, "unexpected error (logged)")
                     job.result.set_exception(GenerationFailed("Something went wrong while generating."))
             finally:
                 self._current = None
+
+    def _attempt(self, model: LoadedModel, job: ActiveJob, on_step: Callable[[int, int], None]) -> GenerationResult:
+        """Run in the worker thread; an out-of-memory error is retried once with the cache freed."""
+
+        def once() -> GenerationResult:
+            return self._runner(
+                model, job.request, on_step=on_step, is_cancelled=job.cancel_flag.is_set, classifier=self._classifier
+            )
+
+        try:
+            return once()
+        except torch.OutOfMemoryError:
+            log.warning("job %s ran out of GPU memory; freeing the cache and retrying once", job.id)
+        free_accelerator_memory()
+        return once()
 
     async def _process(self, model: LoadedModel | None, job: ActiveJob) -> None:
         if job.result.done():  # cancelled while it waited
@@ -106,16 +157,7 @@ class GenerationWorker:
         def on_step(step: int, total: int) -> None:
             loop.call_soon_threadsafe(job.report, Progress(step, total))
 
-        running = loop.run_in_executor(
-            self._executor,
-            lambda: run_request(
-                model,
-                job.request,
-                on_step=on_step,
-                is_cancelled=job.cancel_flag.is_set,
-                classifier=self._classifier,
-            ),
-        )
+        running = loop.run_in_executor(self._executor, self._attempt, model, job, on_step)
         try:
             result: GenerationResult = await asyncio.wait_for(asyncio.shield(running), self._job_timeout_s)
         except TimeoutError:
@@ -123,42 +165,60 @@ class GenerationWorker:
             job.cancel_flag.set()
             await asyncio.gather(running, return_exceptions=True)
             message = f"The job took longer than {self._job_timeout_s:g} s and was stopped."
-            await self._store.mark_failed(job.id, message)
-            job.result.set_exception(GenerationFailed(message))
-            return
+            await self._fail(job, message, message)
         except PromptError as exc:  # e.g. too many tokens: the member can fix this
-            await self._store.mark_failed(job.id, str(exc))
-            job.result.set_exception(GenerationFailed(str(exc)))
-            return
+            await self._fail(job, str(exc), str(exc))
         except JobCancelled:
-            await self._store.mark_cancelled(job.id)
-            if not job.result.done():
-                job.result.set_exception(JobCancelled())
-            return
+            await self._stopped(job)
+        except torch.OutOfMemoryError as exc:
+            log.error("job %s ran out of GPU memory twice: %s", job.id, exc)
+            free_accelerator_memory()
+            await self._fail(job, f"out of memory: {exc}", OUT_OF_MEMORY)
         except Exception as exc:
             log.exception("job %s failed", job.id)
-            await self._store.mark_failed(job.id, f"{type(exc).__name__}: {exc}")
-            job.result.set_exception(GenerationFailed("The image could not be generated (the error was logged)."))
+            told = "The image could not be generated (the error was logged)."
+            await self._fail(job, f"{type(exc).__name__}: {exc}", told)
+        else:
+            # Marked done once delivered (GenerationService.complete), so a crash in between re-runs it.
+            job.result.set_result(result)
+
+    async def _fail(self, job: ActiveJob, recorded: str, told: str) -> None:
+        await self._store.mark_failed(job.id, recorded)
+        if not job.result.done():
+            job.result.set_exception(GenerationFailed(told))
+
+    async def _stopped(self, job: ActiveJob) -> None:
+        if job.stop_reason is StopReason.SHUTDOWN:
+            await self._store.requeue(job.id)
+            if not job.result.done():
+                job.result.set_exception(JobRequeued())
             return
-        await self._store.mark_done(job.id, result.seconds)
-        job.result.set_result(result)
+        await self._store.mark_cancelled(job.id)
+        if not job.result.done():
+            job.result.set_exception(JobCancelled())
 
     async def close(self) -> None:
-        """Stop at the next step; jobs that cannot finish are recorded as failed, not left running."""
+        """Stop taking jobs; the running one stops at its next step and goes back to the queue
+        (as do the waiting ones, which the database already holds as queued)."""
+        self._scheduler.close()
+        self._closing = True
         model_ready = self._model is not None and self._model.done()
         if self._model is not None and model_ready and not self._model.cancelled():
             self._model.exception()  # retrieved: a failed load was already reported by _run
         current = self._current
         if current is not None:
-            current.cancel_flag.set()
+            current.stop(StopReason.SHUTDOWN)
+            # Let the pipeline reach its next step and the worker record the job as queued.
+            await asyncio.wait({current.result}, timeout=self._shutdown_grace_s)
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        reason = "the bot shut down before this job finished"
-        for job in [*([current] if current is not None else []), *self._queue.drain()]:
+        last = [job for job in {current, self._current} if job is not None]
+        for job in [*last, *self._scheduler.drain()]:
+            job.cancel_flag.set()
             if not job.result.done():
-                await self._store.mark_failed(job.id, reason)
-                job.result.set_exception(JobCancelled())
+                await self._store.requeue(job.id)
+                job.result.set_exception(JobRequeued())
         # Let a running pipeline call reach its next step and return before the process exits;
         # a model still loading (a long download) is not waited for.
         await asyncio.get_running_loop().run_in_executor(

@@ -58,8 +58,16 @@ async def running_world(backend: str, workdir: Path, model: Path, **sections: di
     server.add_member(guild.id, bob.id)
     server.add_member(guild.id, mod.id, permissions=MANAGE_GUILD)
     generation = {"max_prompt_chars": 300, **sections.pop("generation", {})}
+    # Tests fire requests back to back; the quota tests turn limits on where they test them.
+    quota = {"daily_images": 0, "max_active": 0, "cooldown_s": 0, **sections.pop("quota", {})}
     config = write_config(
-        workdir / "config.toml", server, model=model, database_url=database_url, generation=generation, **sections
+        workdir / "config.toml",
+        server,
+        model=model,
+        database_url=database_url,
+        generation=generation,
+        quota=quota,
+        **sections,
     )
     bot = BotProcess(config=config, log=workdir / "bot.log")
     await bot.start()

@@ -14,15 +14,15 @@ from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.config import ModelConfig
-from core.errors import GenerationFailed, JobCancelled, ModelLoadError
+from core.errors import GenerationFailed, JobCancelled, JobRequeued, ModelLoadError, NotAccepting, QueueFull
 from db.engine import create_sessionmaker
 from db.jobs import JobStore, Place
 from db.models import JobStatus
 from generation.loader import LoadedModel, load_pipeline
 from generation.metadata import parse_infotext, read_png_parameters
-from generation.queue import JobQueue
 from generation.request import ImagineOptions, PromptLimits, build_request
 from generation.runner import run_request
+from generation.scheduler import FairScheduler
 from generation.service import GenerationService
 from generation.worker import GenerationWorker
 from tests.support.rules import ORDINARY
@@ -91,11 +91,11 @@ async def store(engine: AsyncEngine) -> JobStore:
 async def running_service(
     load: Callable[[], LoadedModel], store: JobStore, *, job_timeout_s: float = 60
 ) -> AsyncIterator[GenerationService]:
-    queue = JobQueue(max_size=10)
-    worker = GenerationWorker(load, queue, store, job_timeout_s=job_timeout_s)
+    scheduler = FairScheduler(max_size=10)
+    worker = GenerationWorker(load, scheduler, store, job_timeout_s=job_timeout_s)
     worker.start()
     try:
-        yield GenerationService(store, queue, worker)
+        yield GenerationService(store, scheduler, worker)
     finally:
         await worker.close()
 
@@ -114,6 +114,10 @@ async def test_worker_runs_jobs_in_order_and_records_them(service: GenerationSer
     results = await asyncio.wait_for(asyncio.gather(*(j.result for j in jobs)), 120)
     assert all(r.width == 1024 for r in results)
     for job in jobs:
+        # Done only once delivered: a crash between the image and its delivery re-runs the job.
+        record = await store.get(job.id)
+        assert record is not None and record.status is JobStatus.RUNNING
+        await service.complete(job)
         record = await store.get(job.id)
         assert record is not None and record.status is JobStatus.DONE and record.seconds is not None
     assert jobs[0].progress is not None and jobs[0].progress.step == 2
@@ -152,26 +156,30 @@ async def test_job_timeout_stops_the_job(fast_model: LoadedModel, store: JobStor
 
 
 async def test_full_queue_is_refused(store: JobStore, fast_model: LoadedModel) -> None:
-    queue = JobQueue(max_size=1)
-    worker = GenerationWorker(lambda: fast_model, queue, store, job_timeout_s=60)  # never started
-    service = GenerationService(store, queue, worker)
+    scheduler = FairScheduler(max_size=1)
+    worker = GenerationWorker(lambda: fast_model, scheduler, store, job_timeout_s=60)  # never started
+    service = GenerationService(store, scheduler, worker)
     await service.submit(_request(), PLACE)
-    from core.errors import QueueFull
 
     with pytest.raises(QueueFull, match="queue is full"):
         service.ensure_room()
 
 
-async def test_close_records_unfinished_jobs_instead_of_leaving_them_running(
+async def test_close_puts_the_running_and_waiting_jobs_back_in_the_queue(
     fast_model: LoadedModel, store: JobStore
 ) -> None:
     async with running_service(lambda: fast_model, store) as service:
         running = await service.submit(_request(aspect="1024x1024", steps=50), PLACE)
         waiting = await service.submit(_request(), PLACE)
         await asyncio.wait_for(running.changed.wait(), 30)
+        assert running.started
     for job in (running, waiting):
-        with pytest.raises(JobCancelled):
+        with pytest.raises(JobRequeued):
             job.result.result()
         record = await store.get(job.id)
-        assert record is not None and record.status is JobStatus.FAILED
-        assert record.error == "the bot shut down before this job finished"
+        assert record is not None and record.status is JobStatus.QUEUED
+        assert record.started_at is None and record.error is None
+    # The running one stopped at a step instead of finishing its 50.
+    assert running.progress is not None and running.progress.step < 50
+    with pytest.raises(NotAccepting, match="restarting"):
+        service.ensure_room()

@@ -1,0 +1,113 @@
+"""Where a job's messages go: the member's interaction while its token lives, the channel after.
+
+A live job has its ``discord.Interaction``; a job resumed after a restart only has the
+interaction's id and token from the database, which still reach the same message through
+the interaction webhook for 15 minutes.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import discord
+
+log = logging.getLogger(__name__)
+
+TOKEN_SAFE_AGE = timedelta(minutes=14)  # Discord's tokens die at 15; leave a margin
+
+
+class TokenGone(Exception):
+    """The interaction can no longer be answered through its token."""
+
+
+class Reply(Protocol):
+    @property
+    def user_id(self) -> int: ...
+
+    @property
+    def created_at(self) -> datetime: ...
+
+    async def edit_original(self, **fields: Any) -> None:
+        """Edit the deferred message (content, embed, attachments, view, allowed_mentions)."""
+
+    async def followup(self, content: str, *, ephemeral: bool) -> None: ...
+
+    async def channel(self) -> discord.abc.Messageable | None: ...
+
+
+def token_alive(reply: Reply, now: datetime | None = None) -> bool:
+    return (now or datetime.now(UTC)) - reply.created_at < TOKEN_SAFE_AGE
+
+
+class InteractionReply:
+    def __init__(self, interaction: discord.Interaction) -> None:
+        self._interaction = interaction
+
+    @property
+    def user_id(self) -> int:
+        return self._interaction.user.id
+
+    @property
+    def created_at(self) -> datetime:
+        return self._interaction.created_at
+
+    async def edit_original(self, **fields: Any) -> None:
+        await self._interaction.edit_original_response(**fields)
+
+    async def followup(self, content: str, *, ephemeral: bool) -> None:
+        await self._interaction.followup.send(content, ephemeral=ephemeral)
+
+    async def channel(self) -> discord.abc.Messageable | None:
+        channel = self._interaction.channel
+        return channel if isinstance(channel, discord.abc.Messageable) else None
+
+
+class StoredReply:
+    """The interaction of a job picked up after a restart, rebuilt from its id and token."""
+
+    def __init__(
+        self, client: discord.Client, *, interaction_id: int | None, token: str | None, channel_id: int, user_id: int
+    ) -> None:
+        self._client = client
+        self._token = token
+        self._channel_id = channel_id
+        self._user_id = user_id
+        # The id is a snowflake: it says when the member asked, hence how old the token is.
+        self._created_at = (
+            discord.utils.snowflake_time(interaction_id) if interaction_id else datetime.fromtimestamp(0, UTC)
+        )
+
+    @property
+    def user_id(self) -> int:
+        return self._user_id
+
+    @property
+    def created_at(self) -> datetime:
+        return self._created_at if self._token else datetime.fromtimestamp(0, UTC)
+
+    def _webhook(self) -> discord.Webhook:
+        application_id = self._client.application_id
+        if application_id is None or self._token is None:
+            raise TokenGone("this job's interaction token is not known")
+        # Interaction.followup builds its webhook the same way (type 3 = application).
+        data: Any = {"id": application_id, "type": 3, "token": self._token}
+        return discord.Webhook.from_state(data=data, state=self._client._connection)
+
+    async def edit_original(self, **fields: Any) -> None:
+        # "@original" is how Discord names the interaction's first message in the webhook API.
+        await self._webhook().edit_message("@original", **fields)  # type: ignore[call-overload]
+
+    async def followup(self, content: str, *, ephemeral: bool) -> None:
+        await self._webhook().send(content, ephemeral=ephemeral)
+
+    async def channel(self) -> discord.abc.Messageable | None:
+        channel = self._client.get_channel(self._channel_id)
+        if channel is None:
+            try:
+                channel = await self._client.fetch_channel(self._channel_id)
+            except discord.HTTPException as exc:
+                log.warning("channel %s is gone: %s", self._channel_id, exc)
+                return None
+        return channel if isinstance(channel, discord.abc.Messageable) else None

@@ -1,0 +1,133 @@
+"""The fair queue: per-member round-robin, optional priority tiers, positions in O(log n).
+
+Each job gets a round when it is queued: the member's previous round + 1, but never earlier
+than the round now being served. Jobs run in (tier, round, id) order, so a member with ten
+jobs gets one per round and someone arriving later runs after at most one more of theirs.
+The slot is stored with the job, so a restart resumes the same order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from core.errors import NotAccepting, QueueFull
+from db.jobs import QueueSlot
+from generation.jobs import ActiveJob
+
+NORMAL, PRIORITY = 0, 1
+
+
+def priority_of(role_names: Iterable[str], role_ids: Iterable[int], priority_roles: Iterable[str]) -> int:
+    """PRIORITY when one of the member's roles is named (by name, any case, or by id) in config."""
+    wanted = {name.casefold() for name in priority_roles}
+    if not wanted:
+        return NORMAL
+    if any(name.casefold() in wanted for name in role_names) or any(str(i) in wanted for i in role_ids):
+        return PRIORITY
+    return NORMAL
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class _Key:
+    tier: int  # -priority: higher priority sorts first
+    round: int
+    job_id: int
+
+
+class FairScheduler:
+    def __init__(self, max_size: int) -> None:
+        self._max_size = max_size
+        self._keys: list[_Key] = []  # sorted
+        self._jobs: dict[int, tuple[_Key, ActiveJob]] = {}
+        self._last_round: dict[tuple[int, int], int] = {}  # (priority, user) -> latest round given
+        self._serving: dict[int, int] = {}  # priority -> round of the job taken last
+        self._nonempty = asyncio.Event()
+        self._accepting = True
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def close(self) -> None:
+        """Refuse new jobs from now on (the bot is stopping)."""
+        self._accepting = False
+
+    def ensure_room(self, extra: int = 1) -> None:
+        if not self._accepting:
+            raise NotAccepting("The bot is restarting and not taking new requests; please try again in a minute.")
+        if len(self._keys) + extra > self._max_size:
+            raise QueueFull(
+                f"The queue is full ({self._max_size} images waiting). Please try again in a few minutes."
+            )
+
+    def claim(self, user_id: int, priority: int = NORMAL) -> QueueSlot:
+        """The slot a new job of this member gets; claimed now so two quick requests get two rounds."""
+        key = (priority, user_id)
+        previous = self._last_round.get(key)
+        serving = self._serving.get(priority, 0)
+        round_ = serving if previous is None else max(serving, previous + 1)
+        self._last_round[key] = round_
+        return QueueSlot(round=round_, priority=priority)
+
+    def release(self, user_id: int, slot: QueueSlot) -> None:
+        """Give back a claimed slot whose job was never queued (e.g. refused by the quota)."""
+        key = (slot.priority, user_id)
+        if self._last_round.get(key) == slot.round:
+            rounds = [k.round for k, job in self._jobs.values() if job.request.user_id == user_id]
+            if rounds:
+                self._last_round[key] = max(rounds)
+            else:
+                del self._last_round[key]
+
+    def put(self, job: ActiveJob, slot: QueueSlot) -> None:
+        key = _Key(-slot.priority, slot.round, job.id)
+        user = (slot.priority, job.request.user_id)
+        self._last_round[user] = max(self._last_round.get(user, slot.round), slot.round)
+        bisect.insort(self._keys, key)
+        self._jobs[job.id] = (key, job)
+        self._nonempty.set()
+
+    async def get(self) -> ActiveJob:
+        while not self._keys:
+            self._nonempty.clear()
+            await self._nonempty.wait()
+        return self._take(0)
+
+    def _take(self, index: int) -> ActiveJob:
+        key = self._keys.pop(index)
+        _, job = self._jobs.pop(key.job_id)
+        priority = -key.tier
+        self._serving[priority] = max(self._serving.get(priority, 0), key.round)
+        return job
+
+    def position(self, job_id: int) -> int | None:
+        """1-based place in line, or None once the job has left the queue."""
+        entry = self._jobs.get(job_id)
+        if entry is None:
+            return None
+        return bisect.bisect_left(self._keys, entry[0]) + 1
+
+    def job(self, job_id: int) -> ActiveJob | None:
+        entry = self._jobs.get(job_id)
+        return entry[1] if entry is not None else None
+
+    def remove(self, job_id: int) -> ActiveJob | None:
+        entry = self._jobs.pop(job_id, None)
+        if entry is None:
+            return None
+        key, job = entry
+        del self._keys[bisect.bisect_left(self._keys, key)]
+        return job
+
+    def jobs_of(self, user_id: int) -> list[ActiveJob]:
+        """A member's queued jobs, in the order they will run."""
+        mine = [(key, job) for key, job in self._jobs.values() if job.request.user_id == user_id]
+        return [job for _, job in sorted(mine, key=lambda pair: pair[0])]
+
+    def drain(self) -> list[ActiveJob]:
+        jobs = [self._jobs[key.job_id][1] for key in self._keys]
+        self._keys.clear()
+        self._jobs.clear()
+        return jobs
