@@ -259,7 +259,7 @@ class JobMessenger:
                     allowed_mentions=mentions,
                 )
                 return
-            except (discord.NotFound, TokenGone) as exc:  # the token died early (e.g. a long restart)
+            except TokenGone as exc:  # the token died early (e.g. a long restart)
                 log.info("interaction token gone (%s); posting in the channel instead", exc)
                 if file is not None:
                     file.reset()

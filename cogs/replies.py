@@ -8,6 +8,7 @@ the interaction webhook for 15 minutes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -18,13 +19,25 @@ log = logging.getLogger(__name__)
 TOKEN_SAFE_AGE = timedelta(minutes=14)  # Discord's tokens die at 15; leave a margin
 
 
+# Discord's answers for a token that expired or never existed (Invalid Webhook Token, Unknown Webhook).
+DEAD_TOKEN_CODES = frozenset({50027, 10015})
+
+
 class TokenGone(Exception):
     """The interaction can no longer be answered through its token."""
+
+
+def is_dead_token(exc: discord.HTTPException) -> bool:
+    return exc.code in DEAD_TOKEN_CODES or exc.status in (401, 404)
 
 
 class Reply(Protocol):
     @property
     def user_id(self) -> int: ...
+
+    @property
+    def gone(self) -> bool:
+        """Discord said the token is dead: stop using it, whatever its age."""
 
     @property
     def created_at(self) -> datetime: ...
@@ -38,11 +51,34 @@ class Reply(Protocol):
 
 
 def token_alive(reply: Reply, now: datetime | None = None) -> bool:
-    return (now or datetime.now(UTC)) - reply.created_at < TOKEN_SAFE_AGE
+    return not reply.gone and (now or datetime.now(UTC)) - reply.created_at < TOKEN_SAFE_AGE
 
 
-class InteractionReply:
+class _TokenWatch:
+    """Turns Discord's "this token is dead" answers into TokenGone, once and for all."""
+
+    def __init__(self) -> None:
+        self._gone = False
+
+    @property
+    def gone(self) -> bool:
+        return self._gone
+
+    async def _guard(self, call: Awaitable[Any]) -> None:
+        if self._gone:
+            raise TokenGone("the interaction token is no longer valid")
+        try:
+            await call
+        except discord.HTTPException as exc:
+            if not is_dead_token(exc):
+                raise
+            self._gone = True
+            raise TokenGone(f"the interaction token is no longer valid ({exc.status} {exc.code})") from exc
+
+
+class InteractionReply(_TokenWatch):
     def __init__(self, interaction: discord.Interaction) -> None:
+        super().__init__()
         self._interaction = interaction
 
     @property
@@ -54,22 +90,23 @@ class InteractionReply:
         return self._interaction.created_at
 
     async def edit_original(self, **fields: Any) -> None:
-        await self._interaction.edit_original_response(**fields)
+        await self._guard(self._interaction.edit_original_response(**fields))
 
     async def followup(self, content: str, *, ephemeral: bool) -> None:
-        await self._interaction.followup.send(content, ephemeral=ephemeral)
+        await self._guard(self._interaction.followup.send(content, ephemeral=ephemeral))
 
     async def channel(self) -> discord.abc.Messageable | None:
         channel = self._interaction.channel
         return channel if isinstance(channel, discord.abc.Messageable) else None
 
 
-class StoredReply:
+class StoredReply(_TokenWatch):
     """The interaction of a job picked up after a restart, rebuilt from its id and token."""
 
     def __init__(
         self, client: discord.Client, *, interaction_id: int | None, token: str | None, channel_id: int, user_id: int
     ) -> None:
+        super().__init__()
         self._client = client
         self._token = token
         self._channel_id = channel_id
@@ -97,10 +134,10 @@ class StoredReply:
 
     async def edit_original(self, **fields: Any) -> None:
         # "@original" is how Discord names the interaction's first message in the webhook API.
-        await self._webhook().edit_message("@original", **fields)  # type: ignore[call-overload]
+        await self._guard(self._webhook().edit_message("@original", **fields))  # type: ignore[call-overload]
 
     async def followup(self, content: str, *, ephemeral: bool) -> None:
-        await self._webhook().send(content, ephemeral=ephemeral)
+        await self._guard(self._webhook().send(content, ephemeral=ephemeral))
 
     async def channel(self) -> discord.abc.Messageable | None:
         channel = self._client.get_channel(self._channel_id)

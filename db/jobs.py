@@ -159,17 +159,27 @@ class JobStore:
     ) -> bool:
         """Move a queued or running job to its final state, once; with ``refund``, give its images
         back in the same transaction. False if the job had already finished."""
+        values: dict[str, object] = {"status": status, "finished_at": utcnow(), "interaction_token": None}
+        if error is not None:
+            values["error"] = error[:2000]
+        if seconds is not None:
+            values["seconds"] = seconds
         async with self._sessions.begin() as session:
-            job = await session.scalar(select(Job).where(Job.id == job_id).with_for_update())
-            if job is None or job.status not in ACTIVE:
+            # One conditional statement, so two racing finishes (a /cancel as the worker ends the
+            # job) cannot both win: SQLite has no SELECT ... FOR UPDATE to serialise them.
+            finished = (
+                await session.execute(
+                    update(Job)
+                    .where(Job.id == job_id, Job.status.in_(ACTIVE))
+                    .values(**values)
+                    .returning(Job.scope_id, Job.user_id, Job.quota_day, Job.images)
+                )
+            ).first()
+            if finished is None:
                 return False
-            job.status, job.finished_at, job.interaction_token = status, utcnow(), None
-            if error is not None:
-                job.error = error[:2000]
-            if seconds is not None:
-                job.seconds = seconds
-            if refund and self._quotas is not None and job.quota_day is not None:
-                await self._quotas.refund(session, job.scope_id, job.user_id, Charge(job.quota_day, job.images))
+            if refund and self._quotas is not None and finished.quota_day is not None:
+                charge = Charge(finished.quota_day, finished.images)
+                await self._quotas.refund(session, finished.scope_id, finished.user_id, charge)
             return True
 
     async def mark_done(self, job_id: int, seconds: float) -> None:

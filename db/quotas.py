@@ -181,11 +181,20 @@ class QuotaStore:
 
     async def refund(self, session: AsyncSession, scope_id: int, user_id: int, charge: Charge) -> None:
         """Give the images back to the day they were charged to (nothing if that day is over)."""
-        await session.execute(
-            update(QuotaUsage)
-            .where(_scope_filter(scope_id, (user_id, GUILD_ROW)), QuotaUsage.day == charge.day)
-            .values(used=case((QuotaUsage.used > charge.images, QuotaUsage.used - charge.images), else_=0))
-        )
+        # One row at a time, the member's before the server's: the order ``reserve`` locks them
+        # in. A single UPDATE ... WHERE user_id IN (member, 0) locks them in whatever order the
+        # plan visits them (the primary key index: the server's row, user_id 0, first), which
+        # deadlocks on PostgreSQL against a reservation by the same member.
+        for row_user_id in (user_id, GUILD_ROW):
+            await session.execute(
+                update(QuotaUsage)
+                .where(
+                    QuotaUsage.scope_id == scope_id,
+                    QuotaUsage.user_id == row_user_id,
+                    QuotaUsage.day == charge.day,
+                )
+                .values(used=case((QuotaUsage.used > charge.images, QuotaUsage.used - charge.images), else_=0))
+            )
 
     # ---- admin changes -------------------------------------------------------------------------
 

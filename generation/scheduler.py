@@ -43,6 +43,7 @@ class FairScheduler:
         self._keys: list[_Key] = []  # sorted
         self._jobs: dict[int, tuple[_Key, ActiveJob]] = {}
         self._last_round: dict[tuple[int, int], int] = {}  # (priority, user) -> latest round given
+        self._served: dict[tuple[int, int], int] = {}  # (priority, user) -> round of their job taken last
         self._serving: dict[int, int] = {}  # priority -> round of the job taken last
         self._nonempty = asyncio.Event()
         self._accepting = True
@@ -66,20 +67,29 @@ class FairScheduler:
         """The slot a new job of this member gets; claimed now so two quick requests get two rounds."""
         key = (priority, user_id)
         previous = self._last_round.get(key)
-        serving = self._serving.get(priority, 0)
+        serving = self._current_round(priority)
         round_ = serving if previous is None else max(serving, previous + 1)
         self._last_round[key] = round_
         return QueueSlot(round=round_, priority=priority)
+
+    def _current_round(self, priority: int) -> int:
+        """The round now being served. After a restart the restored jobs may start far past the
+        last round taken (0): the rounds before the first queued one are over, so a newcomer
+        starts just before it rather than ahead of the whole restored queue."""
+        serving = self._serving.get(priority, 0)
+        tier = -priority
+        first = bisect.bisect_left(self._keys, tier, key=lambda k: k.tier)
+        if first < len(self._keys) and self._keys[first].tier == tier and self._keys[first].round - 1 > serving:
+            serving = self._serving[priority] = self._keys[first].round - 1
+        return serving
 
     def release(self, user_id: int, slot: QueueSlot) -> None:
         """Give back a claimed slot whose job was never queued (e.g. refused by the quota)."""
         key = (slot.priority, user_id)
         if self._last_round.get(key) == slot.round:
-            rounds = [k.round for k, job in self._jobs.values() if job.request.user_id == user_id]
-            if rounds:
-                self._last_round[key] = max(rounds)
-            else:
-                del self._last_round[key]
+            # The claim gave round max(serving, previous + 1); one less gives the next claim the
+            # same round back, whatever the member has queued, ran or has in flight.
+            self._last_round[key] = slot.round - 1
 
     def put(self, job: ActiveJob, slot: QueueSlot) -> None:
         key = _Key(-slot.priority, slot.round, job.id)
@@ -100,6 +110,7 @@ class FairScheduler:
         _, job = self._jobs.pop(key.job_id)
         priority = -key.tier
         self._serving[priority] = max(self._serving.get(priority, 0), key.round)
+        self._served[(priority, job.request.user_id)] = key.round
         return job
 
     def position(self, job_id: int) -> int | None:
@@ -119,6 +130,21 @@ class FairScheduler:
             return None
         key, job = entry
         del self._keys[bisect.bisect_left(self._keys, key)]
+        priority, user_id = -key.tier, job.request.user_id
+        member = (priority, user_id)
+        if self._last_round.get(member) == key.round:
+            # The member's newest job went: their next one follows what they still have queued
+            # (or last ran), not the cancelled one, or they would queue rounds behind everyone.
+            rounds = [
+                k.round for k, other in self._jobs.values() if k.tier == key.tier and other.request.user_id == user_id
+            ]
+            served = self._served.get(member)
+            if served is not None:
+                rounds.append(served)
+            if rounds:
+                self._last_round[member] = max(rounds)
+            else:
+                del self._last_round[member]
         return job
 
     def jobs_of(self, user_id: int) -> list[ActiveJob]:

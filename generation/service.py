@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import logging
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from generation.request import GenerationRequest
 from generation.runner import GenerationResult
 from generation.scheduler import NORMAL, FairScheduler
 from generation.worker import GenerationWorker
+
+log = logging.getLogger(__name__)
 
 RECENT_JOBS = 20  # how many recent job times the wait estimate averages
 
@@ -83,6 +86,7 @@ class GenerationService:
             raise
         job = self._new_job(job_id, request)
         self._scheduler.put(job, slot)
+        log.info("job %s queued for user %s at #%s", job_id, request.user_id, self._scheduler.position(job_id))
         return job
 
     async def restore(self) -> list[Restored]:

@@ -179,6 +179,7 @@ class GenerationWorker:
             told = "The image could not be generated (the error was logged)."
             await self._fail(job, f"{type(exc).__name__}: {exc}", told)
         else:
+            log.info("job %s made its image in %.2f s", job.id, result.seconds)
             # Marked done once delivered (GenerationService.complete), so a crash in between re-runs it.
             job.result.set_result(result)
 
