@@ -122,10 +122,17 @@ class JobMessenger:
 
     def start(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run a follow() in the background, tracked so shutdown can wait for it."""
-        task = asyncio.create_task(coroutine)
+        task = asyncio.create_task(self._logged(coroutine))
         self._following.add(task)
         task.add_done_callback(self._following.discard)
         return task
+
+    @staticmethod
+    async def _logged(coroutine: Coroutine[Any, Any, None]) -> None:
+        try:
+            await coroutine
+        except Exception:  # e.g. Discord down while delivering: the job is recorded, say why here
+            log.exception("following a job failed")
 
     async def drain(self, timeout: float) -> None:  # noqa: ASYNC109 (a grace period, not a call timeout)
         if self._following:
