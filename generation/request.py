@@ -29,6 +29,10 @@ MAX_SEED = 2**32 - 1
 # The official demo app draws random seeds from this range; we do the same so that seeds
 # shared between its users and ours look alike.
 RANDOM_SEED_MAX = 2147483647
+MAX_COUNT = 4
+# The official app's hires pass ("Upscale"): latents enlarged 1.5x, then img2img at 0.55.
+HIRES_SCALE = 1.5
+HIRES_STRENGTH = 0.55
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,11 @@ class ImagineOptions:
     rating: str | None = None  # a Rating label; None = the channel's default
     year: str | None = None
     aesthetic: str | None = None
+    count: int = 1  # images in one request, on consecutive seeds
+    # Set by the result buttons, not by /imagine: A1111's variation seed, and the hires pass.
+    variation_seed: int | None = None
+    variation_strength: float = 0.0
+    hires: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +85,47 @@ class GenerationRequest:
     user_id: int
     guild_id: int | None
     channel_id: int
+    # Added after the first release: defaults keep older stored jobs readable.
+    count: int = 1
+    variation_seed: int | None = None
+    variation_strength: float = 0.0
+    hires: bool = False
 
     @property
     def size(self) -> str:
         return f"{self.width}x{self.height}"
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return tuple((self.seed + i) % (MAX_SEED + 1) for i in range(self.count))
+
+    @property
+    def output_size(self) -> tuple[int, int]:
+        """The delivered size: the hires pass enlarges by 1.5 (to a multiple of 8)."""
+        if not self.hires:
+            return self.width, self.height
+        return _hires(self.width), _hires(self.height)
+
+    def options(self, **changes: Any) -> ImagineOptions:
+        """The /imagine options that make this request again (for the result buttons)."""
+        base = ImagineOptions(
+            prompt=self.user_prompt,
+            negative=self.user_negative,
+            aspect=self.size,
+            seed=self.seed,
+            steps=self.steps,
+            cfg=self.cfg,
+            quality=self.quality,
+            style=self.style,
+            rating=self.rating,
+            year=self.year,
+            aesthetic=self.aesthetic,
+            count=self.count,
+            variation_seed=self.variation_seed,
+            variation_strength=self.variation_strength,
+            hires=self.hires,
+        )
+        return dataclasses.replace(base, **changes)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -88,6 +134,10 @@ class GenerationRequest:
     def from_json(cls, text: str) -> GenerationRequest:
         data: dict[str, Any] = json.loads(text)
         return cls(**data)
+
+
+def _hires(side: int) -> int:
+    return int(side * HIRES_SCALE) // 8 * 8
 
 
 def _clean(text: str) -> str:
@@ -129,6 +179,14 @@ def check_options(options: ImagineOptions, limits: PromptLimits) -> None:
         raise InvalidOption("year", f"Unknown year tag. Allowed: {', '.join(YEAR_TAGS)}.")
     if options.aesthetic is not None and options.aesthetic not in AESTHETIC_TAGS:
         raise InvalidOption("aesthetic", f"Unknown aesthetic tag. Allowed: {', '.join(AESTHETIC_TAGS)}.")
+    if not 1 <= options.count <= MAX_COUNT:
+        raise InvalidOption("count", f"Count must be between 1 and {MAX_COUNT}; got {options.count}.")
+    if options.variation_seed is not None and not 0 <= options.variation_seed <= MAX_SEED:
+        raise InvalidOption("variation_seed", f"The variation seed must be between 0 and {MAX_SEED}.")
+    if not 0.0 <= options.variation_strength <= 1.0:
+        raise InvalidOption("variation_strength", "The variation strength must be between 0 and 1.")
+    if options.hires and options.count != 1:
+        raise InvalidOption("count", "Upscaling works on one image at a time.")
 
 
 def build_request(
@@ -193,4 +251,8 @@ def build_request(
         user_id=user_id,
         guild_id=guild_id,
         channel_id=channel_id,
+        count=options.count,
+        variation_seed=options.variation_seed,
+        variation_strength=float(options.variation_strength) if options.variation_seed is not None else 0.0,
+        hires=options.hires,
     )

@@ -2,37 +2,137 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
+from diffusers import StableDiffusionXLImg2ImgPipeline
+from PIL.Image import Image
 
 from core.errors import JobCancelled
 from generation.loader import LoadedModel
 from generation.metadata import build_infotext, encode_png
-from generation.request import GenerationRequest
+from generation.preview import latent_preview
+from generation.request import HIRES_SCALE, HIRES_STRENGTH, GenerationRequest
 from moderation.classifier import OutputClassifier, RatingScores
 
 ProgressFn = Callable[[int, int], None]
 CancelledFn = Callable[[], bool]
+PreviewFn = Callable[[bytes], None]
+WantPreviewFn = Callable[[], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedImage:
+    png: bytes
+    width: int
+    height: int
+    seed: int
+    infotext: str
+    scores: RatingScores | None = None  # the output check's verdict, when one is configured
 
 
 @dataclass(frozen=True, slots=True)
 class GenerationResult:
-    png: bytes
-    width: int
-    height: int
-    infotext: str
+    images: tuple[RenderedImage, ...]
     seconds: float  # pipeline time, encoding included
-    scores: RatingScores | None = None  # the output check's verdict, when one is configured
+
+    # The first image, for callers that asked for one.
+    @property
+    def png(self) -> bytes:
+        return self.images[0].png
+
+    @property
+    def width(self) -> int:
+        return self.images[0].width
+
+    @property
+    def height(self) -> int:
+        return self.images[0].height
+
+    @property
+    def infotext(self) -> str:
+        return self.images[0].infotext
+
+    @property
+    def scores(self) -> RatingScores | None:
+        return self.images[0].scores
 
 
 def make_generator(seed: int) -> torch.Generator:
     # Noise is drawn on the CPU so that a seed gives the same image on any GPU (and in
     # a batch or alone), as the official app's users expect when they share seeds.
     return torch.Generator(device="cpu").manual_seed(seed)
+
+
+def hires_steps(request: GenerationRequest) -> int:
+    """Denoising steps of the hires pass (diffusers' img2img runs int(steps * strength))."""
+    return min(int(request.steps * HIRES_STRENGTH), request.steps) if request.hires else 0
+
+
+def slerp(t: float, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation between two noise tensors, as A1111's variation seeds use."""
+    if t <= 0.0:
+        return a
+    if t >= 1.0:
+        return b
+    a_unit, b_unit = a / a.norm(), b / b.norm()
+    dot = (a_unit * b_unit).sum().clamp(-1.0, 1.0)
+    if dot.abs() > 0.9995:
+        return (1 - t) * a + t * b
+    omega = torch.acos(dot)
+    return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / math.sin(float(omega))
+
+
+def initial_noise(
+    model: LoadedModel, request: GenerationRequest, generators: list[torch.Generator]
+) -> torch.Tensor | None:
+    """Noise mixed with a variation seed's, or None to let the pipeline draw it from the seeds.
+
+    The base noise is drawn from the same generators the pipeline then uses for Euler a's
+    per-step noise, exactly as diffusers would, so strength 0 is the plain seed's image."""
+    if request.variation_seed is None:
+        return None
+    pipe = model.pipeline
+    scale = pipe.vae_scale_factor
+    shape = (1, pipe.unet.config.in_channels, request.height // scale, request.width // scale)
+    samples = []
+    for i, generator in enumerate(generators):
+        base = torch.randn(shape, generator=generator, dtype=model.dtype)
+        other = torch.randn(shape, generator=make_generator(request.variation_seed + i), dtype=model.dtype)
+        samples.append(slerp(request.variation_strength, base.float(), other.float()).to(model.dtype))
+    return torch.cat(samples)
+
+
+def _infotext(model: LoadedModel, request: GenerationRequest, index: int) -> str:
+    extra: list[tuple[str, str]] = []
+    if request.variation_seed is not None:
+        extra += [
+            ("Variation seed", str(request.variation_seed + index)),
+            ("Variation seed strength", f"{request.variation_strength:g}"),
+        ]
+    if request.hires:
+        extra += [
+            ("Denoising strength", f"{HIRES_STRENGTH:g}"),
+            ("Hires upscale", f"{HIRES_SCALE:g}"),
+            ("Hires upscaler", "Latent (nearest-exact)"),
+        ]
+    return build_infotext(
+        prompt=request.prompt,
+        negative=request.negative,
+        steps=request.steps,
+        sampler=request.sampler,
+        cfg=request.cfg,
+        seed=request.seeds[index],
+        width=request.width,
+        height=request.height,
+        model_hash=model.short_hash,
+        model_name=model.name,
+        extra=extra,
+    )
 
 
 def run_request(
@@ -42,21 +142,30 @@ def run_request(
     on_step: ProgressFn | None = None,
     is_cancelled: CancelledFn | None = None,
     classifier: OutputClassifier | None = None,
+    want_preview: WantPreviewFn | None = None,
+    on_preview: PreviewFn | None = None,
 ) -> GenerationResult:
     started = time.perf_counter()
     pipe = model.pipeline
     cancelled = False
+    total = request.steps + hires_steps(request)
+    done_before = 0  # steps of earlier passes, so progress counts across the hires pass
 
     def step_end(pipeline: Any, step: int, _timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
         nonlocal cancelled
         if on_step is not None:
-            on_step(step + 1, request.steps)
+            on_step(done_before + step + 1, total)
+        if on_preview is not None and want_preview is not None and want_preview() and "latents" in kwargs:
+            on_preview(latent_preview(kwargs["latents"]))
         if is_cancelled is not None and is_cancelled():
             cancelled = True
             # diffusers skips the remaining steps once the interrupt flag is set.
             pipeline._interrupt = True
         return kwargs
 
+    seeds = request.seeds
+    generators = [make_generator(s) for s in seeds]
+    noise = initial_noise(model, request, generators)
     with torch.inference_mode():
         # A1111-style weighted, chunked conditioning: stock diffusers would pass "(bad)" to
         # CLIP as characters and cut the prompt at 77 tokens.
@@ -67,24 +176,37 @@ def run_request(
             height=request.height,
             num_inference_steps=request.steps,
             guidance_scale=request.cfg,
-            generator=make_generator(request.seed),
+            num_images_per_prompt=request.count,
+            # A list gives each image its own seed; one image keeps the stock single-generator call.
+            generator=generators[0] if len(generators) == 1 else generators,
+            latents=noise,
+            output_type="latent" if request.hires else "pil",
             callback_on_step_end=step_end,
         )
+        if request.hires and not cancelled:
+            done_before = request.steps
+            # The official app's hires pass: the same components (no second copy of the
+            # weights), latents enlarged, then img2img with the same prompt, steps, CFG, seed.
+            upscaler = StableDiffusionXLImg2ImgPipeline(**pipe.components)
+            upscaler.set_progress_bar_config(disable=True)
+            latents = torch.nn.functional.interpolate(output.images, scale_factor=HIRES_SCALE, mode="nearest-exact")
+            output = upscaler(
+                **conditioning.as_pipeline_kwargs(),
+                image=latents,
+                strength=HIRES_STRENGTH,
+                num_inference_steps=request.steps,
+                guidance_scale=request.cfg,
+                generator=make_generator(seeds[0]),
+                callback_on_step_end=step_end,
+            )
     if cancelled:
         raise JobCancelled()
-    image = output.images[0]
-    infotext = build_infotext(
-        prompt=request.prompt,
-        negative=request.negative,
-        steps=request.steps,
-        sampler=request.sampler,
-        cfg=request.cfg,
-        seed=request.seed,
-        width=request.width,
-        height=request.height,
-        model_hash=model.short_hash,
-        model_name=model.name,
-    )
-    png = encode_png(image, infotext)
-    scores = classifier.classify(image) if classifier is not None else None
-    return GenerationResult(png, image.width, image.height, infotext, time.perf_counter() - started, scores)
+    pictures: list[Image] = list(output.images)
+    images = []
+    for index, picture in enumerate(pictures):
+        infotext = _infotext(model, request, index)
+        scores = classifier.classify(picture) if classifier is not None else None
+        images.append(
+            RenderedImage(encode_png(picture, infotext), picture.width, picture.height, seeds[index], infotext, scores)
+        )
+    return GenerationResult(tuple(images), time.perf_counter() - started)

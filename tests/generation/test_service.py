@@ -24,7 +24,7 @@ from db.quotas import QuotaAsk, QuotaStore
 from generation.jobs import ActiveJob
 from generation.loader import LoadedModel
 from generation.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
-from generation.runner import GenerationResult
+from generation.runner import GenerationResult, RenderedImage
 from generation.scheduler import FairScheduler
 from generation.service import CancelOutcome, GenerationService, NotYourJob
 from generation.worker import GenerationWorker
@@ -82,7 +82,8 @@ class ScriptedRunner:
             if is_cancelled():
                 raise JobCancelled()
             on_step(step, request.steps)
-        return GenerationResult(png=b"png", width=request.width, height=request.height, infotext="", seconds=0.5)
+        image = RenderedImage(png=b"png", width=request.width, height=request.height, seed=request.seed, infotext="")
+        return GenerationResult(images=(image,), seconds=0.5)
 
 
 @dataclass

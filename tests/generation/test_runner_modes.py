@@ -1,0 +1,101 @@
+"""count, variation seeds, the hires pass and latent previews on a tiny real pipeline."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from core.config import ModelConfig
+from generation.loader import LoadedModel, load_pipeline
+from generation.metadata import parse_infotext, read_png_parameters
+from generation.preview import latent_preview
+from generation.request import ImagineOptions, PromptLimits, build_request
+from generation.runner import hires_steps, run_request
+from tests.support.rules import ORDINARY
+
+
+@pytest.fixture(scope="module")
+def fast_model(fast_model_dir: Path) -> LoadedModel:
+    return load_pipeline(ModelConfig(source=str(fast_model_dir), device="cpu"))
+
+
+def _request(**options: object):  # type: ignore[no-untyped-def]
+    merged: dict[str, object] = {"prompt": "1girl, smile", "aspect": "1024x1024", "steps": 2, "seed": 40, **options}
+    return build_request(
+        ImagineOptions(**merged),  # type: ignore[arg-type]
+        limits=PromptLimits(),
+        user_id=1,
+        guild_id=2,
+        channel_id=3,
+        rules=ORDINARY,
+    )
+
+
+def _fields(png: bytes) -> dict[str, str]:
+    return parse_infotext(read_png_parameters(png) or "")[2]
+
+
+def test_count_makes_one_image_per_consecutive_seed_each_equal_to_its_seed_alone(fast_model: LoadedModel) -> None:
+    batch = run_request(fast_model, _request(count=3))
+    assert [image.seed for image in batch.images] == [40, 41, 42]
+    assert [_fields(image.png)["Seed"] for image in batch.images] == ["40", "41", "42"]
+    alone = run_request(fast_model, _request(seed=41))
+    with Image.open(io.BytesIO(batch.images[1].png)) as a, Image.open(io.BytesIO(alone.png)) as b:
+        diff = max(abs(x - y) for x, y in zip(a.tobytes(), b.tobytes(), strict=True))
+    assert diff <= 2  # same noise, same image (batched float math may differ in the last bit)
+
+
+def test_variation_strength_zero_is_the_plain_seed_and_more_changes_the_image(fast_model: LoadedModel) -> None:
+    plain = run_request(fast_model, _request())
+    same = run_request(fast_model, _request(variation_seed=999, variation_strength=0.0))
+    varied = run_request(fast_model, _request(variation_seed=999, variation_strength=0.3))
+    with Image.open(io.BytesIO(plain.png)) as a, Image.open(io.BytesIO(same.png)) as b:
+        assert a.tobytes() == b.tobytes()
+    assert varied.png != plain.png
+    fields = _fields(varied.png)
+    assert fields["Seed"] == "40" and fields["Variation seed"] == "999" and fields["Variation seed strength"] == "0.3"
+
+
+def test_hires_pass_enlarges_by_one_and_a_half_and_reports_every_step(fast_model: LoadedModel) -> None:
+    request = _request(steps=4, hires=True, aspect="832x1216")
+    steps: list[tuple[int, int]] = []
+    result = run_request(fast_model, request, on_step=lambda s, t: steps.append((s, t)))
+    assert (result.width, result.height) == request.output_size == (1248, 1824)
+    total = 4 + hires_steps(request)
+    assert steps == [(i, total) for i in range(1, total + 1)]
+    fields = _fields(result.png)
+    assert fields["Size"] == "832x1216"  # A1111 records the base size with the hires fields
+    assert fields["Denoising strength"] == "0.55" and fields["Hires upscale"] == "1.5"
+
+
+def test_previews_are_small_jpegs_made_only_when_asked(fast_model: LoadedModel) -> None:
+    previews: list[bytes] = []
+    asked = iter([False, True, False, True])
+    run_request(fast_model, _request(steps=4), want_preview=lambda: next(asked), on_preview=previews.append)
+    assert len(previews) == 2
+    for data in previews:
+        with Image.open(io.BytesIO(data)) as image:
+            assert image.format == "JPEG" and max(image.size) == 256
+
+
+def test_latent_preview_maps_sdxl_channels_to_rgb() -> None:
+    latents = torch.zeros(1, 4, 16, 12)
+    latents[0, 0] = 2.0  # channel 0 is bright in every colour
+    with Image.open(io.BytesIO(latent_preview(latents))) as image:
+        assert image.size == (192, 256)
+        r, g, b = image.convert("RGB").getpixel((96, 128))  # type: ignore[misc]
+        assert min(r, g, b) > 200
+
+
+def test_options_round_trip_rebuilds_the_same_request() -> None:
+    request = _request(count=2, seed=7)
+    again = build_request(
+        request.options(), limits=PromptLimits(), user_id=1, guild_id=2, channel_id=3, rules=ORDINARY
+    )
+    assert again == request
+    assert dataclasses.replace(request, hires=True).output_size == (1536, 1536)
