@@ -124,9 +124,13 @@ async def run(config: Config) -> None:
             # waiting job, stays queued in the database for the next start; finished images
             # are still delivered before the connection closes.
             assert worker is not None
-            await worker.close()
-            await messenger.drain(timeout=30)
-            await bot.close()
+            try:
+                await worker.close()
+                await messenger.drain(timeout=30)
+            except Exception:
+                log.exception("error while stopping the worker; closing anyway")
+            finally:
+                await bot.close()
 
         def request_shutdown(sig: signal.Signals) -> None:
             log.info("%s received: shutting down", sig.name)

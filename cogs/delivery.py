@@ -17,13 +17,14 @@ import discord
 
 from cogs.job_controls import cancel_view
 from cogs.replies import Reply, TokenGone, token_alive
+from cogs.result_view import result_view
 from core.errors import JobCancelled, JobRequeued, UserFacingError
 from db.audit import AuditLog
 from db.jobs import Place
 from generation.jobs import ActiveJob
 from generation.ratings import Rating
 from generation.request import GenerationRequest
-from generation.runner import GenerationResult
+from generation.runner import GenerationResult, RenderedImage
 from generation.service import GenerationService
 from moderation.classifier import RatingScores
 from moderation.gate import Where
@@ -73,11 +74,16 @@ def result_embed(request: GenerationRequest, result: GenerationResult, filename:
     embed = discord.Embed(description=_shorten(f"**Prompt**\n{request.prompt}", 4096), colour=EMBED_COLOUR)
     if request.negative:
         embed.add_field(name="Negative prompt", value=_shorten(request.negative, 1024), inline=False)
-    embed.add_field(name="Seed", value=str(request.seed))
-    embed.add_field(name="Size", value=request.size)
+    seeds = request.seeds
+    embed.add_field(name="Seed" if len(seeds) == 1 else "Seeds", value=", ".join(map(str, seeds)))
+    width, height = request.output_size
+    embed.add_field(name="Size", value=f"{width}x{height}" + (" (upscaled ×1.5)" if request.hires else ""))
     embed.add_field(name="Steps", value=str(request.steps))
     embed.add_field(name="CFG", value=f"{request.cfg:g}")
     embed.add_field(name="Sampler", value=request.sampler)
+    if request.variation_seed is not None:
+        variation = f"seed {request.variation_seed}, strength {request.variation_strength:g}"
+        embed.add_field(name="Variation", value=variation)
     embed.add_field(name="Time", value=f"{result.seconds:.1f} s")
     if filename is not None:
         embed.set_image(url=f"attachment://{filename}")
@@ -138,27 +144,37 @@ class JobMessenger:
         if self._following:
             await asyncio.wait(set(self._following), timeout=timeout)
 
-    async def _edit_status(self, reply: Reply, text: str, *, view: discord.ui.View | None) -> None:
+    async def _edit_status(
+        self, reply: Reply, text: str, *, view: discord.ui.View | None, preview: bytes | None = None
+    ) -> None:
         if not token_alive(reply):
             return
+        fields: dict[str, Any] = {"content": text, "view": view}
+        if preview is not None:
+            fields["attachments"] = [discord.File(io.BytesIO(preview), filename="preview.jpg")]
         try:
-            await reply.edit_original(content=text, view=view)
+            await reply.edit_original(**fields)
         except (discord.HTTPException, TokenGone) as exc:  # a lost status edit must not lose the image
             log.warning("status edit failed: %s", exc)
 
     async def follow(self, reply: Reply, job: ActiveJob, rules: ChannelRules) -> None:
-        """Show position and progress until the job ends, then deliver its result."""
+        """Show position and progress (with a latent preview) until the job ends, then deliver it."""
         last_text = ""
         last_edit = 0.0
+        shown_preview: bytes | None = None
         controls = cancel_view(job.id)
         while not job.result.done():
             text = status_text(self._service.position(job), job, self._service.estimated_wait(job))
+            preview = job.preview if job.preview is not shown_preview else None
             wait = self._interval_s - (time.monotonic() - last_edit)
-            if text != last_text and wait <= 0:
-                await self._edit_status(reply, text, view=controls)
+            if (text != last_text or preview is not None) and wait <= 0:
+                await self._edit_status(reply, text, view=controls, preview=preview)
                 last_text, last_edit = text, time.monotonic()
+                shown_preview = job.preview if preview is not None else shown_preview
                 wait = self._interval_s
-            elif text == last_text:
+                if job.started:
+                    job.preview_wanted.set()  # rendered at the next step, ready for the next edit
+            elif text == last_text and preview is None:
                 # Nothing new to show: sleep until the job changes (or a full interval).
                 wait = max(wait, self._interval_s)
             job.changed.clear()
@@ -180,51 +196,70 @@ class JobMessenger:
         except UserFacingError as exc:
             await self._send(reply, content=f"❌ {exc.message} Nothing was counted against your quota.")
             return
-        withheld: str | None = None
         try:
-            withheld = await self._deliver_image(reply, job, result, rules)
-        finally:
+            withheld = await self._deliver_images(reply, job, result, rules)
+        except Exception:
             # Recorded even when Discord refused the message: re-running would not fix that.
-            await self._service.complete(job, withheld=withheld)
+            # (Not on cancellation: a bot stopped mid-delivery runs the job again next time.)
+            await self._service.complete(job)
+            raise
+        await self._service.complete(job, withheld=withheld)
 
-    async def _deliver_image(
+    async def _deliver_images(
         self, reply: Reply, job: ActiveJob, result: GenerationResult, rules: ChannelRules
     ) -> str | None:
-        """Post the image (or withhold it); returns why it was withheld, if it was."""
+        """Post the images, each under the channel's limits; returns why, if all were withheld."""
         request = job.request
-        filename = f"animagine_{request.seed}.png"
-        scores = result.scores
-        classified = scores.rating() if scores is not None else None
-        action = over_limit_action(rules, classified) if classified is not None else None
-        if scores is not None and classified is not None and action is not None:
-            await self._over_limit(job, rules, scores, classified, action)
-            if action is OverLimitAction.WITHHOLD:
-                detail = (
-                    f"Your image was withheld: the output check rated it `{classified.label}`, above this "
-                    f"channel's limit (`{rules.max_rating.label}`). Try other tags or an age-restricted channel. "
-                    "It was not counted against your quota."
-                )
-                withheld = f"withheld by the output check (rated {classified.label})"
-                if not token_alive(reply):
-                    # No private reply is possible any more; the channel notice carries the reason.
-                    await self._send(reply, content=f"🔒 <@{request.user_id}> {detail}")
-                    return withheld
+        shown: list[tuple[RenderedImage, bool]] = []  # (image, as a spoiler)
+        withheld: list[tuple[RenderedImage, Rating]] = []
+        for image in result.images:
+            classified = image.scores.rating() if image.scores is not None else None
+            action = over_limit_action(rules, classified) if classified is not None else None
+            if image.scores is not None and classified is not None and action is not None:
+                await self._over_limit(job, rules, image.scores, classified, action)
+            if action is OverLimitAction.WITHHOLD and classified is not None:
+                withheld.append((image, classified))
+            else:
+                shown.append((image, action is OverLimitAction.SPOILER))
+        detail = ""
+        if withheld:
+            ratings = ", ".join(f"`{rating.label}`" for _, rating in withheld)
+            detail = (
+                f"{len(withheld)} of your images {'was' if len(withheld) == 1 else 'were'} withheld: the output "
+                f"check rated {'it' if len(withheld) == 1 else 'them'} {ratings}, above this channel's limit "
+                f"(`{rules.max_rating.label}`). Try other tags or an age-restricted channel."
+            )
+        if not shown:
+            detail += " Nothing was counted against your quota."
+            if not token_alive(reply):
+                # No private reply is possible any more; the channel notice carries the reason.
+                await self._send(reply, content=f"🔒 <@{request.user_id}> {detail}")
+            else:
                 await self._send(reply, content="🔒 This image was withheld by the output check.")
-                try:
-                    await reply.followup(detail, ephemeral=True)
-                except (discord.HTTPException, TokenGone) as exc:
-                    log.warning("could not tell %s about a withheld image: %s", request.user_id, exc)
-                return withheld
-            # Spoiler: the file is blurred, and the embed must not show it unblurred.
-            file = discord.File(io.BytesIO(result.png), filename=filename, spoiler=True)
-            embed = result_embed(request, result, None)
-            note = f" ⚠️ rated `{classified.label}` by the output check; shown as a spoiler."
-            await self._send(reply, content=f"<@{request.user_id}>{note}", embed=embed, file=file)
-            return None
-        file = discord.File(io.BytesIO(result.png), filename=filename)
-        embed = result_embed(request, result, filename)
-        await self._send(reply, content=f"<@{request.user_id}>", embed=embed, file=file)
+                await self._tell_privately(reply, detail)
+            return f"withheld by the output check (rated {withheld[0][1].label})"
+        files = [
+            discord.File(io.BytesIO(image.png), filename=f"animagine_{image.seed}.png", spoiler=spoiler)
+            for image, spoiler in shown
+        ]
+        spoilered = any(spoiler for _, spoiler in shown)
+        # A spoilered file must not be shown unblurred in the embed.
+        embed = result_embed(request, result, None if spoilered else files[0].filename)
+        content = f"<@{request.user_id}>"
+        if spoilered:
+            content += " ⚠️ rated above this channel's limit by the output check; shown as a spoiler."
+        all_shown = len(shown) == len(result.images)
+        view = result_view(job.id, len(result.images), upscaled=request.hires) if all_shown else None
+        await self._send(reply, content=content, embed=embed, files=files, view=view)
+        if withheld:
+            await self._tell_privately(reply, detail)
         return None
+
+    async def _tell_privately(self, reply: Reply, text: str) -> None:
+        try:
+            await reply.followup(text, ephemeral=True)
+        except (discord.HTTPException, TokenGone) as exc:
+            log.warning("could not tell %s about a withheld image: %s", reply.user_id, exc)
 
     async def _over_limit(
         self, job: ActiveJob, rules: ChannelRules, scores: RatingScores, classified: Rating, action: OverLimitAction
@@ -252,23 +287,21 @@ class JobMessenger:
         *,
         content: str,
         embed: discord.Embed | None = None,
-        file: discord.File | None = None,
+        files: list[discord.File] | None = None,
+        view: discord.ui.View | None = None,
     ) -> None:
         """Replace the job's message; once the token is gone, post in the channel instead."""
+        files = files or []
         mentions = discord.AllowedMentions(users=[discord.Object(reply.user_id)], everyone=False, roles=False)
         if token_alive(reply):
             try:
                 await reply.edit_original(
-                    content=content,
-                    embed=embed,
-                    attachments=[file] if file is not None else [],
-                    view=None,
-                    allowed_mentions=mentions,
+                    content=content, embed=embed, attachments=files, view=view, allowed_mentions=mentions
                 )
                 return
             except TokenGone as exc:  # the token died early (e.g. a long restart)
                 log.info("interaction token gone (%s); posting in the channel instead", exc)
-                if file is not None:
+                for file in files:
                     file.reset()
         channel = await reply.channel()
         if channel is None:
@@ -278,7 +311,8 @@ class JobMessenger:
             await channel.send(
                 content=content,
                 embed=embed or discord.utils.MISSING,
-                file=file or discord.utils.MISSING,
+                files=files or discord.utils.MISSING,
+                view=view or discord.utils.MISSING,
                 allowed_mentions=mentions,
             )
         except discord.HTTPException as exc:  # e.g. no Send Messages permission there

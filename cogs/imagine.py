@@ -9,9 +9,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs.delivery import place_of, where_of
-from cogs.quota import quota_ask
-from cogs.replies import InteractionReply, StoredReply
+from cogs.replies import StoredReply
+from cogs.submit import submit_imagine
 from generation.presets import (
     DEFAULT_QUALITY,
     DEFAULT_RESOLUTION,
@@ -26,13 +25,13 @@ from generation.request import (
     DEFAULT_CFG,
     DEFAULT_STEPS,
     MAX_CFG,
+    MAX_COUNT,
     MAX_SEED,
     MAX_STEPS,
     MIN_CFG,
     MIN_STEPS,
     ImagineOptions,
 )
-from generation.scheduler import priority_of
 from moderation.gate import Where
 
 if TYPE_CHECKING:
@@ -90,6 +89,7 @@ class ImagineCog(commands.Cog):
         rating="Content rating, up to this channel's limit (default: general)",
         year="Year tag: the era of the art style",
         aesthetic="Aesthetic tag",
+        count=f"How many images (1-{MAX_COUNT}, consecutive seeds; each counts against your quota)",
     )
     @app_commands.choices(
         aspect=ASPECT_CHOICES,
@@ -113,6 +113,7 @@ class ImagineCog(commands.Cog):
         rating: app_commands.Choice[str] | None = None,
         year: app_commands.Choice[str] | None = None,
         aesthetic: app_commands.Choice[str] | None = None,
+        count: app_commands.Range[int, 1, MAX_COUNT] = 1,
     ) -> None:
         options = ImagineOptions(
             prompt=prompt,
@@ -126,24 +127,9 @@ class ImagineCog(commands.Cog):
             rating=rating.value if rating else None,
             year=year.value if year else None,
             aesthetic=aesthetic.value if aesthetic else None,
+            count=count,
         )
-        context = self.bot.context
-        # Validation, policy and the quota are quick database work, so they run before the
-        # defer: a refusal gets an ephemeral answer (through the error funnel), and the job is
-        # recorded (and its quota charged) before the member is told it is queued.
-        context.service.ensure_room()  # before admit, so the audit log never says "allowed" for it
-        admission = await context.gate.admit(options, where_of(interaction))
-        roles = getattr(interaction.user, "roles", ())
-        job = await context.service.submit(
-            admission.request,
-            place_of(interaction),
-            quota=quota_ask(interaction),
-            priority=priority_of((r.name for r in roles), (r.id for r in roles), context.config.quota.priority_roles),
-            interaction_id=interaction.id,
-            interaction_token=interaction.token,
-        )
-        await interaction.response.defer(thinking=True)
-        context.messenger.start(context.messenger.follow(InteractionReply(interaction), job, admission.rules))
+        await submit_imagine(self.bot, interaction, options)
 
     @imagine.autocomplete("prompt")
     @imagine.autocomplete("negative")

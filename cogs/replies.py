@@ -77,9 +77,10 @@ class _TokenWatch:
 
 
 class InteractionReply(_TokenWatch):
-    def __init__(self, interaction: discord.Interaction) -> None:
+    def __init__(self, interaction: discord.Interaction, *, gone: bool = False) -> None:
         super().__init__()
         self._interaction = interaction
+        self._gone = gone
 
     @property
     def user_id(self) -> int:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.imagine", "cogs.job_controls", "cogs.quota", "cogs.moderation")
+EXTENSIONS = ("cogs.imagine", "cogs.results", "cogs.job_controls", "cogs.quota", "cogs.moderation")
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,9 @@ class ActiveJob:
     progress: Progress | None = None
     started_at: float | None = None  # time.monotonic() when the worker took it
     stop_reason: StopReason | None = None
+    preview: bytes | None = None  # a small JPEG of the latents, when one was asked for
+    # Set by whoever shows progress; the pipeline's thread renders a preview at its next step.
+    preview_wanted: threading.Event = field(default_factory=threading.Event)
     # Read from the pipeline's thread at every step, hence a thread-safe flag.
     cancel_flag: threading.Event = field(default_factory=threading.Event)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -49,9 +52,14 @@ class ActiveJob:
         self.started_at = time.monotonic()
         self.changed.set()
 
+    def show_preview(self, jpeg: bytes) -> None:
+        self.preview = jpeg
+        self.changed.set()
+
     def stop(self, reason: StopReason) -> None:
-        """Ask the pipeline to stop at its next step; the first reason given wins."""
-        if self.stop_reason is None:
+        """Ask the pipeline to stop at its next step. A member's cancel wins over a shutdown
+        (they were told it would not be charged); otherwise the first reason stands."""
+        if self.stop_reason is None or reason is StopReason.CANCELLED:
             self.stop_reason = reason
         self.cancel_flag.set()
         self.changed.set()

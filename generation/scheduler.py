@@ -13,7 +13,7 @@ import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from core.errors import NotAccepting, QueueFull
+from core.errors import JobRequeued, NotAccepting, QueueFull
 from db.jobs import QueueSlot
 from generation.jobs import ActiveJob
 
@@ -45,6 +45,9 @@ class FairScheduler:
         self._last_round: dict[tuple[int, int], int] = {}  # (priority, user) -> latest round given
         self._served: dict[tuple[int, int], int] = {}  # (priority, user) -> round of their job taken last
         self._serving: dict[int, int] = {}  # priority -> round of the job taken last
+        # Claims whose jobs are still being recorded: they hold a seat and a round.
+        self._inflight: dict[tuple[int, int], list[int]] = {}
+        self._inflight_total = 0
         self._nonempty = asyncio.Event()
         self._accepting = True
 
@@ -58,7 +61,7 @@ class FairScheduler:
     def ensure_room(self, extra: int = 1) -> None:
         if not self._accepting:
             raise NotAccepting("The bot is restarting and not taking new requests; please try again in a minute.")
-        if len(self._keys) + extra > self._max_size:
+        if len(self._keys) + self._inflight_total + extra > self._max_size:
             raise QueueFull(
                 f"The queue is full ({self._max_size} images waiting). Please try again in a few minutes."
             )
@@ -70,12 +73,26 @@ class FairScheduler:
         serving = self._current_round(priority)
         round_ = serving if previous is None else max(serving, previous + 1)
         self._last_round[key] = round_
+        self._inflight.setdefault(key, []).append(round_)
+        self._inflight_total += 1
         return QueueSlot(round=round_, priority=priority)
+
+    def _settle(self, key: tuple[int, int], round_: int) -> bool:
+        """Forget an in-flight claim; False if it was not one (a restored job)."""
+        rounds = self._inflight.get(key)
+        if not rounds or round_ not in rounds:
+            return False
+        rounds.remove(round_)
+        if not rounds:
+            del self._inflight[key]
+        self._inflight_total -= 1
+        return True
 
     def _current_round(self, priority: int) -> int:
         """The round now being served. After a restart the restored jobs may start far past the
         last round taken (0): the rounds before the first queued one are over, so a newcomer
-        starts just before it rather than ahead of the whole restored queue."""
+        starts just before it rather than ahead of the whole restored queue (``restore`` sets
+        the exact round when it knows it)."""
         serving = self._serving.get(priority, 0)
         tier = -priority
         first = bisect.bisect_left(self._keys, tier, key=lambda k: k.tier)
@@ -83,17 +100,40 @@ class FairScheduler:
             serving = self._serving[priority] = self._keys[first].round - 1
         return serving
 
+    def restore(self, job: ActiveJob, slot: QueueSlot) -> None:
+        """Queue a job from the last run. The first one restored in a tier was being served when
+        the bot stopped, so its round is the one now served: newcomers join it, behind its jobs."""
+        if slot.priority not in self._serving:
+            self._serving[slot.priority] = slot.round
+        self.put(job, slot)
+
     def release(self, user_id: int, slot: QueueSlot) -> None:
         """Give back a claimed slot whose job was never queued (e.g. refused by the quota)."""
         key = (slot.priority, user_id)
-        if self._last_round.get(key) == slot.round:
-            # The claim gave round max(serving, previous + 1); one less gives the next claim the
-            # same round back, whatever the member has queued, ran or has in flight.
-            self._last_round[key] = slot.round - 1
+        self._settle(key, slot.round)
+        # The member's next round follows what they still have: queued, in flight, or last run.
+        # (Undoing only the latest claim would leave gaps when many requests race.)
+        rounds = [
+            k.round for k, job in self._jobs.values() if k.tier == -slot.priority and job.request.user_id == user_id
+        ]
+        rounds += self._inflight.get(key, [])
+        served = self._served.get(key)
+        if served is not None:
+            rounds.append(served)
+        if rounds:
+            self._last_round[key] = max(rounds)
+        else:
+            self._last_round.pop(key, None)
 
     def put(self, job: ActiveJob, slot: QueueSlot) -> None:
-        key = _Key(-slot.priority, slot.round, job.id)
         user = (slot.priority, job.request.user_id)
+        self._settle(user, slot.round)
+        if not self._accepting:
+            # Recorded just as the bot stops: the database holds it as queued for the next start.
+            if not job.result.done():
+                job.result.set_exception(JobRequeued())
+            return
+        key = _Key(-slot.priority, slot.round, job.id)
         self._last_round[user] = max(self._last_round.get(user, slot.round), slot.round)
         bisect.insort(self._keys, key)
         self._jobs[job.id] = (key, job)

@@ -11,7 +11,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from core.errors import JobCancelled, UserFacingError
-from db.jobs import JobStore, Place, UnfinishedJob
+from db.jobs import JobRecord, JobStore, Place, UnfinishedJob
 from db.models import JobStatus
 from db.quotas import QuotaAsk
 from generation.jobs import ActiveJob, StopReason
@@ -96,7 +96,7 @@ class GenerationService:
             if record.status is JobStatus.RUNNING:
                 await self._store.requeue(record.id)
             job = self._new_job(record.id, record.request)
-            self._scheduler.put(job, record.slot)
+            self._scheduler.restore(job, record.slot)
             restored.append(Restored(job, record))
         return restored
 
@@ -123,6 +123,10 @@ class GenerationService:
         current = self._worker.current
         running = [current] if current is not None and current.request.user_id == user_id else []
         return [*running, *self._scheduler.jobs_of(user_id)]
+
+    async def record(self, job_id: int) -> JobRecord | None:
+        """A job as stored, finished or not (the result buttons rebuild requests from it)."""
+        return await self._store.get(job_id)
 
     def find(self, job_id: int) -> ActiveJob | None:
         current = self._worker.current

@@ -41,6 +41,8 @@ class Runner(Protocol):
         on_step: Callable[[int, int], None],
         is_cancelled: Callable[[], bool],
         classifier: OutputClassifier | None,
+        want_preview: Callable[[], bool],
+        on_preview: Callable[[bytes], None],
     ) -> GenerationResult: ...
 
 
@@ -118,20 +120,40 @@ class GenerationWorker:
             self._current = job
             try:
                 await self._process(model, job)
-            except Exception:  # the worker must outlive any one job
+            except Exception:  # the worker must outlive any one job (and its bookkeeping)
                 log.exception("job %s: unexpected error", job.id)
                 if not job.result.done():
-                    await self._store.mark_failed(job.id, "unexpected error (logged)")
                     job.result.set_exception(GenerationFailed("Something went wrong while generating."))
+                    try:
+                        await self._store.mark_failed(job.id, "unexpected error (logged)")
+                    except Exception:  # e.g. the database is down: the job is re-run at the next start
+                        log.exception("job %s: could not record the failure", job.id)
             finally:
                 self._current = None
 
-    def _attempt(self, model: LoadedModel, job: ActiveJob, on_step: Callable[[int, int], None]) -> GenerationResult:
+    def _attempt(
+        self,
+        model: LoadedModel,
+        job: ActiveJob,
+        on_step: Callable[[int, int], None],
+        on_preview: Callable[[bytes], None],
+    ) -> GenerationResult:
         """Run in the worker thread; an out-of-memory error is retried once with the cache freed."""
+
+        def want_preview() -> bool:
+            wanted = job.preview_wanted.is_set()
+            job.preview_wanted.clear()
+            return wanted
 
         def once() -> GenerationResult:
             return self._runner(
-                model, job.request, on_step=on_step, is_cancelled=job.cancel_flag.is_set, classifier=self._classifier
+                model,
+                job.request,
+                on_step=on_step,
+                is_cancelled=job.cancel_flag.is_set,
+                classifier=self._classifier,
+                want_preview=want_preview,
+                on_preview=on_preview,
             )
 
         try:
@@ -157,7 +179,10 @@ class GenerationWorker:
         def on_step(step: int, total: int) -> None:
             loop.call_soon_threadsafe(job.report, Progress(step, total))
 
-        running = loop.run_in_executor(self._executor, self._attempt, model, job, on_step)
+        def on_preview(jpeg: bytes) -> None:
+            loop.call_soon_threadsafe(job.show_preview, jpeg)
+
+        running = loop.run_in_executor(self._executor, self._attempt, model, job, on_step, on_preview)
         try:
             result: GenerationResult = await asyncio.wait_for(asyncio.shield(running), self._job_timeout_s)
         except TimeoutError:

@@ -22,7 +22,8 @@ MESSAGE = 4  # CHANNEL_MESSAGE_WITH_SOURCE
 
 
 def _image_done(ix) -> bool:  # type: ignore[no-untyped-def]
-    return ix.original is not None and bool(ix.original.attachments)
+    # Progress edits carry a JPEG preview; the result is the PNG.
+    return ix.original is not None and any(a.filename.endswith(".png") for a in ix.original.attachments)
 
 
 async def _job_rows(world: World) -> list[Job]:
@@ -52,6 +53,7 @@ async def test_commands_are_registered_with_the_documented_options(world: World)
         "rating",
         "year",
         "aesthetic",
+        "count",
     ]
     assert options["prompt"]["required"] is True
     assert options["prompt"]["autocomplete"] is True and options["negative"]["autocomplete"] is True

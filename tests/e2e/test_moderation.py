@@ -53,7 +53,7 @@ def _done(ix) -> bool:  # type: ignore[no-untyped-def]
         ix.original is not None
         and not _message(ix).loading
         and "Generating" not in _message(ix).content
-        and (bool(_message(ix).attachments) or "withheld" in _message(ix).content)
+        and (any(a.filename.endswith(".png") for a in _message(ix).attachments) or "withheld" in _message(ix).content)
     )
 
 

@@ -59,7 +59,8 @@ async def queued(world: World, user: User, **options: Any) -> Interaction:
 
 
 def has_image(ix: Interaction) -> bool:
-    return ix.original is not None and bool(ix.original.attachments)
+    # Progress edits carry a JPEG preview; the result is the PNG.
+    return ix.original is not None and any(a.filename.endswith(".png") for a in ix.original.attachments)
 
 
 def says(text: str):  # type: ignore[no-untyped-def]

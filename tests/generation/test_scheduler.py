@@ -13,7 +13,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from core.errors import NotAccepting, QueueFull
+from core.errors import JobRequeued, NotAccepting, QueueFull
 from db.jobs import QueueSlot
 from generation.jobs import ActiveJob
 from generation.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
@@ -745,3 +745,51 @@ async def test_ten_thousand_jobs_from_a_thousand_members() -> None:
         for job_id in survivors
     )
     assert len(q.scheduler) == 10_000 - 300 - 2_000
+
+
+# --- claims in flight (found in review) ----------------------------------------------------------
+
+
+def test_a_burst_of_racing_claims_with_most_refused_keeps_the_accepted_jobs_in_early_rounds(queue: Queue) -> None:
+    s = queue.scheduler
+    slots = [s.claim(A) for _ in range(50)]  # 50 requests in flight at once
+    accepted = set(range(0, 50, 10))  # the quota lets five through, in whatever order
+    for i, slot in enumerate(slots):
+        if i not in accepted:
+            s.release(A, slot)
+    for i in sorted(accepted):
+        s.put(queue.new_job(1000 + i, A), slots[i])
+    # The member's next request follows their five queued jobs, not the 50 claims.
+    assert s.claim(A).round == max(slots[i].round for i in accepted) + 1
+
+
+def test_claims_in_flight_hold_a_seat_in_the_queue(queue: Queue) -> None:
+    q = Queue(queue.loop, max_size=3)
+    for user in (A, B, C):
+        q.scheduler.ensure_room()
+        q.scheduler.claim(user)  # recorded in the database, not yet put
+    with pytest.raises(QueueFull):
+        q.scheduler.ensure_room()
+
+
+async def test_after_a_restart_a_newcomer_joins_the_interrupted_round_behind_its_jobs() -> None:
+    loop = asyncio.get_running_loop()
+    q = Queue(loop)
+    s = q.scheduler
+    restored = [(10, A, 5), (11, B, 5), (12, C, 5), (13, A, 6)]  # 10 was running when it stopped
+    for job_id, user, round_ in restored:
+        s.restore(q.new_job(job_id, user), QueueSlot(round=round_))
+    newcomer = q.new_job(14, D)
+    s.put(newcomer, s.claim(D))
+    assert _ids(await q.take_all()) == [10, 11, 12, 14, 13]
+
+
+async def test_a_job_recorded_after_close_is_not_queued_but_requeued() -> None:
+    q = Queue(asyncio.get_running_loop())
+    slot = q.scheduler.claim(A)
+    q.scheduler.close()
+    job = q.new_job(1, A)
+    q.scheduler.put(job, slot)
+    assert len(q.scheduler) == 0
+    with pytest.raises(JobRequeued):
+        job.result.result()

@@ -21,7 +21,7 @@ from db.engine import create_sessionmaker
 from db.jobs import JobStore, Place
 from db.models import JobStatus
 from db.quotas import QuotaAsk, QuotaStore
-from generation.jobs import ActiveJob
+from generation.jobs import ActiveJob, StopReason
 from generation.loader import LoadedModel
 from generation.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
 from generation.runner import GenerationResult, RenderedImage
@@ -69,6 +69,8 @@ class ScriptedRunner:
         on_step: Callable[[int, int], None],
         is_cancelled: Callable[[], bool],
         classifier: OutputClassifier | None,
+        want_preview: Callable[[], bool],
+        on_preview: Callable[[bytes], None],
     ) -> GenerationResult:
         self.calls.append(request.seed)
         self.started.set()
@@ -283,3 +285,46 @@ async def test_a_job_left_running_by_a_crash_is_run_again(engine: AsyncEngine) -
         assert [x.job.id for x in restored] == [job_id]
         await asyncio.wait_for(restored[0].job.result, 10)
         assert runner.calls == [5]
+
+
+async def test_a_cancel_during_shutdown_wins_and_is_refunded(engine: AsyncEngine) -> None:
+    runner = ScriptedRunner()
+    async with rig(engine, runner) as r:
+        job = await submit(r, steps=50)
+        await until(lambda: job.started)
+        job.stop(StopReason.SHUTDOWN)  # the bot began to stop...
+        assert await r.service.cancel(job.id) is CancelOutcome.STOPPING  # ...and the member cancels
+        with pytest.raises(JobCancelled):
+            await asyncio.wait_for(job.result, 10)
+        record = await r.store.get(job.id)
+        assert record is not None and record.status is JobStatus.CANCELLED
+        assert await used(r) == 0
+
+
+async def test_the_worker_survives_a_database_outage_while_recording_a_failure(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = ScriptedRunner()
+    runner.hold.set()
+    async with rig(engine, runner) as r:
+        calls = 0
+        real = r.store.mark_running
+
+        async def flaky(job_id: int) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                raise ConnectionError("database went away")
+            await real(job_id)
+
+        async def failing(job_id: int, error: str) -> None:
+            raise ConnectionError("still away")
+
+        monkeypatch.setattr(r.store, "mark_running", flaky)
+        monkeypatch.setattr(r.store, "mark_failed", failing)
+        first = await submit(r, seed=1, steps=1)
+        with pytest.raises(GenerationFailed):
+            await asyncio.wait_for(first.result, 10)
+        monkeypatch.undo()
+        second = await submit(r, seed=2, steps=1)
+        assert (await asyncio.wait_for(second.result, 10)).png == b"png"

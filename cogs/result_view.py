@@ -1,0 +1,74 @@
+"""The buttons under every result. Custom ids carry the action, the job id and the image index
+(≤100 chars), and the item is a dynamic item, so the buttons work after a restart. A click is
+turned into a ``result_button`` event that cogs.results handles."""
+
+from __future__ import annotations
+
+import enum
+import re
+from typing import Any
+
+import discord
+
+
+class ResultAction(enum.StrEnum):
+    REROLL = "reroll"
+    VARY = "vary"
+    UPSCALE = "up"
+    PARAMS = "params"
+    DELETE = "delete"
+
+
+LABELS = {
+    ResultAction.REROLL: "🔁 Re-roll",
+    ResultAction.VARY: "🎲 Variation",
+    ResultAction.UPSCALE: "⬆️ Upscale ×1.5",
+    ResultAction.PARAMS: "📋 Parameters",
+    ResultAction.DELETE: "🗑️ Delete",
+}
+
+
+def custom_id(action: ResultAction, job_id: int, index: int = 0) -> str:
+    return f"res:{action.value}:{job_id}:{index}"
+
+
+class ResultButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"res:(?P<action>reroll|vary|up|params|delete):(?P<job_id>[0-9]{1,19}):(?P<index>[0-3])",
+):
+    def __init__(self, action: ResultAction, job_id: int, index: int = 0, *, label: str | None = None) -> None:
+        style = discord.ButtonStyle.danger if action is ResultAction.DELETE else discord.ButtonStyle.secondary
+        super().__init__(
+            discord.ui.Button(label=label or LABELS[action], style=style, custom_id=custom_id(action, job_id, index))
+        )
+        self.action, self.job_id, self.index = action, job_id, index
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> ResultButton:
+        return cls(ResultAction(match["action"]), int(match["job_id"]), int(match["index"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        interaction.client.dispatch("result_button", interaction, self.action, self.job_id, self.index)
+
+
+def result_view(job_id: int, count: int, *, upscaled: bool = False, deletable: bool = True) -> discord.ui.View:
+    """One image: a row of five. Several: re-roll, parameters, delete, then U1..Un and V1..Vn."""
+    view = discord.ui.View(timeout=None)
+    if count == 1:
+        actions = [ResultAction.REROLL, ResultAction.VARY, ResultAction.PARAMS]
+        if not upscaled:
+            actions.insert(2, ResultAction.UPSCALE)
+        for action in actions:
+            view.add_item(ResultButton(action, job_id))
+    else:
+        view.add_item(ResultButton(ResultAction.REROLL, job_id))
+        view.add_item(ResultButton(ResultAction.PARAMS, job_id))
+        for index in range(count):
+            view.add_item(ResultButton(ResultAction.UPSCALE, job_id, index, label=f"⬆️ U{index + 1}"))
+        for index in range(count):
+            view.add_item(ResultButton(ResultAction.VARY, job_id, index, label=f"🎲 V{index + 1}"))
+    if deletable:
+        view.add_item(ResultButton(ResultAction.DELETE, job_id))
+    return view

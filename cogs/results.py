@@ -1,0 +1,136 @@
+"""What the result buttons do. Re-roll, Variation and Upscale make a new request that goes
+through the same gate, quota and queue as `/imagine` (as the member who clicked); Parameters
+answers privately; Delete is for the member who asked and for moderators."""
+
+from __future__ import annotations
+
+import io
+import logging
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord.ext import commands
+
+from cogs.result_view import ResultAction, ResultButton
+from cogs.submit import submit_imagine
+from core.errors import UserFacingError
+from generation import followups
+from generation.request import GenerationRequest
+
+if TYPE_CHECKING:
+    from core.client import ImagineBot
+
+log = logging.getLogger(__name__)
+
+MESSAGE_LIMIT = 2000
+
+
+def _block(text: str) -> str:
+    return "```\n" + text.replace("```", "ˋˋˋ") + "\n```"
+
+
+def imagine_command(request: GenerationRequest) -> str:
+    """A `/imagine` line that makes the same image (Discord fills options typed as name:value)."""
+    parts = [f"/imagine prompt:{request.user_prompt}"]
+    if request.user_negative:
+        parts.append(f"negative:{request.user_negative}")
+    parts += [f"aspect:{request.size}", f"seed:{request.seed}", f"steps:{request.steps}", f"cfg:{request.cfg:g}"]
+    parts += [f"quality:{request.quality}", f"style:{request.style}", f"rating:{request.rating}"]
+    if request.year:
+        parts.append(f"year:{request.year}")
+    if request.aesthetic:
+        parts.append(f"aesthetic:{request.aesthetic}")
+    if request.count > 1:
+        parts.append(f"count:{request.count}")
+    return " ".join(parts)
+
+
+def parameters_text(request: GenerationRequest) -> str:
+    width, height = request.output_size
+    settings = (
+        f"Seed: {', '.join(map(str, request.seeds))} · Size: {width}x{height} · Steps: {request.steps} · "
+        f"CFG: {request.cfg:g} · Sampler: {request.sampler} · Quality: {request.quality} · Style: {request.style} · "
+        f"Rating: {request.rating}"
+    )
+    if request.variation_seed is not None:
+        settings += f" · Variation seed: {request.variation_seed} ({request.variation_strength:g})"
+    if request.hires:
+        settings += " · Upscaled ×1.5 (hires pass, denoise 0.55)"
+    sections = [
+        "**Prompt**",
+        _block(request.prompt),
+        "**Negative prompt**",
+        _block(request.negative or "(none)"),
+        settings,
+        "**Make it again**",
+        _block(imagine_command(request)),
+    ]
+    return "\n".join(sections)
+
+
+class ResultsCog(commands.Cog):
+    def __init__(self, bot: ImagineBot) -> None:
+        self.bot = bot
+
+    @commands.Cog.listener()
+    async def on_result_button(
+        self, interaction: discord.Interaction[Any], action: ResultAction, job_id: int, index: int
+    ) -> None:
+        try:
+            await self._handle(interaction, action, job_id, index)
+        except UserFacingError as exc:
+            await self._refuse(interaction, exc.message)
+        except Exception:
+            log.exception("result button %s on job %s failed", action, job_id)
+            await self._refuse(interaction, "Something went wrong on our side; the error was logged.")
+
+    async def _refuse(self, interaction: discord.Interaction[Any], message: str) -> None:
+        try:
+            if interaction.response.is_done():
+                await interaction.edit_original_response(content=f"❌ {message}", attachments=[], view=None)
+            else:
+                await interaction.response.send_message(message, ephemeral=True)
+        except discord.HTTPException:
+            log.warning("could not tell the member about a refused button: %s", message)
+
+    async def _handle(
+        self, interaction: discord.Interaction[Any], action: ResultAction, job_id: int, index: int
+    ) -> None:
+        record = await self.bot.context.service.record(job_id)
+        if record is None:
+            raise UserFacingError("This result is no longer known to the bot.")
+        request = record.request
+        if action is ResultAction.PARAMS:
+            await self._parameters(interaction, request)
+        elif action is ResultAction.DELETE:
+            await self._delete(interaction, request)
+        elif action is ResultAction.REROLL:
+            await submit_imagine(self.bot, interaction, followups.reroll(request))
+        elif action is ResultAction.VARY:
+            await submit_imagine(self.bot, interaction, followups.variation(request, index))
+        else:
+            await submit_imagine(self.bot, interaction, followups.upscale(request, index))
+
+    async def _parameters(self, interaction: discord.Interaction[Any], request: GenerationRequest) -> None:
+        text = parameters_text(request)
+        if len(text) <= MESSAGE_LIMIT:
+            await interaction.response.send_message(text, ephemeral=True)
+            return
+        # Very long prompts: the same text as a file, which Discord shows with a copy button.
+        file = discord.File(io.BytesIO(text.encode()), filename="parameters.md")
+        await interaction.response.send_message("📋 Parameters (long prompt, attached):", file=file, ephemeral=True)
+
+    async def _delete(self, interaction: discord.Interaction[Any], request: GenerationRequest) -> None:
+        moderator = interaction.permissions.manage_messages
+        if interaction.user.id != request.user_id and not moderator:
+            raise UserFacingError("Only the member who asked for this image, or a moderator, can delete it.")
+        message = interaction.message
+        if message is None:
+            raise UserFacingError("That message is gone already.")
+        await interaction.response.send_message("🗑️ Deleted.", ephemeral=True)
+        await message.delete()
+
+
+async def setup(bot: ImagineBot) -> None:
+    bot.add_dynamic_items(ResultButton)
+    await bot.add_cog(ResultsCog(bot))

@@ -1,0 +1,50 @@
+"""The one path every request takes, from `/imagine` and from the result buttons alike:
+queue room, moderation gate, quota and job record, then the defer and the followed job."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from cogs.delivery import place_of, where_of
+from cogs.quota import quota_ask
+from cogs.replies import InteractionReply
+from generation.request import ImagineOptions
+from generation.scheduler import priority_of
+
+if TYPE_CHECKING:
+    from core.client import ImagineBot
+
+log = logging.getLogger(__name__)
+
+
+async def submit_imagine(
+    bot: ImagineBot, interaction: discord.Interaction[Any], options: ImagineOptions, *, private: bool = False
+) -> None:
+    """Raises UserFacingError (before anything is deferred or charged) when the request is refused."""
+    context = bot.context
+    # Validation, policy and the quota are quick database work, so they run before the
+    # defer: a refusal gets an ephemeral answer, and the job is recorded (and its quota
+    # charged) before the member is told it is queued.
+    context.service.ensure_room()  # before admit, so the audit log never says "allowed" for it
+    admission = await context.gate.admit(options, where_of(interaction))
+    roles = getattr(interaction.user, "roles", ())
+    job = await context.service.submit(
+        admission.request,
+        place_of(interaction),
+        quota=quota_ask(interaction, images=admission.request.count),
+        priority=priority_of((r.name for r in roles), (r.id for r in roles), context.config.quota.priority_roles),
+        interaction_id=interaction.id,
+        interaction_token=interaction.token,
+    )
+    try:
+        await interaction.response.defer(thinking=True, ephemeral=private)
+        reply = InteractionReply(interaction)
+    except discord.HTTPException as exc:
+        # Too late (the 3 s window) or Discord hiccuped: the job is recorded and charged, so it
+        # still runs and its result goes to the channel.
+        log.warning("could not defer /imagine for %s (%s); the result will be posted in the channel", job.id, exc)
+        reply = InteractionReply(interaction, gone=True)
+    context.messenger.start(context.messenger.follow(reply, job, admission.rules))
