@@ -38,6 +38,7 @@ async def run(config: Config) -> None:
     from db.migrate import upgrade_to_head
     from db.policies import PolicyStore
     from db.quotas import QuotaStore
+    from db.settings import SettingsStore
     from generation.autocomplete import TagIndex
     from generation.loader import check_model_config, load_pipeline
     from generation.request import PromptLimits
@@ -111,6 +112,7 @@ async def run(config: Config) -> None:
                 audit=audit,
                 quotas=QuotaAdmin(quotas, audit),
                 messenger=messenger,
+                settings=SettingsStore(sessions),
                 restored=tuple(restored),
             )
         )

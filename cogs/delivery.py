@@ -249,7 +249,12 @@ class JobMessenger:
         if spoilered:
             content += " ⚠️ rated above this channel's limit by the output check; shown as a spoiler."
         all_shown = len(shown) == len(result.images)
-        view = result_view(job.id, len(result.images), upscaled=request.hires) if all_shown else None
+        # An ephemeral (private) result cannot be deleted through the channel, so no Delete.
+        view = (
+            result_view(job.id, len(result.images), upscaled=request.hires, deletable=not reply.private)
+            if all_shown
+            else None
+        )
         await self._send(reply, content=content, embed=embed, files=files, view=view)
         if withheld:
             await self._tell_privately(reply, detail)
@@ -303,6 +308,10 @@ class JobMessenger:
                 log.info("interaction token gone (%s); posting in the channel instead", exc)
                 for file in files:
                     file.reset()
+        if reply.private:
+            # Never post a private result where everyone sees it.
+            log.warning("private result for %s finished after its token died; not posted", reply.user_id)
+            return
         channel = await reply.channel()
         if channel is None:
             log.warning("job for %s finished after its token died and its channel is gone", reply.user_id)

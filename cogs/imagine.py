@@ -32,6 +32,7 @@ from generation.request import (
     MIN_STEPS,
     ImagineOptions,
 )
+from generation.user_defaults import apply_defaults
 from moderation.gate import Where
 
 if TYPE_CHECKING:
@@ -129,7 +130,15 @@ class ImagineCog(commands.Cog):
             aesthetic=aesthetic.value if aesthetic else None,
             count=count,
         )
-        await submit_imagine(self.bot, interaction, options)
+        defaults = await self.bot.context.settings.get(interaction.user.id)
+        options = apply_defaults(
+            options,
+            defaults,
+            aspect_given=aspect is not None,
+            quality_given=quality is not None,
+            style_given=style is not None,
+        )
+        await submit_imagine(self.bot, interaction, options, private=defaults.private)
 
     @imagine.autocomplete("prompt")
     @imagine.autocomplete("negative")

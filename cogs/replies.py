@@ -40,6 +40,10 @@ class Reply(Protocol):
         """Discord said the token is dead: stop using it, whatever its age."""
 
     @property
+    def private(self) -> bool:
+        """The member asked for results only they see (an ephemeral response)."""
+
+    @property
     def created_at(self) -> datetime: ...
 
     async def edit_original(self, **fields: Any) -> None:
@@ -56,6 +60,8 @@ def token_alive(reply: Reply, now: datetime | None = None) -> bool:
 
 class _TokenWatch:
     """Turns Discord's "this token is dead" answers into TokenGone, once and for all."""
+
+    private = False
 
     def __init__(self) -> None:
         self._gone = False
@@ -77,10 +83,11 @@ class _TokenWatch:
 
 
 class InteractionReply(_TokenWatch):
-    def __init__(self, interaction: discord.Interaction, *, gone: bool = False) -> None:
+    def __init__(self, interaction: discord.Interaction, *, gone: bool = False, private: bool = False) -> None:
         super().__init__()
         self._interaction = interaction
         self._gone = gone
+        self.private = private
 
     @property
     def user_id(self) -> int:

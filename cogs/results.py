@@ -104,12 +104,15 @@ class ResultsCog(commands.Cog):
             await self._parameters(interaction, request)
         elif action is ResultAction.DELETE:
             await self._delete(interaction, request)
-        elif action is ResultAction.REROLL:
-            await submit_imagine(self.bot, interaction, followups.reroll(request))
-        elif action is ResultAction.VARY:
-            await submit_imagine(self.bot, interaction, followups.variation(request, index))
         else:
-            await submit_imagine(self.bot, interaction, followups.upscale(request, index))
+            if action is ResultAction.REROLL:
+                options = followups.reroll(request)
+            elif action is ResultAction.VARY:
+                options = followups.variation(request, index)
+            else:
+                options = followups.upscale(request, index)
+            private = (await self.bot.context.settings.get(interaction.user.id)).private
+            await submit_imagine(self.bot, interaction, options, private=private)
 
     async def _parameters(self, interaction: discord.Interaction[Any], request: GenerationRequest) -> None:
         text = parameters_text(request)

@@ -41,10 +41,10 @@ async def submit_imagine(
     )
     try:
         await interaction.response.defer(thinking=True, ephemeral=private)
-        reply = InteractionReply(interaction)
+        reply = InteractionReply(interaction, private=private)
     except discord.HTTPException as exc:
         # Too late (the 3 s window) or Discord hiccuped: the job is recorded and charged, so it
         # still runs and its result goes to the channel.
         log.warning("could not defer /imagine for %s (%s); the result will be posted in the channel", job.id, exc)
-        reply = InteractionReply(interaction, gone=True)
+        reply = InteractionReply(interaction, gone=True, private=private)
     context.messenger.start(context.messenger.follow(reply, job, admission.rules))

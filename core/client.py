@@ -16,6 +16,7 @@ from discord.ext import commands
 from core.config import Config, DiscordConfig
 from core.errors import UserFacingError
 from db.audit import AuditLog
+from db.settings import SettingsStore
 from generation.autocomplete import TagIndex
 from generation.service import GenerationService, Restored
 from generation.tags import TagDatabase
@@ -28,7 +29,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.imagine", "cogs.results", "cogs.job_controls", "cogs.quota", "cogs.moderation")
+EXTENSIONS = (
+    "cogs.imagine",
+    "cogs.results",
+    "cogs.job_controls",
+    "cogs.quota",
+    "cogs.settings",
+    "cogs.help",
+    "cogs.moderation",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +53,7 @@ class BotContext:
     audit: AuditLog
     quotas: QuotaAdmin
     messenger: JobMessenger
+    settings: SettingsStore
     # Jobs the previous run left unfinished, queued again; the imagine cog follows them.
     restored: tuple[Restored, ...] = ()
 

@@ -200,3 +200,17 @@ class GenerationBlock(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     blocked_by: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class UserSettings(Base):
+    """A member's /settings: defaults that /imagine options override (NULL = the bot's default)."""
+
+    __tablename__ = "user_settings"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    aspect: Mapped[str | None] = mapped_column(String(16))
+    quality: Mapped[str | None] = mapped_column(String(32))
+    style: Mapped[str | None] = mapped_column(String(32))
+    negative: Mapped[str] = mapped_column(Text, default="")
+    private: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

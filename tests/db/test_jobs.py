@@ -41,7 +41,8 @@ async def test_migrations_create_tables(engine: AsyncEngine) -> None:
     assert {"users", "guilds", "channels", "jobs"} <= tables
     assert {"guild_policies", "channel_policies", "blocked_tags", "audit_log"} <= tables
     assert {"quota_usage", "quota_limits", "generation_blocks"} <= tables
-    assert version == "0003"
+    assert "user_settings" in tables
+    assert version == "0004"
 
 
 async def test_migrations_are_idempotent(engine: AsyncEngine) -> None:

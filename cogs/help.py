@@ -1,0 +1,71 @@
+"""`/help`: how to write prompts, the presets, and this channel's limits, with examples."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from cogs.delivery import where_of
+from cogs.quota import quota_ask
+from generation.presets import QUALITY_PRESETS, STYLE_PRESETS
+from generation.ratings import Rating
+from generation.request import MAX_COUNT
+
+if TYPE_CHECKING:
+    from core.client import ImagineBot
+
+EXAMPLES = (
+    "`/imagine prompt:1girl, long hair, smile, cherry blossoms`",
+    "`/imagine prompt:1boy, solo, (black jacket:1.2), city, night aspect:1216x832 count:4`",
+    "`/imagine prompt:2girls, holding hands, beach, sunset style:Anime year:newest`",
+)
+
+
+def help_text(*, max_rating: Rating, default_rating: Rating, quota: str, max_prompt_chars: int) -> str:
+    ratings = ", ".join(f"`{r.label}`" for r in Rating if r <= max_rating)
+    return "\n".join(
+        [
+            "## Making images",
+            "Write **Danbooru tags**, comma separated, most important first: who (`1girl`, `2boys`), "
+            "then character and series (`hatsune miku, vocaloid`), then the rest (`long hair, smile, outdoors`). "
+            "`(tag:1.3)` or `(tag)` weighs a tag more, `[tag]` less; `BREAK` starts a new chunk. "
+            "The prompt box autocompletes tags. Tags to avoid go in `negative`.",
+            f"**Quality presets:** {', '.join(QUALITY_PRESETS)} (tags added for you). "
+            f"**Style presets:** {', '.join(STYLE_PRESETS)}.",
+            f"Up to {MAX_COUNT} images per request with `count` (consecutive seeds); the same `seed` "
+            "gives the same image. Buttons under each result: 🔁 re-roll, 🎲 variation, ⬆️ upscale ×1.5, "
+            "📋 parameters, 🗑️ delete. `/settings` keeps your defaults; `/cancel` stops a job.",
+            "## Here",
+            f"**Ratings allowed in this channel:** {ratings} (default `{default_rating.label}`). "
+            "Explicit tags are refused below `questionable`; minors with sexual content are refused everywhere.",
+            f"**Your quota:** {quota}",
+            f"**Longest prompt:** {max_prompt_chars} characters.",
+            "## Examples",
+            *EXAMPLES,
+        ]
+    )
+
+
+class HelpCog(commands.Cog):
+    def __init__(self, bot: ImagineBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="help", description="How to write prompts, the presets, and the limits here")
+    async def help(self, interaction: discord.Interaction) -> None:
+        context = self.bot.context
+        rules = await context.gate.rules_for(where_of(interaction))
+        quota = (await context.quotas.status(quota_ask(interaction))).replace("\n", " ")
+        text = help_text(
+            max_rating=rules.max_rating,
+            default_rating=rules.default_rating,
+            quota=quota,
+            max_prompt_chars=context.config.generation.max_prompt_chars,
+        )
+        await interaction.response.send_message(text[:2000], ephemeral=True)
+
+
+async def setup(bot: ImagineBot) -> None:
+    await bot.add_cog(HelpCog(bot))
