@@ -92,10 +92,10 @@ def result_embed(request: GenerationRequest, result: GenerationResult, filename:
 
 
 def _duration(seconds: float) -> str:
-    seconds = max(round(seconds), 1)
-    if seconds < 90:
-        return f"{seconds} s"
-    return f"{round(seconds / 60)} min"
+    # Coarse on purpose: a text that changes every second would cost a message edit each interval.
+    if seconds < 60:
+        return f"{max(5, round(seconds / 5) * 5)} s"
+    return f"{max(1, round(seconds / 60))} min"
 
 
 def status_text(position: int | None, job: ActiveJob, wait_s: float | None = None) -> str:

@@ -11,6 +11,7 @@ import discord
 from cogs.delivery import place_of, where_of
 from cogs.quota import quota_ask
 from cogs.replies import InteractionReply
+from core.errors import QuotaRefused
 from generation.request import ImagineOptions
 from generation.scheduler import priority_of
 
@@ -29,16 +30,22 @@ async def submit_imagine(
     # defer: a refusal gets an ephemeral answer, and the job is recorded (and its quota
     # charged) before the member is told it is queued.
     context.service.ensure_room()  # before admit, so the audit log never says "allowed" for it
-    admission = await context.gate.admit(options, where_of(interaction))
+    where = where_of(interaction)
+    admission = await context.gate.check(options, where)
     roles = getattr(interaction.user, "roles", ())
-    job = await context.service.submit(
-        admission.request,
-        place_of(interaction),
-        quota=quota_ask(interaction, images=admission.request.count),
-        priority=priority_of((r.name for r in roles), (r.id for r in roles), context.config.quota.priority_roles),
-        interaction_id=interaction.id,
-        interaction_token=interaction.token,
-    )
+    try:
+        job = await context.service.submit(
+            admission.request,
+            place_of(interaction),
+            quota=quota_ask(interaction, images=admission.request.count),
+            priority=priority_of((r.name for r in roles), (r.id for r in roles), context.config.quota.priority_roles),
+            interaction_id=interaction.id,
+            interaction_token=interaction.token,
+        )
+    except QuotaRefused as exc:
+        await context.gate.record_quota_refusal(where, admission, exc.message)
+        raise
+    await context.gate.record_allowed(where, admission, job.id)
     try:
         await interaction.response.defer(thinking=True, ephemeral=private)
         reply = InteractionReply(interaction, private=private)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,6 +13,8 @@ from db.engine import upsert_insert
 from db.models import Channel, Guild, Job, JobStatus, User, utcnow
 from db.quotas import ACTIVE, Charge, QuotaAsk, QuotaStore
 from generation.request import GenerationRequest
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,18 +204,28 @@ class JobStore:
                 .where(Job.status.in_(ACTIVE))
                 .order_by(running_first, Job.priority.desc(), Job.queue_round, Job.id)
             )
-            return [
-                UnfinishedJob(
-                    id=job.id,
-                    status=job.status,
-                    request=GenerationRequest.from_json(job.request),
-                    slot=QueueSlot(job.queue_round, job.priority),
-                    channel_nsfw=bool(nsfw),
-                    interaction_id=job.interaction_id,
-                    interaction_token=job.interaction_token,
+            unfinished, unreadable = [], []
+            for job, nsfw in rows.all():
+                try:
+                    request = GenerationRequest.from_json(job.request)
+                except (ValueError, TypeError):  # e.g. written by a newer version, or edited by hand
+                    log.error("job %s has an unreadable request and cannot be resumed", job.id)
+                    unreadable.append(job.id)
+                    continue
+                unfinished.append(
+                    UnfinishedJob(
+                        id=job.id,
+                        status=job.status,
+                        request=request,
+                        slot=QueueSlot(job.queue_round, job.priority),
+                        channel_nsfw=bool(nsfw),
+                        interaction_id=job.interaction_id,
+                        interaction_token=job.interaction_token,
+                    )
                 )
-                for job, nsfw in rows.all()
-            ]
+        for job_id in unreadable:  # one bad row must not stop every start-up
+            await self.finish(job_id, JobStatus.FAILED, error="unreadable request; not resumed", refund=True)
+        return unfinished
 
     async def by_status(self, status: JobStatus) -> list[JobRecord]:
         async with self._sessions() as session:

@@ -82,6 +82,15 @@ class RequestGate:
         )
 
     async def admit(self, options: ImagineOptions, where: Where) -> Admission:
+        """check() and record the request as allowed."""
+        admission = await self.check(options, where)
+        await self.record_allowed(where, admission)
+        return admission
+
+    async def check(self, options: ImagineOptions, where: Where) -> Admission:
+        """Channel rules, content rules, blocklist; refusals are audited (and raised). An allowed
+        request is audited by the caller with record_allowed once it is really accepted (the
+        quota comes after this), so the log never says "allowed" for a request that was not."""
         rules = await self.rules_for(where)
         try:
             request = build_request(
@@ -110,6 +119,10 @@ class RequestGate:
             reason = f"This server's moderators have blocked these tags here: {listed}."
             await self._refused(where, request.user_prompt, reason, rating=request.rating, matched=blocked)
             raise ContentRefused(reason)
+        return Admission(request, rules)
+
+    async def record_allowed(self, where: Where, admission: Admission, job_id: int | None = None) -> None:
+        request = admission.request
         await self._audit.record(
             "generation",
             user_id=where.user_id,
@@ -118,8 +131,21 @@ class RequestGate:
             decision="allowed",
             prompt=request.prompt,
             rating=request.rating,
+            details={"job": job_id} if job_id is not None else None,
         )
-        return Admission(request, rules)
+
+    async def record_quota_refusal(self, where: Where, admission: Admission, reason: str) -> None:
+        """Not a moderation matter (no mod-log post), but the log shows what happened to the request."""
+        await self._audit.record(
+            "quota",
+            user_id=where.user_id,
+            guild_id=where.guild_id,
+            channel_id=where.channel_id,
+            decision="refused",
+            reason=reason,
+            prompt=admission.request.user_prompt,
+            rating=admission.request.rating,
+        )
 
     async def _refused(
         self,

@@ -69,5 +69,7 @@ def test_queued_status_shows_position_and_estimated_wait() -> None:
     job = cast(Any, type("J", (), {"progress": None, "started_at": None})())
     assert status_text(3, job) == "⏳ Queued: you are #3 in line (2 images ahead of yours)."
     assert status_text(2, job, 40.2).endswith("· about 40 s to wait.")
+    assert status_text(2, job, 38.9).endswith("· about 40 s to wait.")  # coarse: fewer edits
+    assert status_text(2, job, 1.0).endswith("· about 5 s to wait.")
     assert status_text(2, job, 600).endswith("· about 10 min to wait.")
     assert status_text(0, job) == "🎨 Starting…"

@@ -13,13 +13,14 @@ from typing import cast
 
 import pytest
 import torch
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.config import QuotaConfig
 from core.errors import GenerationFailed, JobCancelled, JobRequeued, QuotaRefused
 from db.engine import create_sessionmaker
 from db.jobs import JobStore, Place
-from db.models import JobStatus
+from db.models import Job, JobStatus
 from db.quotas import QuotaAsk, QuotaStore
 from generation.jobs import ActiveJob, StopReason
 from generation.loader import LoadedModel
@@ -328,3 +329,21 @@ async def test_the_worker_survives_a_database_outage_while_recording_a_failure(
         monkeypatch.undo()
         second = await submit(r, seed=2, steps=1)
         assert (await asyncio.wait_for(second.result, 10)).png == b"png"
+
+
+async def test_an_unreadable_stored_job_is_failed_instead_of_stopping_start_up(engine: AsyncEngine) -> None:
+    sessions = create_sessionmaker(engine)
+    store = JobStore(sessions)
+    bad = await store.create(request(seed=1), place(1))
+    good = await store.create(request(seed=2), place(1))
+    async with sessions.begin() as session:
+        await session.execute(update(Job).where(Job.id == bad).values(request='{"not": "a request"}'))
+    runner = ScriptedRunner()
+    runner.hold.set()
+    async with rig(engine, runner) as r:
+        restored = await r.service.restore()
+        assert [x.job.id for x in restored] == [good]
+        async with sessions() as session:
+            status = (await session.get(Job, bad)).status  # type: ignore[union-attr]
+        assert status is JobStatus.FAILED
+        await asyncio.wait_for(restored[0].job.result, 10)

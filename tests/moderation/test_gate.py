@@ -89,3 +89,17 @@ async def test_age_restricted_channel_allows_explicit_but_never_minors(parts) ->
     await policies.block(GUILD, SERVER_WIDE, "nude", added_by=5)
     with pytest.raises(ContentRefused, match="blocked"):
         await gate.admit(ImagineOptions(prompt="1girl, nude", rating="explicit"), ADULT)
+
+
+async def test_a_request_the_quota_refuses_is_not_logged_as_allowed(parts) -> None:  # type: ignore[no-untyped-def]
+    gate, _, audit, posted = parts
+    admission = await gate.check(ImagineOptions(prompt="smile, 1girl"), ORDINARY)
+    assert await audit.recent(GUILD) == []  # nothing yet: the quota decides next
+    reason = "You have used all 5 of your images for today."
+    await gate.record_quota_refusal(ORDINARY, admission, reason)
+    (entry,) = await audit.recent(GUILD)
+    assert (entry.kind, entry.decision, entry.reason) == ("quota", "refused", reason)
+    await gate.record_allowed(ORDINARY, admission, job_id=7)
+    latest = (await audit.recent(GUILD))[0]
+    assert (latest.kind, latest.decision, latest.details) == ("generation", "allowed", {"job": 7})
+    assert posted == []
