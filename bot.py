@@ -81,6 +81,7 @@ async def run(config: Config) -> None:
             store,
             job_timeout_s=config.generation.job_timeout_s,
             classifier=classifier,
+            max_batch=config.generation.max_batch,
         )
         service = GenerationService(store, scheduler, worker)
         # Before anything new is accepted: what the last run left queued or running goes first.

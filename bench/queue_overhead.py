@@ -107,7 +107,7 @@ async def _accept_part(jobs: int, users: int, measured: int, rng: random.Random)
                 policies=PolicyStore(sessions), audit=audit, content=content, tags=tags, limits=PromptLimits()
             )
             scheduler = FairScheduler(max_size=jobs + measured + 10)
-            worker = cast(GenerationWorker, type("Idle", (), {"current": None})())
+            worker = cast(GenerationWorker, type("Idle", (), {"current": None, "running": ()})())
             service = GenerationService(store, scheduler, worker)
             prompts = [
                 "1girl, long hair, smile, outdoors",

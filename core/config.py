@@ -73,6 +73,9 @@ class GenerationConfig:
     # Minimum seconds between edits of a job's status message (Discord rate limits).
     progress_interval_s: float = 3.0
     max_queue: int = 100
+    # Most images in one pipeline call: the next jobs in line with the same size, steps and CFG
+    # share it (each keeps its own seed and image). 1 = one job at a time.
+    max_batch: int = 4
 
 
 @dataclass(frozen=True, slots=True)

@@ -207,6 +207,14 @@ class PromptEncoder:
             raise TypeError("text_encoder_2 must return pooled text_embeds (CLIPTextModelWithProjection)")
         return torch.cat(parts, dim=-1), pooled
 
+    def length(self, prompt: str, negative: str = "") -> int:
+        """The number of 77-token chunks encode() will produce (tokenising only): requests can
+        share a batch only when their conditioning has the same length."""
+        counts = [len(c.chunks(prompt)) for c in self._chunkers]
+        if negative.strip():
+            counts += [len(c.chunks(negative)) for c in self._chunkers]
+        return max(counts)
+
     def encode(
         self,
         prompt: str,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -210,3 +210,86 @@ def run_request(
             RenderedImage(encode_png(picture, infotext), picture.width, picture.height, seeds[index], infotext, scores)
         )
     return GenerationResult(tuple(images), time.perf_counter() - started)
+
+
+def batch_key(model: LoadedModel, request: GenerationRequest) -> tuple[object, ...] | None:
+    """Requests with equal keys can share one pipeline call; None means "run it alone"."""
+    if request.hires or request.variation_seed is not None:
+        return None
+    length = model.encoder.length(request.prompt, request.negative)
+    return (request.width, request.height, request.steps, request.cfg, request.sampler, length)
+
+
+def run_batch(
+    model: LoadedModel,
+    requests: Sequence[GenerationRequest],
+    *,
+    on_step: ProgressFn | None = None,
+    is_cancelled: CancelledFn | None = None,
+    classifier: OutputClassifier | None = None,
+    want_preview: WantPreviewFn | None = None,
+    on_preview: PreviewFn | None = None,
+) -> list[GenerationResult]:
+    """Several requests with the same batch_key in one pipeline call. Each image keeps its own
+    CPU generator and its own conditioning, so it is the image its request makes alone."""
+    if len(requests) == 1:
+        return [
+            run_request(
+                model,
+                requests[0],
+                on_step=on_step,
+                is_cancelled=is_cancelled,
+                classifier=classifier,
+                want_preview=want_preview,
+                on_preview=on_preview,
+            )
+        ]
+    started = time.perf_counter()
+    first = requests[0]
+    cancelled = False
+
+    def step_end(pipeline: Any, step: int, _timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        nonlocal cancelled
+        if on_step is not None:
+            on_step(step + 1, first.steps)
+        if on_preview is not None and want_preview is not None and want_preview() and "latents" in kwargs:
+            on_preview(latent_preview(kwargs["latents"]))
+        if is_cancelled is not None and is_cancelled():
+            cancelled = True
+            pipeline._interrupt = True
+        return kwargs
+
+    with torch.inference_mode():
+        parts: dict[str, list[torch.Tensor]] = {}
+        generators: list[torch.Generator] = []
+        for request in requests:
+            conditioning = model.encoder.encode(
+                request.prompt, request.negative, device=model.device, dtype=model.dtype
+            ).as_pipeline_kwargs()
+            for name, tensor in conditioning.items():
+                parts.setdefault(name, []).extend([tensor] * request.count)
+            generators.extend(make_generator(seed) for seed in request.seeds)
+        output = model.pipeline(
+            **{name: torch.cat(tensors) for name, tensors in parts.items()},
+            width=first.width,
+            height=first.height,
+            num_inference_steps=first.steps,
+            guidance_scale=first.cfg,
+            generator=generators,
+            callback_on_step_end=step_end,
+        )
+    if cancelled:
+        raise JobCancelled()
+    seconds = time.perf_counter() - started
+    pictures: list[Image] = list(output.images)
+    results = []
+    for request in requests:
+        mine, pictures = pictures[: request.count], pictures[request.count :]
+        images = []
+        for index, picture in enumerate(mine):
+            infotext = _infotext(model, request, index)
+            scores = classifier.classify(picture) if classifier is not None else None
+            png = encode_png(picture, infotext)
+            images.append(RenderedImage(png, picture.width, picture.height, request.seeds[index], infotext, scores))
+        results.append(GenerationResult(tuple(images), seconds))
+    return results

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from core.errors import JobRequeued, NotAccepting, QueueFull
@@ -152,6 +152,19 @@ class FairScheduler:
         self._serving[priority] = max(self._serving.get(priority, 0), key.round)
         self._served[(priority, job.request.user_id)] = key.round
         return job
+
+    def take_following(self, fits: Callable[[ActiveJob], bool], images: int) -> list[ActiveJob]:
+        """After get(): the next jobs in line, in order, while each fits and up to ``images``
+        images. Only jobs that would run next anyway join a batch, so batching never makes a
+        job wait longer than it would have alone (a batch costs at most its jobs run in turn)."""
+        taken: list[ActiveJob] = []
+        while self._keys and images > 0:
+            job = self._jobs[self._keys[0].job_id][1]
+            if job.request.count > images or not fits(job):
+                break
+            taken.append(self._take(0))
+            images -= job.request.count
+        return taken
 
     def position(self, job_id: int) -> int | None:
         """1-based place in line, or None once the job has left the queue."""

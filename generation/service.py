@@ -102,7 +102,7 @@ class GenerationService:
 
     def position(self, job: ActiveJob) -> int | None:
         """1-based position in the queue; 0 while running; None when finished."""
-        if self._worker.current is job:
+        if job in self._worker.running:
             return 0
         return self._scheduler.position(job.id)
 
@@ -120,8 +120,7 @@ class GenerationService:
 
     def active_jobs(self, user_id: int) -> list[ActiveJob]:
         """The member's running job (if any), then their queued ones in order."""
-        current = self._worker.current
-        running = [current] if current is not None and current.request.user_id == user_id else []
+        running = [job for job in self._worker.running if job.request.user_id == user_id]
         return [*running, *self._scheduler.jobs_of(user_id)]
 
     async def record(self, job_id: int) -> JobRecord | None:
@@ -129,10 +128,8 @@ class GenerationService:
         return await self._store.get(job_id)
 
     def find(self, job_id: int) -> ActiveJob | None:
-        current = self._worker.current
-        if current is not None and current.id == job_id:
-            return current
-        return self._scheduler.job(job_id)
+        running = next((job for job in self._worker.running if job.id == job_id), None)
+        return running if running is not None else self._scheduler.job(job_id)
 
     async def cancel(self, job_id: int) -> CancelOutcome:
         """Remove a queued job, or stop a running one at its next step; its images are refunded."""
@@ -142,9 +139,10 @@ class GenerationService:
             if not queued.result.done():
                 queued.result.set_exception(JobCancelled())
             return CancelOutcome.REMOVED
-        current = self._worker.current
-        if current is not None and current.id == job_id and not current.result.done():
-            current.stop(StopReason.CANCELLED)  # the worker records it and refunds
+        current = next((job for job in self._worker.running if job.id == job_id), None)
+        if current is not None and not current.result.done():
+            # The worker records it and refunds; a batch stops once all its jobs are cancelled.
+            current.stop(StopReason.CANCELLED)
             return CancelOutcome.STOPPING
         return CancelOutcome.NOT_FOUND
 

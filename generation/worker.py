@@ -7,7 +7,7 @@ import functools
 import gc
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
@@ -19,7 +19,7 @@ from generation.jobs import ActiveJob, Progress, StopReason
 from generation.loader import LoadedModel
 from generation.prompt import PromptError
 from generation.request import GenerationRequest
-from generation.runner import GenerationResult, run_request
+from generation.runner import GenerationResult, batch_key, run_batch, run_request
 from generation.scheduler import FairScheduler
 from moderation.classifier import OutputClassifier
 
@@ -30,6 +30,20 @@ OUT_OF_MEMORY = (
     "The GPU ran out of memory for this image, even after a retry. Try a smaller size or try again "
     "when the bot is less busy."
 )
+
+
+class BatchRunner(Protocol):
+    def __call__(
+        self,
+        model: LoadedModel,
+        requests: Sequence[GenerationRequest],
+        *,
+        on_step: Callable[[int, int], None],
+        is_cancelled: Callable[[], bool],
+        classifier: OutputClassifier | None,
+        want_preview: Callable[[], bool],
+        on_preview: Callable[[bytes], None],
+    ) -> list[GenerationResult]: ...
 
 
 class Runner(Protocol):
@@ -68,6 +82,8 @@ class GenerationWorker:
         job_timeout_s: float,
         classifier: OutputClassifier | None = None,
         runner: Runner = run_request,
+        batch_runner: BatchRunner = run_batch,
+        max_batch: int = 1,
         shutdown_grace_s: float = 60.0,
     ) -> None:
         self._load_model = load_model
@@ -76,6 +92,9 @@ class GenerationWorker:
         self._store = store
         self._job_timeout_s = job_timeout_s
         self._runner = runner
+        self._batch_runner = batch_runner
+        self._max_batch = max_batch
+        self._running: tuple[ActiveJob, ...] = ()
         self._shutdown_grace_s = shutdown_grace_s
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpu-worker")
         self._model: asyncio.Future[LoadedModel] | None = None
@@ -86,6 +105,11 @@ class GenerationWorker:
     @property
     def current(self) -> ActiveJob | None:
         return self._current
+
+    @property
+    def running(self) -> tuple[ActiveJob, ...]:
+        """Every job in the pipeline call now running (several when batched)."""
+        return self._running
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -117,19 +141,117 @@ class GenerationWorker:
             if self._closing:  # taken just as the bot stops: it stays queued in the database
                 job.result.set_exception(JobRequeued())
                 return
-            self._current = job
+            batch = [job, *self._followers(model, job)]
+            self._current, self._running = job, tuple(batch)
             try:
-                await self._process(model, job)
+                if len(batch) == 1:
+                    await self._process(model, job)
+                else:
+                    await self._process_batch(model, batch)
             except Exception:  # the worker must outlive any one job (and its bookkeeping)
-                log.exception("job %s: unexpected error", job.id)
-                if not job.result.done():
-                    job.result.set_exception(GenerationFailed("Something went wrong while generating."))
+                log.exception("job(s) %s: unexpected error", [j.id for j in batch])
+                for one in batch:
+                    if one.result.done():
+                        continue
+                    one.result.set_exception(GenerationFailed("Something went wrong while generating."))
                     try:
-                        await self._store.mark_failed(job.id, "unexpected error (logged)")
+                        await self._store.mark_failed(one.id, "unexpected error (logged)")
                     except Exception:  # e.g. the database is down: the job is re-run at the next start
-                        log.exception("job %s: could not record the failure", job.id)
+                        log.exception("job %s: could not record the failure", one.id)
             finally:
-                self._current = None
+                self._current, self._running = None, ()
+
+    def _followers(self, model: LoadedModel | None, lead: ActiveJob) -> list[ActiveJob]:
+        """The next jobs in line that can share the lead's pipeline call."""
+        if self._max_batch <= 1 or model is None or self._closing:
+            return []
+        key = batch_key(model, lead.request)
+        if key is None:
+            return []
+        room = self._max_batch - lead.request.count
+        return self._scheduler.take_following(lambda job: batch_key(model, job.request) == key, room)
+
+    def _attempt_batch(
+        self,
+        model: LoadedModel,
+        jobs: list[ActiveJob],
+        on_step: Callable[[int, int], None],
+        on_preview: Callable[[bytes], None],
+    ) -> list[GenerationResult]:
+        """Like _attempt, for a batch: it stops only when every job in it was asked to stop."""
+
+        def want_preview() -> bool:
+            wanted = any(job.preview_wanted.is_set() for job in jobs)
+            for job in jobs:
+                job.preview_wanted.clear()
+            return wanted
+
+        def once() -> list[GenerationResult]:
+            return self._batch_runner(
+                model,
+                [job.request for job in jobs],
+                on_step=on_step,
+                is_cancelled=lambda: all(job.cancel_flag.is_set() for job in jobs),
+                classifier=self._classifier,
+                want_preview=want_preview,
+                on_preview=on_preview,
+            )
+
+        try:
+            return once()
+        except torch.OutOfMemoryError:
+            log.warning("batch %s ran out of GPU memory; freeing the cache and retrying once", [j.id for j in jobs])
+        free_accelerator_memory()
+        return once()
+
+    async def _process_batch(self, model: LoadedModel | None, batch: list[ActiveJob]) -> None:
+        jobs = [job for job in batch if not job.result.done()]
+        assert model is not None  # followers are only taken once the model is loaded
+        loop = asyncio.get_running_loop()
+        for job in jobs:
+            await self._store.mark_running(job.id)
+            job.mark_started()
+        log.info("batch of %d jobs: %s", len(jobs), [job.id for job in jobs])
+
+        def on_step(step: int, total: int) -> None:
+            for job in jobs:
+                loop.call_soon_threadsafe(job.report, Progress(step, total))
+
+        def on_preview(jpeg: bytes) -> None:
+            for job in jobs:
+                loop.call_soon_threadsafe(job.show_preview, jpeg)
+
+        running = loop.run_in_executor(self._executor, self._attempt_batch, model, jobs, on_step, on_preview)
+        try:
+            results = await asyncio.wait_for(asyncio.shield(running), self._job_timeout_s)
+        except TimeoutError:
+            for job in jobs:
+                job.cancel_flag.set()
+            await asyncio.gather(running, return_exceptions=True)
+            message = f"The job took longer than {self._job_timeout_s:g} s and was stopped."
+            for job in jobs:
+                await self._fail(job, message, message)
+        except JobCancelled:
+            for job in jobs:
+                await self._stopped(job)
+        except torch.OutOfMemoryError as exc:
+            log.error("batch ran out of GPU memory twice: %s", exc)
+            free_accelerator_memory()
+            for job in jobs:
+                await self._fail(job, f"out of memory: {exc}", OUT_OF_MEMORY)
+        except Exception as exc:
+            log.exception("batch %s failed", [job.id for job in jobs])
+            generic = "The image could not be generated (the error was logged)."
+            told = str(exc) if isinstance(exc, PromptError) else generic
+            for job in jobs:
+                await self._fail(job, f"{type(exc).__name__}: {exc}", told)
+        else:
+            for job, result in zip(jobs, results, strict=True):
+                if job.cancel_flag.is_set():  # cancelled alone while its batch went on
+                    await self._stopped(job)
+                else:
+                    log.info("job %s made its image in %.2f s (batch of %d)", job.id, result.seconds, len(jobs))
+                    job.result.set_result(result)
 
     def _attempt(
         self,
@@ -232,14 +354,16 @@ class GenerationWorker:
         if self._model is not None and model_ready and not self._model.cancelled():
             self._model.exception()  # retrieved: a failed load was already reported by _run
         current = self._current
-        if current is not None:
-            current.stop(StopReason.SHUTDOWN)
-            # Let the pipeline reach its next step and the worker record the job as queued.
-            await asyncio.wait({current.result}, timeout=self._shutdown_grace_s)
+        running = self._running
+        for job in running:
+            job.stop(StopReason.SHUTDOWN)
+        if running:
+            # Let the pipeline reach its next step and the worker record the jobs as queued.
+            await asyncio.wait({job.result for job in running}, timeout=self._shutdown_grace_s)
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        last = [job for job in {current, self._current} if job is not None]
+        last = [job for job in {current, self._current, *running, *self._running} if job is not None]
         for job in [*last, *self._scheduler.drain()]:
             job.cancel_flag.set()
             if not job.result.done():

@@ -99,3 +99,42 @@ def test_options_round_trip_rebuilds_the_same_request() -> None:
     )
     assert again == request
     assert dataclasses.replace(request, hires=True).output_size == (1536, 1536)
+
+
+def _pixels(png: bytes) -> bytes:
+    with Image.open(io.BytesIO(png)) as image:
+        return image.convert("RGB").tobytes()
+
+
+def test_a_request_makes_the_same_image_alone_and_in_a_batch(fast_model: LoadedModel) -> None:
+    from generation.runner import batch_key, run_batch
+
+    requests = [
+        _request(prompt="1girl, smile", seed=5),
+        _request(prompt="1boy, city, night", seed=6, count=2),
+        _request(prompt="cat, window", seed=7, negative="blurry"),
+    ]
+    assert len({batch_key(fast_model, r) for r in requests}) == 1
+    steps: list[tuple[int, int]] = []
+    batched = run_batch(fast_model, requests, on_step=lambda s, t: steps.append((s, t)))
+    assert steps == [(1, 2), (2, 2)]
+    assert [len(r.images) for r in batched] == [1, 2, 1]
+    for request, result in zip(requests, batched, strict=True):
+        alone = run_request(fast_model, request)
+        assert [i.seed for i in result.images] == [i.seed for i in alone.images]
+        for mine, solo in zip(result.images, alone.images, strict=True):
+            assert mine.infotext == solo.infotext
+            diff = max(abs(a - b) for a, b in zip(_pixels(mine.png), _pixels(solo.png), strict=True))
+            assert diff <= 2, (request.user_prompt, diff)
+
+
+def test_requests_that_cannot_share_a_batch_have_different_keys(fast_model: LoadedModel) -> None:
+    from generation.runner import batch_key
+
+    base = batch_key(fast_model, _request())
+    assert batch_key(fast_model, _request(steps=3)) != base
+    assert batch_key(fast_model, _request(aspect="832x1216")) != base
+    assert batch_key(fast_model, _request(cfg=5.0)) != base
+    assert batch_key(fast_model, _request(prompt=", ".join(f"tag{i}" for i in range(120)))) != base  # 2 chunks
+    assert batch_key(fast_model, _request(hires=True)) is None
+    assert batch_key(fast_model, _request(variation_seed=3, variation_strength=0.1)) is None
