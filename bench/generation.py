@@ -1,0 +1,189 @@
+"""Generation speed, ours against stock diffusers in one run: ``python -m bench.generation``.
+
+On CUDA it builds the full SDXL architecture (../shared/sdxl configs, random weights: the same
+cost as Animagine XL 3.1) in float16 and measures 1024x1024, 28 steps, Euler a, CFG 7. Without
+CUDA it runs the same comparison on a tiny SDXL pipeline at a small size so the code path is
+exercised (``"config": "small-cpu"``; its numbers say nothing about a GPU). Prints JSON:
+
+- ``stock``: ``StableDiffusionXLPipeline`` called with the prompt, one image per call.
+- ``ours``: the worker's path (A1111 weighted conditioning, CPU generators, PNG with
+  metadata) at batch 1, 4 and 8 (``run_batch``: the batching the worker does).
+- seconds per image, images per minute, peak GPU memory, and the ratios ours/stock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from diffusers import (
+    AutoencoderKL,
+    EulerAncestralDiscreteScheduler,
+    StableDiffusionXLPipeline,
+    UNet2DConditionModel,
+)
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
+
+from generation.conditioning import PromptEncoder
+from generation.loader import MAX_PROMPT_CHUNKS, LoadedModel, SourceKind
+from generation.request import ImagineOptions, PromptLimits, build_request
+from generation.runner import make_generator, run_batch
+from moderation.policy import PolicySettings, effective_rules
+
+ROOT = Path(__file__).resolve().parents[1]
+SDXL_CONFIGS = ROOT.parent / "shared" / "sdxl"
+PROMPT = "1girl, long hair, (smile:1.1), cherry blossoms, outdoors"
+
+
+def _tokenizers(folder: Path) -> tuple[CLIPTokenizer, CLIPTokenizer]:
+    from tests.support.tiny_sdxl import write_tiny_tokenizer  # a small real CLIP BPE vocabulary
+
+    tok = write_tiny_tokenizer(folder)
+    vocab, merges = str(tok / "vocab.json"), str(tok / "merges.txt")
+    return (
+        CLIPTokenizer(vocab, merges, model_max_length=77),
+        CLIPTokenizer(vocab, merges, model_max_length=77, pad_token="!"),
+    )
+
+
+def full_sdxl(folder: Path, device: str, dtype: torch.dtype) -> StableDiffusionXLPipeline:
+    """The SDXL architecture with random weights (the real model's cost, not its images)."""
+    configs = {
+        name: json.loads((SDXL_CONFIGS / f"{name}.json").read_text())
+        for name in ("unet", "vae", "text_encoder", "text_encoder_2", "scheduler")
+    }
+    tokenizer, tokenizer_2 = _tokenizers(folder)
+    pipe = StableDiffusionXLPipeline(
+        vae=AutoencoderKL.from_config(configs["vae"]),
+        text_encoder=CLIPTextModel(CLIPTextConfig(**configs["text_encoder"])),
+        text_encoder_2=CLIPTextModelWithProjection(CLIPTextConfig(**configs["text_encoder_2"])),
+        tokenizer=tokenizer,
+        tokenizer_2=tokenizer_2,
+        unet=UNet2DConditionModel.from_config(configs["unet"]),
+        scheduler=EulerAncestralDiscreteScheduler.from_config(configs["scheduler"]),
+        add_watermarker=False,
+    )
+    return pipe.to(device=device, dtype=dtype)
+
+
+def small_sdxl(folder: Path) -> StableDiffusionXLPipeline:
+    from tests.support.tiny_sdxl import build_tiny_sdxl
+
+    return build_tiny_sdxl(folder, attention=True)
+
+
+def _loaded(pipe: StableDiffusionXLPipeline, device: str, dtype: torch.dtype) -> LoadedModel:
+    pipe.set_progress_bar_config(disable=True)
+    return LoadedModel(
+        pipeline=pipe,
+        device=torch.device(device),
+        dtype=dtype,
+        source_kind=SourceKind.FOLDER,
+        name="bench",
+        short_hash=None,
+        encoder=PromptEncoder.from_pipeline(pipe, max_chunks=MAX_PROMPT_CHUNKS),
+    )
+
+
+def _sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def _timed(device: str, call: Any) -> float:
+    _sync(device)
+    started = time.perf_counter()
+    call()
+    _sync(device)
+    return time.perf_counter() - started
+
+
+def main(*, config: str, images: int, size: int, steps: int) -> dict[str, Any]:
+    device = "cuda" if config == "full" else "cpu"
+    dtype = torch.float16 if device == "cuda" else torch.float32
+    with tempfile.TemporaryDirectory() as folder:
+        pipe = full_sdxl(Path(folder), device, dtype) if config == "full" else small_sdxl(Path(folder))
+        model = _loaded(pipe, device, dtype)
+        rules = effective_rules(age_restricted=False, server=PolicySettings(), channel=PolicySettings())
+        base = build_request(
+            ImagineOptions(prompt=PROMPT, steps=steps, cfg=7.0, seed=1),
+            limits=PromptLimits(),
+            user_id=1,
+            guild_id=None,
+            channel_id=1,
+            rules=rules,
+        )
+        request = dataclasses.replace(base, width=size, height=size)
+
+        def stock_one(seed: int) -> None:
+            pipe(
+                prompt=PROMPT,
+                negative_prompt=request.negative,
+                width=size,
+                height=size,
+                num_inference_steps=steps,
+                guidance_scale=7.0,
+                generator=make_generator(seed),
+            )
+
+        def ours(batch: int, seed: int) -> None:
+            run_batch(model, [dataclasses.replace(request, seed=seed + i) for i in range(batch)])
+
+        # Warm-up (kernels, allocator, cuDNN autotuning) for both, outside the timings.
+        stock_one(0)
+        ours(1, 0)
+        if device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        stock_s = sum(_timed(device, lambda i=i: stock_one(i)) for i in range(images)) / images
+        stock_peak = torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else None
+        ours_runs: dict[str, dict[str, float | None]] = {}
+        for batch in (1, 4, 8):
+            if device == "cuda":
+                torch.cuda.reset_peak_memory_stats()
+            calls = max(1, images // batch)
+            seconds = sum(_timed(device, lambda b=batch, c=c: ours(b, 100 * c)) for c in range(calls))
+            per_image = seconds / (calls * batch)
+            ours_runs[f"batch_{batch}"] = {
+                "seconds_per_image": round(per_image, 4),
+                "images_per_minute": round(60 / per_image, 2),
+                "peak_gpu_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if device == "cuda" else None,
+            }
+        stock_ipm = 60 / stock_s
+        return {
+            "benchmark": "generation",
+            "config": "full-sdxl-cuda" if config == "full" else "small-cpu",
+            "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
+            "dtype": str(dtype).removeprefix("torch."),
+            "size": f"{size}x{size}",
+            "steps": steps,
+            "sampler": "Euler a",
+            "cfg": 7.0,
+            "images_per_measurement": images,
+            "stock": {
+                "seconds_per_image": round(stock_s, 4),
+                "images_per_minute": round(stock_ipm, 2),
+                "peak_gpu_gib": round(stock_peak, 2) if stock_peak is not None else None,
+            },
+            "ours": ours_runs,
+            "ratios": {
+                f"{name}_images_per_minute_vs_stock": round(run["images_per_minute"] / stock_ipm, 3)  # type: ignore[operator]
+                for name, run in ours_runs.items()
+            },
+        }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    cuda = torch.cuda.is_available()
+    parser.add_argument("--config", choices=("full", "small"), default="full" if cuda else "small")
+    parser.add_argument("--images", type=int, default=8)
+    parser.add_argument("--size", type=int, default=1024 if cuda else 128)
+    parser.add_argument("--steps", type=int, default=28 if cuda else 4)
+    args = parser.parse_args()
+    print(json.dumps(main(config=args.config, images=args.images, size=args.size, steps=args.steps), indent=2))

@@ -1,0 +1,26 @@
+"""The benchmarks' small configurations run here (CI has no GPU) and print every field."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from bench import generation, queue_overhead
+
+
+def test_generation_benchmark_small_config_has_every_field() -> None:
+    result = generation.main(config="small", images=1, size=64, steps=1)
+    json.dumps(result)
+    assert result["config"] == "small-cpu"
+    assert set(result["stock"]) == {"seconds_per_image", "images_per_minute", "peak_gpu_gib"}
+    assert set(result["ours"]) == {"batch_1", "batch_4", "batch_8"}
+    for run in result["ours"].values():
+        assert run["seconds_per_image"] > 0 and run["images_per_minute"] > 0
+    assert set(result["ratios"]) == {f"batch_{b}_images_per_minute_vs_stock" for b in (1, 4, 8)}
+
+
+def test_queue_overhead_benchmark_runs() -> None:
+    result = asyncio.run(queue_overhead.main(jobs=50, users=10, measured=5, seed=1))
+    json.dumps(result)
+    assert result["scheduler"]["position"]["n"] == 2000
+    assert result["accept_to_worker"]["accept_to_worker"]["n"] == 5
