@@ -57,6 +57,13 @@ class ModelConfig:
     # The A1111 short hash written to image metadata; empty = computed from a single
     # file source (sha256, first 10 hex), omitted otherwise.
     hash: str = ""
+    # GPU speed-ups; "auto" = on with CUDA, off on the CPU (where they gain nothing).
+    channels_last: str = "auto"
+    fuse_qkv: str = "auto"
+    compile: str = "off"  # torch.compile of the UNet and VAE decoder (long start-up, faster steps)
+    warmup: str = "auto"  # small generations at start-up, so no member waits for the first kernels
+    # Decode the VAE one image at a time from this many images in a call (saves memory).
+    vae_slicing_from: int = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +141,10 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("logging", "level"): LOG_LEVELS,
     ("moderation", "classifier"): ("none", "wd14"),
     ("moderation", "classifier_device"): DEVICES,
+    ("model", "channels_last"): ("auto", "on", "off"),
+    ("model", "fuse_qkv"): ("auto", "on", "off"),
+    ("model", "compile"): ("on", "off"),
+    ("model", "warmup"): ("auto", "on", "off"),
 }
 
 

@@ -18,6 +18,7 @@ from core.config import ModelConfig
 from core.errors import ModelLoadError
 from generation.conditioning import PromptEncoder
 from generation.metadata import file_short_hash
+from generation.speedups import apply_speedups, enabled
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,9 @@ class LoadedModel:
     name: str
     short_hash: str | None
     encoder: PromptEncoder
+    speedups: tuple[str, ...] = ()  # what apply_speedups turned on
+    warmup: bool = False  # run warm-up generations before taking jobs
+    vae_slicing_from: int = 4
 
 
 def classify_source(source: str) -> SourceKind:
@@ -145,9 +149,21 @@ def load_pipeline(config: ModelConfig) -> LoadedModel:
         pipeline.vae.config.force_upcast = False
     pipeline.to(device)
     pipeline.set_progress_bar_config(disable=True)
+    speedups = apply_speedups(pipeline, config, device)
 
     short_hash = config.hash or None
     if short_hash is None and kind is SourceKind.SINGLE_FILE:
         short_hash = file_short_hash(Path(config.source).expanduser())
     encoder = PromptEncoder.from_pipeline(pipeline, max_chunks=MAX_PROMPT_CHUNKS)
-    return LoadedModel(pipeline, device, dtype, kind, config.name, short_hash, encoder)
+    return LoadedModel(
+        pipeline,
+        device,
+        dtype,
+        kind,
+        config.name,
+        short_hash,
+        encoder,
+        speedups=tuple(speedups),
+        warmup=enabled(config.warmup, device),
+        vae_slicing_from=config.vae_slicing_from,
+    )

@@ -17,6 +17,7 @@ from generation.loader import LoadedModel
 from generation.metadata import build_infotext, encode_png
 from generation.preview import latent_preview
 from generation.request import HIRES_SCALE, HIRES_STRENGTH, GenerationRequest
+from generation.speedups import set_vae_slicing
 from moderation.classifier import OutputClassifier, RatingScores
 
 ProgressFn = Callable[[int, int], None]
@@ -164,6 +165,7 @@ def run_request(
         return kwargs
 
     seeds = request.seeds
+    set_vae_slicing(pipe, request.count, model.vae_slicing_from)
     generators = [make_generator(s) for s in seeds]
     noise = initial_noise(model, request, generators)
     with torch.inference_mode():
@@ -259,6 +261,7 @@ def run_batch(
             pipeline._interrupt = True
         return kwargs
 
+    set_vae_slicing(model.pipeline, sum(r.count for r in requests), model.vae_slicing_from)
     with torch.inference_mode():
         parts: dict[str, list[torch.Tensor]] = {}
         generators: list[torch.Generator] = []

@@ -21,6 +21,7 @@ from generation.prompt import PromptError
 from generation.request import GenerationRequest
 from generation.runner import GenerationResult, batch_key, run_batch, run_request
 from generation.scheduler import FairScheduler
+from generation.speedups import warm_up, warmup_requests
 from moderation.classifier import OutputClassifier
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,20 @@ class GenerationWorker:
     def _load_and_log(self) -> LoadedModel:
         started = time.perf_counter()
         model = self._load_model()
-        log.info("model ready on %s (%s) in %.1f s", model.device, model.dtype, time.perf_counter() - started)
+        log.info(
+            "model ready on %s (%s) in %.1f s; speed-ups: %s",
+            model.device,
+            model.dtype,
+            time.perf_counter() - started,
+            ", ".join(model.speedups) or "none",
+        )
+        if model.warmup:
+            line = warm_up(
+                lambda width, height, batch: run_batch(model, warmup_requests(width, height, batch)),
+                compiled="torch.compile" in model.speedups,
+                max_batch=self._max_batch,
+            )
+            log.info(line)
         return model
 
     async def wait_ready(self) -> LoadedModel:
