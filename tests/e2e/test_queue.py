@@ -83,6 +83,18 @@ async def jobs_of(world: World, user: User) -> list[Any]:
         await engine.dispose()
 
 
+async def statuses(world: World, user: User, expected: list[JobStatus]) -> list[JobStatus]:
+    """The user's job statuses once they reach ``expected`` (a job is recorded done just after
+    its delivery), or what they are after 10 s."""
+    found: list[JobStatus] = []
+    for _ in range(200):
+        found = [r.status for r in await jobs_of(world, user)]
+        if found == expected:
+            break
+        await asyncio.sleep(0.05)
+    return found
+
+
 async def test_the_request_over_quota_is_refused_with_the_reason(world: World) -> None:
     carol = member(world, "carol")
     assert "Images left today: **3** of 3" in await ephemeral_text(
@@ -140,8 +152,8 @@ async def test_cancel_a_queued_job_with_its_button_and_a_running_one_with_the_co
     assert "stops at its next step" in await ephemeral_text(command)
     await running.wait_for(says("Cancelled"), timeout=60)
     assert not has_image(running) and not has_image(queued)
-    rows = await jobs_of(world, frank)
-    assert [r.status for r in rows] == [JobStatus.CANCELLED, JobStatus.CANCELLED]
+    cancelled = [JobStatus.CANCELLED, JobStatus.CANCELLED]
+    assert await statuses(world, frank, cancelled) == cancelled
     status = await ephemeral_text(await world.server.invoke(frank, world.general, "quota"))
     assert "**3** of 3" in status  # both refunded
 
@@ -166,8 +178,7 @@ async def test_a_killed_bot_delivers_every_queued_job_exactly_once_after_a_resta
         assert ix.original is not None
         (attachment,) = ix.original.attachments
         assert seed_of(attachment.data) == str(100 + i)
-    rows = await jobs_of(world, heidi)
-    assert [r.status for r in rows] == [JobStatus.DONE] * 3
+    assert await statuses(world, heidi, [JobStatus.DONE] * 3) == [JobStatus.DONE] * 3
     await asyncio.sleep(1)  # nothing else arrives later: no second delivery
     # Delivered through each interaction; no channel post duplicates any of them.
     stray = [
@@ -207,5 +218,4 @@ async def test_sigterm_keeps_jobs_queued_and_late_results_go_to_the_channel(worl
         assert message.channel_id == world.general.id and message.interaction_id is None
         with Image.open(io.BytesIO(message.attachments[0].data)) as image:
             assert image.size == (1024, 1024)
-    rows = await jobs_of(world, ivan)
-    assert [r.status for r in rows] == [JobStatus.DONE] * 2
+    assert await statuses(world, ivan, [JobStatus.DONE] * 2) == [JobStatus.DONE] * 2
