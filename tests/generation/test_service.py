@@ -104,7 +104,7 @@ async def rig(engine: AsyncEngine, runner: ScriptedRunner, *, daily: int = 10) -
     quotas = QuotaStore(sessions, QuotaConfig(daily_images=daily, max_active=0, cooldown_s=0))
     store = JobStore(sessions, quotas)
     scheduler = FairScheduler(max_size=50)
-    model = cast(LoadedModel, SimpleNamespace(device="cpu", dtype="float32"))
+    model = cast(LoadedModel, SimpleNamespace(device="cpu", dtype="float32", speedups=(), warmup=False))
     worker = GenerationWorker(lambda: model, scheduler, store, job_timeout_s=30, runner=runner, shutdown_grace_s=5)
     service = GenerationService(store, scheduler, worker)
     worker.start()
