@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from diffusers import AutoencoderKL, EulerAncestralDiscreteScheduler, StableDiffusionXLPipeline
+from diffusers import AutoencoderKL, StableDiffusionXLPipeline
 
 from core.config import ModelConfig
 from core.errors import ModelLoadError
 from generation.conditioning import PromptEncoder
 from generation.metadata import file_short_hash
+from generation.noise import PrefetchedEulerAncestral
 from generation.speedups import apply_speedups, enabled
 
 log = logging.getLogger(__name__)
@@ -142,7 +143,8 @@ def load_pipeline(config: ModelConfig) -> LoadedModel:
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"could not load [model] source {config.source!r}: {exc}") from exc
 
-    pipeline.scheduler = EulerAncestralDiscreteScheduler.from_config(pipeline.scheduler.config)
+    # Euler a, with its per-step noise drawn before the loop (generation/noise.py).
+    pipeline.scheduler = PrefetchedEulerAncestral.from_config(pipeline.scheduler.config)
     if vae is not None and dtype == torch.float16:
         # The configured VAE is the fp16-safe one (e.g. madebyollin/sdxl-vae-fp16-fix):
         # the fp32 upcast diffusers does for the stock SDXL VAE would only waste time and memory.

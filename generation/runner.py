@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ from PIL.Image import Image
 from core.errors import JobCancelled
 from generation.loader import LoadedModel
 from generation.metadata import build_infotext, encode_png
+from generation.noise import draw_noise, prefetching
 from generation.preview import latent_preview
 from generation.request import HIRES_SCALE, HIRES_STRENGTH, GenerationRequest
 from generation.speedups import set_vae_slicing
@@ -108,6 +110,30 @@ def initial_noise(
     return torch.cat(samples)
 
 
+@contextmanager
+def noise_for(
+    model: LoadedModel,
+    generators: list[torch.Generator],
+    *,
+    width: int,
+    height: int,
+    steps: int,
+    initial: torch.Tensor | None,
+) -> Iterator[torch.Tensor | None]:
+    """The ``latents`` to pass the pipeline for this call. With our Euler a every step's noise
+    is drawn here, before the loop, and loaded into the scheduler (no host-device sync per
+    step); with any other scheduler the pipeline draws as stock diffusers does."""
+    scheduler = prefetching(model.pipeline.scheduler)
+    if scheduler is None:
+        yield initial
+        return
+    pipe = model.pipeline
+    shape = (pipe.unet.config.in_channels, height // pipe.vae_scale_factor, width // pipe.vae_scale_factor)
+    latents, noise = draw_noise(generators, shape, steps, model.dtype, model.device, initial)
+    with scheduler.noise(noise):
+        yield latents
+
+
 def _infotext(model: LoadedModel, request: GenerationRequest, index: int) -> str:
     extra: list[tuple[str, str]] = []
     if request.variation_seed is not None:
@@ -167,24 +193,27 @@ def run_request(
     seeds = request.seeds
     set_vae_slicing(pipe, request.count, model.vae_slicing_from)
     generators = [make_generator(s) for s in seeds]
-    noise = initial_noise(model, request, generators)
+    initial = initial_noise(model, request, generators)
     with torch.inference_mode():
         # A1111-style weighted, chunked conditioning: stock diffusers would pass "(bad)" to
         # CLIP as characters and cut the prompt at 77 tokens.
         conditioning = model.encoder.encode(request.prompt, request.negative, device=model.device, dtype=model.dtype)
-        output = pipe(
-            **conditioning.as_pipeline_kwargs(),
-            width=request.width,
-            height=request.height,
-            num_inference_steps=request.steps,
-            guidance_scale=request.cfg,
-            num_images_per_prompt=request.count,
-            # A list gives each image its own seed; one image keeps the stock single-generator call.
-            generator=generators[0] if len(generators) == 1 else generators,
-            latents=noise,
-            output_type="latent" if request.hires else "pil",
-            callback_on_step_end=step_end,
-        )
+        with noise_for(
+            model, generators, width=request.width, height=request.height, steps=request.steps, initial=initial
+        ) as latents:
+            output = pipe(
+                **conditioning.as_pipeline_kwargs(),
+                width=request.width,
+                height=request.height,
+                num_inference_steps=request.steps,
+                guidance_scale=request.cfg,
+                num_images_per_prompt=request.count,
+                # A list gives each image its own seed; one image keeps the stock single-generator call.
+                generator=generators[0] if len(generators) == 1 else generators,
+                latents=latents,
+                output_type="latent" if request.hires else "pil",
+                callback_on_step_end=step_end,
+            )
         if request.hires and not cancelled:
             done_before = request.steps
             # The official app's hires pass: the same components (no second copy of the
@@ -272,15 +301,19 @@ def run_batch(
             for name, tensor in conditioning.items():
                 parts.setdefault(name, []).extend([tensor] * request.count)
             generators.extend(make_generator(seed) for seed in request.seeds)
-        output = model.pipeline(
-            **{name: torch.cat(tensors) for name, tensors in parts.items()},
-            width=first.width,
-            height=first.height,
-            num_inference_steps=first.steps,
-            guidance_scale=first.cfg,
-            generator=generators,
-            callback_on_step_end=step_end,
-        )
+        with noise_for(
+            model, generators, width=first.width, height=first.height, steps=first.steps, initial=None
+        ) as latents:
+            output = model.pipeline(
+                **{name: torch.cat(tensors) for name, tensors in parts.items()},
+                width=first.width,
+                height=first.height,
+                num_inference_steps=first.steps,
+                guidance_scale=first.cfg,
+                generator=generators,
+                latents=latents,
+                callback_on_step_end=step_end,
+            )
     if cancelled:
         raise JobCancelled()
     seconds = time.perf_counter() - started
