@@ -5,9 +5,14 @@ cost as Animagine XL 3.1) in float16 and measures 1024x1024, 28 steps, Euler a, 
 CUDA it runs the same comparison on a tiny SDXL pipeline at a small size so the code path is
 exercised (``"config": "small-cpu"``; its numbers say nothing about a GPU). Prints JSON:
 
-- ``stock``: ``StableDiffusionXLPipeline`` called with the prompt, one image per call.
-- ``ours``: the worker's path (A1111 weighted conditioning, CPU generators, PNG with
-  metadata) at batch 1, 4 and 8 (``run_batch``: the batching the worker does).
+- ``stock``: ``StableDiffusionXLPipeline`` as most bots run it: float16, SDPA, diffusers' Euler
+  a, the stock VAE config (upcast to float32 to decode), a generator on the device, the
+  prompt as a string, one image per call. Measured first, on the untouched pipeline.
+- ``ours``: then the same weights turned into the worker's path, as ``load_pipeline`` does:
+  the speed-ups of ``[model]`` (``--compile on`` adds torch.compile), the fp16-safe VAE config
+  (no upcast; the fp16-fix VAE has the same architecture, so the same cost), Euler a with
+  prefetched noise, CPU generators, A1111 weighted conditioning and a PNG with metadata, at
+  batch 1, 4 and 8 (``run_batch``: the batching the worker does), after the bot's warm-up.
 - seconds per image, images per minute, peak GPU memory, and the ratios ours/stock.
 """
 
@@ -30,10 +35,13 @@ from diffusers import (
 )
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
+from core.config import ModelConfig
 from generation.conditioning import PromptEncoder
 from generation.loader import MAX_PROMPT_CHUNKS, LoadedModel, SourceKind
-from generation.request import ImagineOptions, PromptLimits, build_request
-from generation.runner import make_generator, run_batch
+from generation.noise import PrefetchedEulerAncestral
+from generation.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
+from generation.runner import run_batch
+from generation.speedups import apply_speedups
 from moderation.policy import PolicySettings, effective_rules
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,8 +86,13 @@ def small_sdxl(folder: Path) -> StableDiffusionXLPipeline:
     return build_tiny_sdxl(folder, attention=True)
 
 
-def _loaded(pipe: StableDiffusionXLPipeline, device: str, dtype: torch.dtype) -> LoadedModel:
+def tuned(pipe: StableDiffusionXLPipeline, device: str, dtype: torch.dtype, compile_: str) -> LoadedModel:
+    """The same pipeline (same weights), set up as load_pipeline sets up the bot's."""
     pipe.set_progress_bar_config(disable=True)
+    pipe.scheduler = PrefetchedEulerAncestral.from_config(pipe.scheduler.config)
+    if dtype == torch.float16:
+        pipe.vae.config.force_upcast = False  # what [model] vae = "auto" gives on CUDA
+    speedups = apply_speedups(pipe, ModelConfig(compile=compile_), torch.device(device))
     return LoadedModel(
         pipeline=pipe,
         device=torch.device(device),
@@ -88,6 +101,7 @@ def _loaded(pipe: StableDiffusionXLPipeline, device: str, dtype: torch.dtype) ->
         name="bench",
         short_hash=None,
         encoder=PromptEncoder.from_pipeline(pipe, max_chunks=MAX_PROMPT_CHUNKS),
+        speedups=tuple(speedups),
     )
 
 
@@ -104,22 +118,44 @@ def _timed(device: str, call: Any) -> float:
     return time.perf_counter() - started
 
 
-def main(*, config: str, images: int, size: int, steps: int) -> dict[str, Any]:
+def _figures(device: str, seconds: float, images: int) -> dict[str, float | None]:
+    per_image = seconds / images
+    return {
+        "seconds_per_image": round(per_image, 4),
+        "images_per_minute": round(60 / per_image, 2),
+        "peak_gpu_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if device == "cuda" else None,
+    }
+
+
+def _reset_peak(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+
+
+def _request(size: int, steps: int) -> GenerationRequest:
+    rules = effective_rules(age_restricted=False, server=PolicySettings(), channel=PolicySettings())
+    base = build_request(
+        ImagineOptions(prompt=PROMPT, steps=steps, cfg=7.0, seed=1),
+        limits=PromptLimits(),
+        user_id=1,
+        guild_id=None,
+        channel_id=1,
+        rules=rules,
+    )
+    return dataclasses.replace(base, width=size, height=size)
+
+
+BATCHES = (1, 4, 8)
+
+
+def main(*, config: str, images: int, size: int, steps: int, compile_: str = "off") -> dict[str, Any]:
     device = "cuda" if config == "full" else "cpu"
     dtype = torch.float16 if device == "cuda" else torch.float32
     with tempfile.TemporaryDirectory() as folder:
         pipe = full_sdxl(Path(folder), device, dtype) if config == "full" else small_sdxl(Path(folder))
-        model = _loaded(pipe, device, dtype)
-        rules = effective_rules(age_restricted=False, server=PolicySettings(), channel=PolicySettings())
-        base = build_request(
-            ImagineOptions(prompt=PROMPT, steps=steps, cfg=7.0, seed=1),
-            limits=PromptLimits(),
-            user_id=1,
-            guild_id=None,
-            channel_id=1,
-            rules=rules,
-        )
-        request = dataclasses.replace(base, width=size, height=size)
+        pipe.set_progress_bar_config(disable=True)
+        pipe.scheduler = EulerAncestralDiscreteScheduler.from_config(pipe.scheduler.config)
+        request = _request(size, steps)
 
         def stock_one(seed: int) -> None:
             pipe(
@@ -129,47 +165,44 @@ def main(*, config: str, images: int, size: int, steps: int) -> dict[str, Any]:
                 height=size,
                 num_inference_steps=steps,
                 guidance_scale=7.0,
-                generator=make_generator(seed),
+                generator=torch.Generator(device).manual_seed(seed),
             )
+
+        stock_one(0)  # warm-up (kernels, allocator, cuDNN autotuning), outside the timings
+        _reset_peak(device)
+        stock = _figures(device, sum(_timed(device, lambda i=i: stock_one(i)) for i in range(images)), images)
+
+        model = tuned(pipe, device, dtype, compile_)
 
         def ours(batch: int, seed: int) -> None:
             run_batch(model, [dataclasses.replace(request, seed=seed + i) for i in range(batch)])
 
-        # Warm-up (kernels, allocator, cuDNN autotuning) for both, outside the timings.
-        stock_one(0)
-        ours(1, 0)
-        if device == "cuda":
-            torch.cuda.reset_peak_memory_stats()
-        stock_s = sum(_timed(device, lambda i=i: stock_one(i)) for i in range(images)) / images
-        stock_peak = torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else None
+        warmup_started = time.perf_counter()
+        for batch in BATCHES if "torch.compile" in model.speedups else (1,):
+            ours(batch, 0)  # the bot's warm-up: every shape, compiled if asked for
+        warmup_s = time.perf_counter() - warmup_started
         ours_runs: dict[str, dict[str, float | None]] = {}
-        for batch in (1, 4, 8):
-            if device == "cuda":
-                torch.cuda.reset_peak_memory_stats()
+        for batch in BATCHES:
+            _reset_peak(device)
             calls = max(1, images // batch)
             seconds = sum(_timed(device, lambda b=batch, c=c: ours(b, 100 * c)) for c in range(calls))
-            per_image = seconds / (calls * batch)
-            ours_runs[f"batch_{batch}"] = {
-                "seconds_per_image": round(per_image, 4),
-                "images_per_minute": round(60 / per_image, 2),
-                "peak_gpu_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if device == "cuda" else None,
-            }
-        stock_ipm = 60 / stock_s
+            ours_runs[f"batch_{batch}"] = _figures(device, seconds, calls * batch)
+        stock_ipm = stock["images_per_minute"]
+        assert stock_ipm is not None
         return {
             "benchmark": "generation",
             "config": "full-sdxl-cuda" if config == "full" else "small-cpu",
             "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
+            "torch": torch.__version__,
             "dtype": str(dtype).removeprefix("torch."),
             "size": f"{size}x{size}",
             "steps": steps,
             "sampler": "Euler a",
             "cfg": 7.0,
             "images_per_measurement": images,
-            "stock": {
-                "seconds_per_image": round(stock_s, 4),
-                "images_per_minute": round(stock_ipm, 2),
-                "peak_gpu_gib": round(stock_peak, 2) if stock_peak is not None else None,
-            },
+            "ours_speedups": list(model.speedups),
+            "ours_warmup_s": round(warmup_s, 2),
+            "stock": stock,
             "ours": ours_runs,
             "ratios": {
                 f"{name}_images_per_minute_vs_stock": round(run["images_per_minute"] / stock_ipm, 3)  # type: ignore[operator]
@@ -185,5 +218,7 @@ if __name__ == "__main__":
     parser.add_argument("--images", type=int, default=8)
     parser.add_argument("--size", type=int, default=1024 if cuda else 128)
     parser.add_argument("--steps", type=int, default=28 if cuda else 4)
+    parser.add_argument("--compile", choices=("on", "off"), default="off", help="torch.compile our path")
     args = parser.parse_args()
-    print(json.dumps(main(config=args.config, images=args.images, size=args.size, steps=args.steps), indent=2))
+    result = main(config=args.config, images=args.images, size=args.size, steps=args.steps, compile_=args.compile)
+    print(json.dumps(result, indent=2))

@@ -45,7 +45,9 @@ class DiscordConfig:
 @dataclass(frozen=True, slots=True)
 class ModelConfig:
     source: str = DEFAULT_MODEL
-    vae: str = ""
+    # "auto" = the fp16-safe SDXL VAE when running in float16 on CUDA (as the official app
+    # does), the model's own otherwise; "" = always the model's own; or a repo id/folder/file.
+    vae: str = "auto"
     device: str = "auto"
     dtype: str = "auto"
     # Local diffusers folder whose component configs a single .safetensors file is read
@@ -61,6 +63,8 @@ class ModelConfig:
     channels_last: str = "auto"
     fuse_qkv: str = "auto"
     compile: str = "off"  # torch.compile of the UNet and VAE decoder (long start-up, faster steps)
+    # Where compiled kernels are kept between restarts (TORCHINDUCTOR_CACHE_DIR wins if set).
+    compile_cache_dir: str = "data/compile-cache"
     warmup: str = "auto"  # small generations at start-up, so no member waits for the first kernels
     # Decode the VAE one image at a time from this many images in a call (saves memory).
     vae_slicing_from: int = 4

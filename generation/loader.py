@@ -28,6 +28,9 @@ _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 # The character limit ([generation] max_prompt_chars) is the setting members see; this
 # token-chunk ceiling only guards the encoder against pathological prompts (1 token per char).
 MAX_PROMPT_CHUNKS = 32
+# The SDXL VAE finetuned not to overflow in float16 (the official Animagine app loads it), so
+# the decode needs no float32 upcast.
+FP16_SAFE_VAE = "madebyollin/sdxl-vae-fp16-fix"
 _DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 
 
@@ -95,6 +98,13 @@ def resolve_dtype(setting: str, device: torch.device) -> torch.dtype:
     return torch.float16 if device.type == "cuda" else torch.float32
 
 
+def resolve_vae(setting: str, device: torch.device, dtype: torch.dtype) -> str:
+    """The separate VAE to load, or "" for the model's own."""
+    if setting != "auto":
+        return setting
+    return FP16_SAFE_VAE if device.type == "cuda" and dtype == torch.float16 else ""
+
+
 def check_model_config(config: ModelConfig) -> None:
     """The cheap checks of load_pipeline, run at start-up so that a typo stops the bot at
     once instead of failing every job after it connected."""
@@ -125,10 +135,17 @@ def load_pipeline(config: ModelConfig) -> LoadedModel:
     if config.cache_dir:
         extra["cache_dir"] = config.cache_dir
     vae: AutoencoderKL | None = None
+    vae_source = resolve_vae(config.vae, device, dtype)
+    if vae_source:
+        try:
+            vae = _load_vae(vae_source, dtype, config.cache_dir or None)
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(
+                f"could not load [model] vae {vae_source!r}: {exc}. Set [model] vae to a local copy, "
+                'or to "" to use the model\'s own VAE (slower in float16: it is upcast to float32)'
+            ) from exc
+        extra["vae"] = vae
     try:
-        if config.vae:
-            vae = _load_vae(config.vae, dtype, config.cache_dir or None)
-            extra["vae"] = vae
         if kind is SourceKind.SINGLE_FILE:
             if config.single_file_config:
                 extra["config"] = config.single_file_config
@@ -166,6 +183,7 @@ def load_pipeline(config: ModelConfig) -> LoadedModel:
         short_hash,
         encoder,
         speedups=tuple(speedups),
-        warmup=enabled(config.warmup, device),
+        # Compiled graphs must exist before a member asks: "auto" warms up whenever compiling.
+        warmup=enabled(config.warmup, device) or (config.compile == "on" and config.warmup == "auto"),
         vae_slicing_from=config.vae_slicing_from,
     )

@@ -48,9 +48,7 @@ class PrefetchedEulerAncestral(EulerAncestralDiscreteScheduler):
         if self._prefetched is None:
             return super().step(model_output, timestep, sample, generator=generator, return_dict=return_dict)
         if self._next >= len(self._prefetched):
-            raise ValueError(
-                f"prefetched noise covers {len(self._prefetched)} steps but the pipeline asked for more"
-            )
+            raise ValueError(f"prefetched noise covers {len(self._prefetched)} steps but the pipeline asked for more")
         if self.config.prediction_type not in ("epsilon", "v_prediction"):
             raise ValueError(f"prediction_type {self.config.prediction_type!r} is not supported by Euler a")
         if self.step_index is None:

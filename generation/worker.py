@@ -21,7 +21,7 @@ from generation.prompt import PromptError
 from generation.request import GenerationRequest
 from generation.runner import GenerationResult, batch_key, run_batch, run_request
 from generation.scheduler import FairScheduler
-from generation.speedups import warm_up, warmup_requests
+from generation.speedups import warm_up, warmup_requests, warmup_shapes
 from moderation.classifier import OutputClassifier
 
 log = logging.getLogger(__name__)
@@ -128,11 +128,13 @@ class GenerationWorker:
             ", ".join(model.speedups) or "none",
         )
         if model.warmup:
-            line = warm_up(
-                lambda width, height, batch: run_batch(model, warmup_requests(width, height, batch)),
-                compiled="torch.compile" in model.speedups,
-                max_batch=self._max_batch,
+            shapes = warmup_shapes(compiled="torch.compile" in model.speedups, max_batch=self._max_batch)
+            log.info(
+                "warming up %d shape(s)%s",
+                len(shapes),
+                " (compiling; cached for the next start)" if len(shapes) > 1 else "",
             )
+            line = warm_up(lambda shape: run_batch(model, warmup_requests(shape)), shapes)
             log.info(line)
         return model
 

@@ -12,6 +12,7 @@ def test_generation_benchmark_small_config_has_every_field() -> None:
     result = generation.main(config="small", images=1, size=64, steps=1)
     json.dumps(result)
     assert result["config"] == "small-cpu"
+    assert result["ours_speedups"][0] == "sdpa" and result["ours_warmup_s"] >= 0
     assert set(result["stock"]) == {"seconds_per_image", "images_per_minute", "peak_gpu_gib"}
     assert set(result["ours"]) == {"batch_1", "batch_4", "batch_8"}
     for run in result["ours"].values():

@@ -11,7 +11,7 @@ from diffusers import AutoencoderKL, EulerAncestralDiscreteScheduler
 
 from core.config import ModelConfig
 from core.errors import ModelLoadError
-from generation.loader import SourceKind, classify_source, load_pipeline, resolve_dtype
+from generation.loader import FP16_SAFE_VAE, SourceKind, classify_source, load_pipeline, resolve_dtype, resolve_vae
 from generation.metadata import file_short_hash
 from tests.support.single_file import export_single_file
 
@@ -104,6 +104,24 @@ def test_dtype_resolution() -> None:
     assert resolve_dtype("bfloat16", cuda) == torch.bfloat16
     with pytest.raises(ModelLoadError, match="float16' is not supported on the CPU"):
         resolve_dtype("float16", cpu)
+
+
+def test_vae_auto_is_the_fp16_safe_one_exactly_when_running_fp16_on_cuda() -> None:
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert resolve_vae("auto", cuda, torch.float16) == FP16_SAFE_VAE == "madebyollin/sdxl-vae-fp16-fix"
+    # bfloat16 has float32's range (no overflow, no upcast); the CPU runs float32.
+    assert resolve_vae("auto", cuda, torch.bfloat16) == ""
+    assert resolve_vae("auto", cpu, torch.float32) == ""
+    assert resolve_vae("", cuda, torch.float16) == ""
+    assert resolve_vae("/models/vae", cpu, torch.float32) == "/models/vae"
+
+
+def test_an_unloadable_vae_is_explained(reference, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    empty = tmp_path / "vae"
+    empty.mkdir()
+    source = str(Path(reference.pipeline.config._name_or_path))
+    with pytest.raises(ModelLoadError, match=r"could not load \[model\] vae .*or to \"\" to use the model's own"):
+        load_pipeline(ModelConfig(source=source, device="cpu", vae=str(empty)))
 
 
 def test_cuda_requested_without_gpu() -> None:
