@@ -13,6 +13,10 @@ ENV PYTHONUNBUFFERED=1 \
 
 WORKDIR /app
 RUN useradd --create-home --uid 1000 bot
+# A C compiler: Triton builds its small launchers with it when [model] compile = "on"
+# (the compiled kernels themselves are cached in /app/data/compile-cache).
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
 
 # Dependencies first, so code changes do not re-download torch.
 COPY pyproject.toml README.md ./
