@@ -4,9 +4,11 @@ job's image is the one it makes alone."""
 from __future__ import annotations
 
 import asyncio
+import io
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.config import ModelConfig
@@ -21,6 +23,12 @@ from generation.scheduler import FairScheduler
 from generation.service import GenerationService
 from generation.worker import GenerationWorker
 from tests.support.rules import ORDINARY
+
+
+def _pixels(png: bytes) -> bytes:
+    with Image.open(io.BytesIO(png)) as image:
+        return image.convert("RGB").tobytes()
+
 
 PLACE = Place(user_id=1, user_name="a", guild_id=2, guild_name="g", channel_id=3, channel_nsfw=False)
 
@@ -73,6 +81,9 @@ async def test_the_next_compatible_jobs_share_a_call_and_get_their_own_images(
         alone = run_request(fast_model, request)
         assert result.images[0].infotext == alone.images[0].infotext
         assert result.width == alone.width
+        # The same image, batched or alone (within float rounding: batch size changes kernels).
+        diff = max(abs(a - b) for a, b in zip(_pixels(result.png), _pixels(alone.png), strict=True))
+        assert diff <= 2, f"seed {request.seed}: {diff}/255 apart"
     for job in jobs:
         record = await store.get(job.id)
         assert record is not None and record.status is JobStatus.RUNNING  # done once delivered
