@@ -162,6 +162,45 @@ def _infotext(model: LoadedModel, request: GenerationRequest, index: int) -> str
     )
 
 
+@dataclass
+class StepHook:
+    """diffusers' ``callback_on_step_end`` for one run: progress (counted across passes),
+    previews when one is wanted, and the interrupt flag once the job is cancelled."""
+
+    total: int
+    on_step: ProgressFn | None
+    is_cancelled: CancelledFn | None
+    want_preview: WantPreviewFn | None
+    on_preview: PreviewFn | None
+    done_before: int = 0  # steps of earlier passes, so progress counts across the hires pass
+    cancelled: bool = False
+
+    def __call__(self, pipeline: Any, step: int, _timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        if self.on_step is not None:
+            self.on_step(self.done_before + step + 1, self.total)
+        preview = self.on_preview
+        if preview is not None and self.want_preview is not None and self.want_preview() and "latents" in kwargs:
+            preview(latent_preview(kwargs["latents"]))
+        if self.is_cancelled is not None and self.is_cancelled():
+            self.cancelled = True
+            # diffusers skips the remaining steps once the interrupt flag is set.
+            pipeline._interrupt = True
+        return kwargs
+
+
+def _render(
+    model: LoadedModel, request: GenerationRequest, pictures: Sequence[Image], classifier: OutputClassifier | None
+) -> tuple[RenderedImage, ...]:
+    """The request's PNGs, with their metadata and the output check's verdict."""
+    images = []
+    for index, picture in enumerate(pictures):
+        infotext = _infotext(model, request, index)
+        scores = classifier.classify(picture) if classifier is not None else None
+        png = encode_png(picture, infotext)
+        images.append(RenderedImage(png, picture.width, picture.height, request.seeds[index], infotext, scores))
+    return tuple(images)
+
+
 def run_request(
     model: LoadedModel,
     request: GenerationRequest,
@@ -174,22 +213,7 @@ def run_request(
 ) -> GenerationResult:
     started = time.perf_counter()
     pipe = model.pipeline
-    cancelled = False
-    total = request.steps + hires_steps(request)
-    done_before = 0  # steps of earlier passes, so progress counts across the hires pass
-
-    def step_end(pipeline: Any, step: int, _timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-        nonlocal cancelled
-        if on_step is not None:
-            on_step(done_before + step + 1, total)
-        if on_preview is not None and want_preview is not None and want_preview() and "latents" in kwargs:
-            on_preview(latent_preview(kwargs["latents"]))
-        if is_cancelled is not None and is_cancelled():
-            cancelled = True
-            # diffusers skips the remaining steps once the interrupt flag is set.
-            pipeline._interrupt = True
-        return kwargs
-
+    step_end = StepHook(request.steps + hires_steps(request), on_step, is_cancelled, want_preview, on_preview)
     seeds = request.seeds
     set_vae_slicing(pipe, request.count, model.vae_slicing_from)
     generators = [make_generator(s) for s in seeds]
@@ -214,8 +238,8 @@ def run_request(
                 output_type="latent" if request.hires else "pil",
                 callback_on_step_end=step_end,
             )
-        if request.hires and not cancelled:
-            done_before = request.steps
+        if request.hires and not step_end.cancelled:
+            step_end.done_before = request.steps
             # The official app's hires pass: the same components (no second copy of the
             # weights), latents enlarged, then img2img with the same prompt, steps, CFG, seed.
             upscaler = StableDiffusionXLImg2ImgPipeline(**pipe.components)
@@ -230,17 +254,9 @@ def run_request(
                 generator=make_generator(seeds[0]),
                 callback_on_step_end=step_end,
             )
-    if cancelled:
+    if step_end.cancelled:
         raise JobCancelled()
-    pictures: list[Image] = list(output.images)
-    images = []
-    for index, picture in enumerate(pictures):
-        infotext = _infotext(model, request, index)
-        scores = classifier.classify(picture) if classifier is not None else None
-        images.append(
-            RenderedImage(encode_png(picture, infotext), picture.width, picture.height, seeds[index], infotext, scores)
-        )
-    return GenerationResult(tuple(images), time.perf_counter() - started)
+    return GenerationResult(_render(model, request, output.images, classifier), time.perf_counter() - started)
 
 
 def batch_key(model: LoadedModel, request: GenerationRequest) -> tuple[object, ...] | None:
@@ -277,19 +293,7 @@ def run_batch(
         ]
     started = time.perf_counter()
     first = requests[0]
-    cancelled = False
-
-    def step_end(pipeline: Any, step: int, _timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-        nonlocal cancelled
-        if on_step is not None:
-            on_step(step + 1, first.steps)
-        if on_preview is not None and want_preview is not None and want_preview() and "latents" in kwargs:
-            on_preview(latent_preview(kwargs["latents"]))
-        if is_cancelled is not None and is_cancelled():
-            cancelled = True
-            pipeline._interrupt = True
-        return kwargs
-
+    step_end = StepHook(first.steps, on_step, is_cancelled, want_preview, on_preview)
     set_vae_slicing(model.pipeline, sum(r.count for r in requests), model.vae_slicing_from)
     with torch.inference_mode():
         parts: dict[str, list[torch.Tensor]] = {}
@@ -314,18 +318,12 @@ def run_batch(
                 latents=latents,
                 callback_on_step_end=step_end,
             )
-    if cancelled:
+    if step_end.cancelled:
         raise JobCancelled()
     seconds = time.perf_counter() - started
     pictures: list[Image] = list(output.images)
     results = []
     for request in requests:
         mine, pictures = pictures[: request.count], pictures[request.count :]
-        images = []
-        for index, picture in enumerate(mine):
-            infotext = _infotext(model, request, index)
-            scores = classifier.classify(picture) if classifier is not None else None
-            png = encode_png(picture, infotext)
-            images.append(RenderedImage(png, picture.width, picture.height, request.seeds[index], infotext, scores))
-        results.append(GenerationResult(tuple(images), seconds))
+        results.append(GenerationResult(_render(model, request, mine, classifier), seconds))
     return results
