@@ -61,6 +61,14 @@ class Runner(Protocol):
     ) -> GenerationResult: ...
 
 
+def _ids(jobs: list[ActiveJob]) -> list[int]:
+    return [job.id for job in jobs]
+
+
+def _batch_note(jobs: list[ActiveJob]) -> str:
+    return f" (batch of {len(jobs)})" if len(jobs) > 1 else ""
+
+
 def free_accelerator_memory() -> None:
     gc.collect()
     if torch.cuda.is_available():
@@ -160,10 +168,7 @@ class GenerationWorker:
             batch = [job, *self._followers(model, job)]
             self._current, self._running = job, tuple(batch)
             try:
-                if len(batch) == 1:
-                    await self._process(model, job)
-                else:
-                    await self._process_batch(model, batch)
+                await self._process(model, batch)
             except Exception:  # the worker must outlive any one job (and its bookkeeping)
                 log.exception("job(s) %s: unexpected error", [j.id for j in batch])
                 for one in batch:
@@ -187,14 +192,15 @@ class GenerationWorker:
         room = self._max_batch - lead.request.count
         return self._scheduler.take_following(lambda job: batch_key(model, job.request) == key, room)
 
-    def _attempt_batch(
+    def _attempt(
         self,
         model: LoadedModel,
         jobs: list[ActiveJob],
         on_step: Callable[[int, int], None],
         on_preview: Callable[[bytes], None],
     ) -> list[GenerationResult]:
-        """Like _attempt, for a batch: it stops only when every job in it was asked to stop."""
+        """Run in the worker thread: one job, or a batch that stops only when every job in it
+        was asked to stop. An out-of-memory error is retried once with the cache freed."""
 
         def want_preview() -> bool:
             wanted = any(job.preview_wanted.is_set() for job in jobs)
@@ -202,12 +208,27 @@ class GenerationWorker:
                 job.preview_wanted.clear()
             return wanted
 
+        def is_cancelled() -> bool:
+            return all(job.cancel_flag.is_set() for job in jobs)
+
         def once() -> list[GenerationResult]:
+            if len(jobs) == 1:
+                return [
+                    self._runner(
+                        model,
+                        jobs[0].request,
+                        on_step=on_step,
+                        is_cancelled=is_cancelled,
+                        classifier=self._classifier,
+                        want_preview=want_preview,
+                        on_preview=on_preview,
+                    )
+                ]
             return self._batch_runner(
                 model,
                 [job.request for job in jobs],
                 on_step=on_step,
-                is_cancelled=lambda: all(job.cancel_flag.is_set() for job in jobs),
+                is_cancelled=is_cancelled,
                 classifier=self._classifier,
                 want_preview=want_preview,
                 on_preview=on_preview,
@@ -216,18 +237,27 @@ class GenerationWorker:
         try:
             return once()
         except torch.OutOfMemoryError:
-            log.warning("batch %s ran out of GPU memory; freeing the cache and retrying once", [j.id for j in jobs])
+            log.warning("job(s) %s ran out of GPU memory; freeing the cache and retrying once", _ids(jobs))
         free_accelerator_memory()
         return once()
 
-    async def _process_batch(self, model: LoadedModel | None, batch: list[ActiveJob]) -> None:
-        jobs = [job for job in batch if not job.result.done()]
-        assert model is not None  # followers are only taken once the model is loaded
+    async def _process(self, model: LoadedModel | None, batch: list[ActiveJob]) -> None:
+        jobs = [job for job in batch if not job.result.done()]  # not cancelled while it waited
+        if not jobs:
+            return
+        if model is None:  # followers are only taken once the model is loaded: this is one job
+            error = self._model.exception() if self._model is not None and self._model.done() else None
+            detail = str(error) if isinstance(error, ModelLoadError) else "the model failed to load"
+            for job in jobs:
+                await self._store.mark_failed(job.id, detail)
+                job.result.set_exception(GenerationFailed(f"The image model is not available: {detail}."))
+            return
         loop = asyncio.get_running_loop()
         for job in jobs:
             await self._store.mark_running(job.id)
             job.mark_started()
-        log.info("batch of %d jobs: %s", len(jobs), [job.id for job in jobs])
+        if len(jobs) > 1:
+            log.info("batch of %d jobs: %s", len(jobs), _ids(jobs))
 
         def on_step(step: int, total: int) -> None:
             for job in jobs:
@@ -237,114 +267,41 @@ class GenerationWorker:
             for job in jobs:
                 loop.call_soon_threadsafe(job.show_preview, jpeg)
 
-        running = loop.run_in_executor(self._executor, self._attempt_batch, model, jobs, on_step, on_preview)
+        running = loop.run_in_executor(self._executor, self._attempt, model, jobs, on_step, on_preview)
         try:
             results = await asyncio.wait_for(asyncio.shield(running), self._job_timeout_s)
         except TimeoutError:
+            # A thread cannot be killed: ask the pipeline to stop at its next step and wait.
             for job in jobs:
                 job.cancel_flag.set()
             await asyncio.gather(running, return_exceptions=True)
             message = f"The job took longer than {self._job_timeout_s:g} s and was stopped."
             for job in jobs:
                 await self._fail(job, message, message)
+        except PromptError as exc:  # e.g. too many tokens: the member can fix this
+            for job in jobs:
+                await self._fail(job, str(exc), str(exc))
         except JobCancelled:
             for job in jobs:
                 await self._stopped(job)
         except torch.OutOfMemoryError as exc:
-            log.error("batch ran out of GPU memory twice: %s", exc)
+            log.error("job(s) %s ran out of GPU memory twice: %s", _ids(jobs), exc)
             free_accelerator_memory()
             for job in jobs:
                 await self._fail(job, f"out of memory: {exc}", OUT_OF_MEMORY)
         except Exception as exc:
-            log.exception("batch %s failed", [job.id for job in jobs])
-            generic = "The image could not be generated (the error was logged)."
-            told = str(exc) if isinstance(exc, PromptError) else generic
+            log.exception("job(s) %s failed", _ids(jobs))
+            told = "The image could not be generated (the error was logged)."
             for job in jobs:
                 await self._fail(job, f"{type(exc).__name__}: {exc}", told)
         else:
             for job, result in zip(jobs, results, strict=True):
-                if job.cancel_flag.is_set():  # cancelled alone while its batch went on
+                if len(jobs) > 1 and job.cancel_flag.is_set():  # cancelled alone while its batch went on
                     await self._stopped(job)
-                else:
-                    log.info("job %s made its image in %.2f s (batch of %d)", job.id, result.seconds, len(jobs))
-                    job.result.set_result(result)
-
-    def _attempt(
-        self,
-        model: LoadedModel,
-        job: ActiveJob,
-        on_step: Callable[[int, int], None],
-        on_preview: Callable[[bytes], None],
-    ) -> GenerationResult:
-        """Run in the worker thread; an out-of-memory error is retried once with the cache freed."""
-
-        def want_preview() -> bool:
-            wanted = job.preview_wanted.is_set()
-            job.preview_wanted.clear()
-            return wanted
-
-        def once() -> GenerationResult:
-            return self._runner(
-                model,
-                job.request,
-                on_step=on_step,
-                is_cancelled=job.cancel_flag.is_set,
-                classifier=self._classifier,
-                want_preview=want_preview,
-                on_preview=on_preview,
-            )
-
-        try:
-            return once()
-        except torch.OutOfMemoryError:
-            log.warning("job %s ran out of GPU memory; freeing the cache and retrying once", job.id)
-        free_accelerator_memory()
-        return once()
-
-    async def _process(self, model: LoadedModel | None, job: ActiveJob) -> None:
-        if job.result.done():  # cancelled while it waited
-            return
-        if model is None:
-            error = self._model.exception() if self._model is not None and self._model.done() else None
-            detail = str(error) if isinstance(error, ModelLoadError) else "the model failed to load"
-            await self._store.mark_failed(job.id, detail)
-            job.result.set_exception(GenerationFailed(f"The image model is not available: {detail}."))
-            return
-        loop = asyncio.get_running_loop()
-        await self._store.mark_running(job.id)
-        job.mark_started()
-
-        def on_step(step: int, total: int) -> None:
-            loop.call_soon_threadsafe(job.report, Progress(step, total))
-
-        def on_preview(jpeg: bytes) -> None:
-            loop.call_soon_threadsafe(job.show_preview, jpeg)
-
-        running = loop.run_in_executor(self._executor, self._attempt, model, job, on_step, on_preview)
-        try:
-            result: GenerationResult = await asyncio.wait_for(asyncio.shield(running), self._job_timeout_s)
-        except TimeoutError:
-            # A thread cannot be killed: ask the pipeline to stop at its next step and wait.
-            job.cancel_flag.set()
-            await asyncio.gather(running, return_exceptions=True)
-            message = f"The job took longer than {self._job_timeout_s:g} s and was stopped."
-            await self._fail(job, message, message)
-        except PromptError as exc:  # e.g. too many tokens: the member can fix this
-            await self._fail(job, str(exc), str(exc))
-        except JobCancelled:
-            await self._stopped(job)
-        except torch.OutOfMemoryError as exc:
-            log.error("job %s ran out of GPU memory twice: %s", job.id, exc)
-            free_accelerator_memory()
-            await self._fail(job, f"out of memory: {exc}", OUT_OF_MEMORY)
-        except Exception as exc:
-            log.exception("job %s failed", job.id)
-            told = "The image could not be generated (the error was logged)."
-            await self._fail(job, f"{type(exc).__name__}: {exc}", told)
-        else:
-            log.info("job %s made its image in %.2f s", job.id, result.seconds)
-            # Marked done once delivered (GenerationService.complete), so a crash in between re-runs it.
-            job.result.set_result(result)
+                    continue
+                log.info("job %s made its image in %.2f s%s", job.id, result.seconds, _batch_note(jobs))
+                # Marked done once delivered (GenerationService.complete), so a crash in between re-runs it.
+                job.result.set_result(result)
 
     async def _fail(self, job: ActiveJob, recorded: str, told: str) -> None:
         await self._store.mark_failed(job.id, recorded)
