@@ -33,7 +33,7 @@ from diffusers import (
     StableDiffusionXLPipeline,
     UNet2DConditionModel,
 )
-from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
 from core.config import ModelConfig
 from generation.conditioning import PromptEncoder
@@ -49,24 +49,15 @@ SDXL_CONFIGS = ROOT.parent / "shared" / "sdxl"
 PROMPT = "1girl, long hair, (smile:1.1), cherry blossoms, outdoors"
 
 
-def _tokenizers(folder: Path) -> tuple[CLIPTokenizer, CLIPTokenizer]:
-    from tests.support.tiny_sdxl import write_tiny_tokenizer  # a small real CLIP BPE vocabulary
-
-    tok = write_tiny_tokenizer(folder)
-    vocab, merges = str(tok / "vocab.json"), str(tok / "merges.txt")
-    return (
-        CLIPTokenizer(vocab, merges, model_max_length=77),
-        CLIPTokenizer(vocab, merges, model_max_length=77, pad_token="!"),
-    )
-
-
 def full_sdxl(folder: Path, device: str, dtype: torch.dtype) -> StableDiffusionXLPipeline:
     """The SDXL architecture with random weights (the real model's cost, not its images)."""
     configs = {
         name: json.loads((SDXL_CONFIGS / f"{name}.json").read_text())
         for name in ("unet", "vae", "text_encoder", "text_encoder_2", "scheduler")
     }
-    tokenizer, tokenizer_2 = _tokenizers(folder)
+    from tests.support.tiny_sdxl import tiny_tokenizers  # a small real CLIP BPE vocabulary
+
+    tokenizer, tokenizer_2 = tiny_tokenizers(folder)
     pipe = StableDiffusionXLPipeline(
         vae=AutoencoderKL.from_config(configs["vae"]),
         text_encoder=CLIPTextModel(CLIPTextConfig(**configs["text_encoder"])),

@@ -99,6 +99,17 @@ def write_tiny_tokenizer(folder: Path) -> Path:
     return folder
 
 
+def tiny_tokenizers(folder: Path) -> tuple[CLIPTokenizer, CLIPTokenizer]:
+    """SDXL's two CLIP tokenizers over the small vocabulary written into ``folder``."""
+    tok_dir = write_tiny_tokenizer(folder)
+    vocab, merges = str(tok_dir / "vocab.json"), str(tok_dir / "merges.txt")
+    # SDXL's second tokenizer pads with "!" (id 0 in the real vocab), as OpenCLIP does.
+    return (
+        CLIPTokenizer(vocab, merges, model_max_length=77),
+        CLIPTokenizer(vocab, merges, model_max_length=77, pad_token="!"),
+    )
+
+
 def _text_config(layers: int, hidden_size: int) -> CLIPTextConfig:
     return CLIPTextConfig(
         bos_token_id=0,
@@ -171,11 +182,7 @@ def build_tiny_sdxl(workdir: Path, *, attention: bool = True, seed: int = 0) -> 
     # for `resblocks.9` of the second encoder), and wider than the first encoder because
     # diffusers' single-file loader tells the two apart by width (768 vs 1280 in SDXL).
     text_encoder_2 = CLIPTextModelWithProjection(_text_config(10, TEXT_WIDTH_2))
-    tok_dir = write_tiny_tokenizer(workdir / "tokenizer-src")
-    vocab, merges = str(tok_dir / "vocab.json"), str(tok_dir / "merges.txt")
-    tokenizer = CLIPTokenizer(vocab, merges, model_max_length=77)
-    # SDXL's second tokenizer pads with "!" (id 0 in the real vocab), as OpenCLIP does.
-    tokenizer_2 = CLIPTokenizer(vocab, merges, model_max_length=77, pad_token="!")
+    tokenizer, tokenizer_2 = tiny_tokenizers(workdir / "tokenizer-src")
     scheduler = EulerAncestralDiscreteScheduler(
         beta_start=0.00085,
         beta_end=0.012,
