@@ -39,17 +39,17 @@ async def run(config: Config) -> None:
     from db.policies import PolicyStore
     from db.quotas import QuotaStore
     from db.settings import SettingsStore
-    from generation.autocomplete import TagIndex
     from generation.loader import check_model_config, load_pipeline
-    from generation.request import PromptLimits
     from generation.scheduler import FairScheduler
     from generation.service import GenerationService
-    from generation.tags import TagDatabase
     from generation.worker import GenerationWorker
     from moderation.admin import ModerationAdmin
     from moderation.classifier import ClassifierLoadError, load_classifier
     from moderation.content import ContentFilter
     from moderation.gate import RequestGate
+    from prompt.autocomplete import TagIndex
+    from prompt.request import PromptLimits
+    from prompt.tags import TagDatabase
     from quota.admin import QuotaAdmin
 
     token = require_token(config)

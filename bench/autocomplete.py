@@ -14,8 +14,8 @@ import statistics
 import time
 from pathlib import Path
 
-from generation.autocomplete import TagIndex
-from generation.tags import DEFAULT_TAGS_PATH, TagDatabase, TagInfo
+from prompt.autocomplete import TagIndex
+from prompt.tags import DEFAULT_TAGS_PATH, TagDatabase, TagInfo
 
 
 def _percentile(values: list[float], q: float) -> float:

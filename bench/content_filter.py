@@ -9,8 +9,8 @@ import json
 import statistics
 import time
 
-from generation.tags import TagDatabase
 from moderation.content import ContentFilter
+from prompt.tags import TagDatabase
 
 PROMPTS = {
     "short": "1girl, solo, long hair, smile, looking at viewer",

@@ -39,10 +39,10 @@ from core.config import ModelConfig
 from generation.conditioning import PromptEncoder
 from generation.loader import MAX_PROMPT_CHUNKS, LoadedModel, SourceKind
 from generation.noise import PrefetchedEulerAncestral
-from generation.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
 from generation.runner import run_batch
 from generation.speedups import apply_speedups
 from moderation.policy import PolicySettings, effective_rules
+from prompt.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
 
 ROOT = Path(__file__).resolve().parents[1]
 SDXL_CONFIGS = ROOT.parent / "shared" / "sdxl"

@@ -29,14 +29,14 @@ from db.migrate import upgrade_to_head
 from db.policies import PolicyStore
 from db.quotas import QuotaAsk, QuotaStore
 from generation.jobs import ActiveJob
-from generation.request import ImagineOptions, PromptLimits, build_request
 from generation.scheduler import FairScheduler
 from generation.service import GenerationService
-from generation.tags import TagDatabase
 from generation.worker import GenerationWorker
 from moderation.content import ContentFilter
 from moderation.gate import RequestGate, Where
 from moderation.policy import PolicySettings, effective_rules
+from prompt.request import ImagineOptions, PromptLimits, build_request
+from prompt.tags import TagDatabase
 
 GUILD, CHANNEL = 1, 2
 

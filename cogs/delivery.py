@@ -22,13 +22,13 @@ from core.errors import JobCancelled, JobRequeued, UserFacingError
 from db.audit import AuditLog
 from db.jobs import Place
 from generation.jobs import ActiveJob
-from generation.ratings import Rating
-from generation.request import GenerationRequest
 from generation.runner import GenerationResult, RenderedImage
 from generation.service import GenerationService
 from moderation.classifier import RatingScores
 from moderation.gate import Where
 from moderation.policy import ChannelRules, OverLimitAction, over_limit_action
+from prompt.ratings import Rating
+from prompt.request import GenerationRequest
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from discord.ext import commands
 
 from cogs.delivery import where_of
 from cogs.quota import quota_ask
-from generation.presets import QUALITY_PRESETS, STYLE_PRESETS
-from generation.ratings import Rating
-from generation.request import MAX_COUNT
+from prompt.presets import QUALITY_PRESETS, STYLE_PRESETS
+from prompt.ratings import Rating
+from prompt.request import MAX_COUNT
 
 if TYPE_CHECKING:
     from core.client import ImagineBot

@@ -1,4 +1,4 @@
-"""`/imagine`: thin. Options are validated by Discord (Range/choices) and by generation.request;
+"""`/imagine`: thin. Options are validated by Discord (Range/choices) and by prompt.request;
 the job is handed to the GenerationService and followed by cogs.delivery."""
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from discord.ext import commands
 
 from cogs.replies import StoredReply
 from cogs.submit import submit_imagine
-from generation.presets import (
+from moderation.gate import Where
+from prompt.assembly import AESTHETIC_TAGS, YEAR_TAGS
+from prompt.presets import (
     DEFAULT_QUALITY,
     DEFAULT_RESOLUTION,
     DEFAULT_STYLE,
@@ -19,9 +21,8 @@ from generation.presets import (
     RESOLUTIONS,
     STYLE_PRESETS,
 )
-from generation.prompt import AESTHETIC_TAGS, YEAR_TAGS
-from generation.ratings import Rating
-from generation.request import (
+from prompt.ratings import Rating
+from prompt.request import (
     DEFAULT_CFG,
     DEFAULT_STEPS,
     MAX_CFG,
@@ -32,8 +33,7 @@ from generation.request import (
     MIN_STEPS,
     ImagineOptions,
 )
-from generation.user_defaults import apply_defaults
-from moderation.gate import Where
+from prompt.user_defaults import apply_defaults
 
 if TYPE_CHECKING:
     from core.client import ImagineBot

@@ -9,9 +9,9 @@ import discord
 from discord import app_commands
 
 from core.errors import UserFacingError
-from generation.ratings import Rating
 from moderation.admin import Actor
 from moderation.policy import OverLimitAction
+from prompt.ratings import Rating
 
 if TYPE_CHECKING:
     from core.client import ImagineBot

@@ -14,8 +14,8 @@ from discord.ext import commands
 from cogs.result_view import ResultAction, ResultButton
 from cogs.submit import submit_imagine
 from core.errors import UserFacingError
-from generation import followups
-from generation.request import GenerationRequest
+from prompt import followups
+from prompt.request import GenerationRequest
 
 if TYPE_CHECKING:
     from core.client import ImagineBot

@@ -12,8 +12,8 @@ from cogs.delivery import place_of, where_of
 from cogs.quota import quota_ask
 from cogs.replies import InteractionReply
 from core.errors import QuotaRefused
-from generation.request import ImagineOptions
 from generation.scheduler import priority_of
+from prompt.request import ImagineOptions
 
 if TYPE_CHECKING:
     from core.client import ImagineBot

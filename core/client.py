@@ -17,11 +17,11 @@ from core.config import Config, DiscordConfig
 from core.errors import UserFacingError
 from db.audit import AuditLog
 from db.settings import SettingsStore
-from generation.autocomplete import TagIndex
 from generation.service import GenerationService, Restored
-from generation.tags import TagDatabase
 from moderation.admin import ModerationAdmin
 from moderation.gate import RequestGate
+from prompt.autocomplete import TagIndex
+from prompt.tags import TagDatabase
 from quota.admin import QuotaAdmin
 
 if TYPE_CHECKING:

@@ -54,3 +54,23 @@ class NotAccepting(UserFacingError):
 
 class JobRequeued(Exception):
     """The bot stopped while the job waited or ran; it is queued again in the database."""
+
+
+class PromptError(ValueError):
+    """Bad prompt input; the message is meant for the user."""
+
+
+class EmptyPrompt(PromptError):
+    pass
+
+
+class PromptTooLong(PromptError):
+    pass
+
+
+class UnknownOption(PromptError):
+    pass
+
+
+class InvalidWeight(PromptError):
+    pass

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from db.engine import upsert_insert
 from db.models import Channel, Guild, Job, JobStatus, User, utcnow
 from db.quotas import ACTIVE, Charge, QuotaAsk, QuotaStore
-from generation.request import GenerationRequest
+from prompt.request import GenerationRequest
 
 log = logging.getLogger(__name__)
 

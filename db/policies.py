@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.engine import upsert_insert
 from db.models import BlockedTag, ChannelPolicy, GuildPolicy, utcnow
-from generation.ratings import Rating
 from moderation.policy import OverLimitAction, PolicySettings
+from prompt.ratings import Rating
 
 SERVER_WIDE = 0
 

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.engine import upsert_insert
 from db.models import UserSettings, utcnow
-from generation.user_defaults import UserDefaults
+from prompt.user_defaults import UserDefaults
 
 
 class SettingsStore:

@@ -18,8 +18,8 @@ from typing import Any, Protocol
 
 import torch
 
-from generation.prompt import PromptTooLong, parse_attention
-from generation.tags import BREAK
+from core.errors import PromptTooLong
+from prompt.emphasis import BREAK, parse_attention
 
 CHUNK_LENGTH = 75
 DEFAULT_MAX_CHUNKS = 4

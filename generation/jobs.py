@@ -8,8 +8,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from generation.request import GenerationRequest
 from generation.runner import GenerationResult
+from prompt.request import GenerationRequest
 
 
 @dataclass(frozen=True, slots=True)

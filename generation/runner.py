@@ -18,9 +18,9 @@ from generation.loader import LoadedModel
 from generation.metadata import build_infotext, encode_png
 from generation.noise import draw_noise, prefetching
 from generation.preview import latent_preview
-from generation.request import HIRES_SCALE, HIRES_STRENGTH, GenerationRequest
 from generation.speedups import set_vae_slicing
 from moderation.classifier import OutputClassifier, RatingScores
+from prompt.request import HIRES_SCALE, HIRES_STRENGTH, GenerationRequest
 
 ProgressFn = Callable[[int, int], None]
 CancelledFn = Callable[[], bool]

@@ -15,10 +15,10 @@ from db.jobs import JobRecord, JobStore, Place, UnfinishedJob
 from db.models import JobStatus
 from db.quotas import QuotaAsk
 from generation.jobs import ActiveJob, StopReason
-from generation.request import GenerationRequest
 from generation.runner import GenerationResult
 from generation.scheduler import NORMAL, FairScheduler
 from generation.worker import GenerationWorker
+from prompt.request import GenerationRequest
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ import torch
 from diffusers import StableDiffusionXLPipeline
 
 from core.config import ModelConfig
-from generation.presets import RESOLUTIONS
-from generation.request import MAX_COUNT, GenerationRequest, ImagineOptions, PromptLimits, build_request
 from moderation.policy import PolicySettings, effective_rules
+from prompt.presets import RESOLUTIONS
+from prompt.request import MAX_COUNT, GenerationRequest, ImagineOptions, PromptLimits, build_request
 
 log = logging.getLogger(__name__)
 

@@ -13,16 +13,15 @@ from typing import Protocol
 
 import torch
 
-from core.errors import GenerationFailed, JobCancelled, JobRequeued, ModelLoadError
+from core.errors import GenerationFailed, JobCancelled, JobRequeued, ModelLoadError, PromptError
 from db.jobs import JobStore
 from generation.jobs import ActiveJob, Progress, StopReason
 from generation.loader import LoadedModel
-from generation.prompt import PromptError
-from generation.request import GenerationRequest
 from generation.runner import GenerationResult, batch_key, run_batch, run_request
 from generation.scheduler import FairScheduler
 from generation.speedups import warm_up, warmup_requests, warmup_shapes
 from moderation.classifier import OutputClassifier
+from prompt.request import GenerationRequest
 
 log = logging.getLogger(__name__)
 

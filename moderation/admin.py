@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from db.audit import AuditLog, AuditRecord
 from db.policies import SERVER_WIDE, PolicyStore
-from generation.ratings import Rating
 from moderation.policy import OverLimitAction, PolicySettings
+from prompt.ratings import Rating
 
 Canonicalizer = Callable[[str], str]
 

@@ -23,7 +23,7 @@ import onnxruntime as ort
 from huggingface_hub import hf_hub_download
 from PIL import Image
 
-from generation.ratings import Rating
+from prompt.ratings import Rating
 
 log = logging.getLogger(__name__)
 

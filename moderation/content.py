@@ -52,8 +52,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from generation.prompt import parse_attention
-from generation.tags import BREAK, TagDatabase, bare_tag, split_tags
+from prompt.emphasis import BREAK, parse_attention
+from prompt.tags import TagDatabase, bare_tag, split_tags
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent / "data"
 EXPLICIT_FILE = "explicit_tags.txt"

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from core.errors import InvalidOption, UserFacingError
 from db.audit import AuditLog
 from db.policies import PolicyStore
-from generation.ratings import Rating
-from generation.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
-from generation.tags import TagDatabase
 from moderation.content import ContentFilter
 from moderation.policy import ChannelRules, PolicySettings, effective_rules
+from prompt.ratings import Rating
+from prompt.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
+from prompt.tags import TagDatabase
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from generation.ratings import Rating, channel_ceiling
+from prompt.ratings import Rating, channel_ceiling
 
 
 class OverLimitAction(enum.StrEnum):
@@ -38,6 +38,10 @@ class ChannelRules:
     @property
     def allows_sexual(self) -> bool:
         return self.max_rating >= Rating.QUESTIONABLE
+
+    def choose(self, requested: Rating | None) -> Rating:
+        """The rating a request gets here (``prompt.request.RatingRules``); see ``choose_rating``."""
+        return choose_rating(self, requested)
 
 
 def effective_rules(

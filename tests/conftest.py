@@ -18,10 +18,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.engine import create_engine
 from db.migrate import upgrade_to_head
+from prompt.tags import TagDatabase
 from tests.support.tiny_sdxl import save_tiny_sdxl
 
 # Trust auth on the local server (see the README); CI and developer machines both have it.
 POSTGRES_ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def tag_db() -> TagDatabase:
+    """The vendored Danbooru tag data, loaded once (about half a second)."""
+    return TagDatabase.load()
 
 
 @pytest.fixture(scope="session")

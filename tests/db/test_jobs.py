@@ -10,7 +10,7 @@ from db.engine import create_engine, create_sessionmaker
 from db.jobs import JobStore, Place
 from db.migrate import upgrade_to_head
 from db.models import JobStatus
-from generation.request import ImagineOptions, PromptLimits, build_request
+from prompt.request import ImagineOptions, PromptLimits, build_request
 from tests.support.rules import ORDINARY
 
 PLACE = Place(

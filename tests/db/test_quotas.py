@@ -25,7 +25,7 @@ from db.engine import create_sessionmaker
 from db.jobs import JobStore, Place
 from db.models import Job, JobStatus, QuotaUsage
 from db.quotas import GUILD_ROW, LimitKind, QuotaAsk, QuotaStore
-from generation.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
+from prompt.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
 from tests.support.rules import ORDINARY
 
 GUILD, OTHER_GUILD = 10**17 + 2, 10**17 + 20

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from db.engine import create_engine
 from db.models import Job, JobStatus
 from generation.metadata import parse_infotext, read_png_parameters
-from generation.presets import QUALITY_PRESETS
+from prompt.presets import QUALITY_PRESETS
 from tests.e2e.conftest import World
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from generation.ratings import Rating
+from prompt.ratings import Rating
 from tests.e2e.conftest import World, running_world
 from tests.fakediscord.state import Interaction, Message
 from tests.support.tiny_wd14 import constant_rating_model

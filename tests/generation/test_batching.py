@@ -17,11 +17,11 @@ from db.engine import create_sessionmaker
 from db.jobs import JobStore, Place
 from db.models import JobStatus
 from generation.loader import LoadedModel, load_pipeline
-from generation.request import ImagineOptions, PromptLimits, build_request
 from generation.runner import run_request
 from generation.scheduler import FairScheduler
 from generation.service import GenerationService
 from generation.worker import GenerationWorker
+from prompt.request import ImagineOptions, PromptLimits, build_request
 from tests.support.rules import ORDINARY
 
 

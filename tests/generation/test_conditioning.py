@@ -5,8 +5,8 @@ from typing import Any
 import pytest
 import torch
 
+from core.errors import PromptTooLong
 from generation.conditioning import CHUNK_LENGTH, PromptEncoder, SDXLConditioning
-from generation.prompt import PromptTooLong
 from tests.support.tiny_sdxl import build_tiny_sdxl
 
 # diffusers' lazy imports hide the pipeline's attributes from mypy.

@@ -12,8 +12,8 @@ from PIL import Image
 
 from core.config import ModelConfig
 from generation.loader import LoadedModel, load_pipeline
-from generation.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
 from generation.runner import run_batch, run_request
+from prompt.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
 from tests.support.rules import ORDINARY
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -14,8 +14,8 @@ from diffusers import EulerAncestralDiscreteScheduler
 from core.config import ModelConfig
 from generation.loader import LoadedModel, load_pipeline
 from generation.noise import PrefetchedEulerAncestral, draw_noise
-from generation.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
 from generation.runner import make_generator, run_batch, run_request
+from prompt.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
 from tests.support.rules import ORDINARY
 
 

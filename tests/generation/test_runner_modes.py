@@ -14,8 +14,8 @@ from core.config import ModelConfig
 from generation.loader import LoadedModel, load_pipeline
 from generation.metadata import parse_infotext, read_png_parameters
 from generation.preview import latent_preview
-from generation.request import ImagineOptions, PromptLimits, build_request
 from generation.runner import hires_steps, run_request
+from prompt.request import ImagineOptions, PromptLimits, build_request
 from tests.support.rules import ORDINARY
 
 

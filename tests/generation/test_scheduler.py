@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from core.errors import JobRequeued, NotAccepting, QueueFull
 from db.jobs import QueueSlot
 from generation.jobs import ActiveJob
-from generation.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
 from generation.runner import GenerationResult
 from generation.scheduler import NORMAL, PRIORITY, FairScheduler, priority_of
+from prompt.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
 from tests.support.rules import ORDINARY
 
 A, B, C, D = 101, 202, 303, 404

@@ -24,12 +24,12 @@ from db.models import Job, JobStatus
 from db.quotas import QuotaAsk, QuotaStore
 from generation.jobs import ActiveJob, StopReason
 from generation.loader import LoadedModel
-from generation.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
 from generation.runner import GenerationResult, RenderedImage
 from generation.scheduler import FairScheduler
 from generation.service import CancelOutcome, GenerationService, NotYourJob
 from generation.worker import GenerationWorker
 from moderation.classifier import OutputClassifier
+from prompt.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
 from tests.support.rules import ORDINARY
 
 GUILD = 2

@@ -13,10 +13,10 @@ from PIL import Image
 
 from core.config import ModelConfig
 from generation.loader import load_pipeline
-from generation.presets import RESOLUTIONS
-from generation.request import ImagineOptions, PromptLimits, build_request
 from generation.runner import hires_steps, run_batch, run_request
 from generation.speedups import WarmupShape, enabled, set_vae_slicing, warm_up, warmup_requests, warmup_shapes
+from prompt.presets import RESOLUTIONS
+from prompt.request import ImagineOptions, PromptLimits, build_request
 from tests.support.rules import ORDINARY
 
 

@@ -20,11 +20,11 @@ from db.jobs import JobStore, Place
 from db.models import JobStatus
 from generation.loader import LoadedModel, load_pipeline
 from generation.metadata import parse_infotext, read_png_parameters
-from generation.request import ImagineOptions, PromptLimits, build_request
 from generation.runner import run_request
 from generation.scheduler import FairScheduler
 from generation.service import GenerationService
 from generation.worker import GenerationWorker
+from prompt.request import ImagineOptions, PromptLimits, build_request
 from tests.support.rules import ORDINARY
 
 PLACE = Place(user_id=1, user_name="a", guild_id=2, guild_name="g", channel_id=3, channel_nsfw=False)

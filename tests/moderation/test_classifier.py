@@ -18,7 +18,6 @@ import pytest
 from onnx import TensorProto, helper
 from PIL import Image
 
-from generation.ratings import Rating
 from moderation import classifier as classifier_module
 from moderation.classifier import (
     ClassifierLoadError,
@@ -29,6 +28,7 @@ from moderation.classifier import (
     prepare_image,
     resolve_providers,
 )
+from prompt.ratings import Rating
 
 SIZE = 32
 N_TAGS = 8

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from generation.presets import QUALITY_PRESETS, STYLE_PRESETS
-from generation.tags import TagDatabase
 from moderation.content import (
     DEFAULT_DATA_DIR,
     EXPLICIT_FILE,
@@ -18,6 +16,8 @@ from moderation.content import (
     fold_text,
     read_tag_list,
 )
+from prompt.presets import QUALITY_PRESETS, STYLE_PRESETS
+from prompt.tags import TagDatabase
 
 # Words in the lists that are not Danbooru tags (nor aliases). Adding one to a list file
 # means adding it here too, on purpose.

@@ -9,11 +9,11 @@ from core.errors import InvalidOption
 from db.audit import AuditLog
 from db.engine import create_sessionmaker
 from db.policies import SERVER_WIDE, PolicyStore
-from generation.ratings import Rating
-from generation.request import ImagineOptions, PromptLimits
-from generation.tags import TagDatabase
 from moderation.content import ContentFilter
 from moderation.gate import ContentRefused, RequestGate, Where
+from prompt.ratings import Rating
+from prompt.request import ImagineOptions, PromptLimits
+from prompt.tags import TagDatabase
 
 GUILD, CHANNEL, THREAD, MODLOG = 10, 20, 30, 99
 ORDINARY = Where(user_id=1, guild_id=GUILD, channel_id=CHANNEL, parent_id=None, age_restricted=False)

@@ -6,7 +6,6 @@ import itertools
 
 import pytest
 
-from generation.ratings import Rating
 from moderation.policy import (
     OverLimitAction,
     PolicySettings,
@@ -15,6 +14,7 @@ from moderation.policy import (
     effective_rules,
     over_limit_action,
 )
+from prompt.ratings import Rating
 
 G, S, Q, E = Rating.GENERAL, Rating.SENSITIVE, Rating.QUESTIONABLE, Rating.EXPLICIT
 LIMITS = [None, G, S, Q, E]

@@ -7,7 +7,7 @@ from pathlib import Path
 import onnx
 from onnx import TensorProto, helper
 
-from generation.ratings import Rating
+from prompt.ratings import Rating
 
 SIZE = 32
 N_TAGS = 8

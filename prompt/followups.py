@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 
 from core.errors import InvalidOption
-from generation.request import MAX_SEED, RANDOM_SEED_MAX, GenerationRequest, ImagineOptions
+from prompt.request import MAX_SEED, RANDOM_SEED_MAX, GenerationRequest, ImagineOptions
 
 # A1111's "variation seed" mixes a little of another seed's noise into the image's own: the
 # composition stays, details change. 0.15 keeps it recognisably the same picture.

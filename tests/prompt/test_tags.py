@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generation.prompt import parse_attention
-from generation.tags import (
+from prompt.emphasis import parse_attention
+from prompt.tags import (
     DEFAULT_TAGS_PATH,
     TagCategory,
     TagDatabase,

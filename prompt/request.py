@@ -6,10 +6,11 @@ import dataclasses
 import json
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from core.errors import InvalidOption
-from generation.presets import (
+from core.errors import InvalidOption, PromptError
+from prompt.assembly import AESTHETIC_TAGS, YEAR_TAGS, assemble_prompt
+from prompt.presets import (
     DEFAULT_QUALITY,
     DEFAULT_RESOLUTION,
     DEFAULT_STYLE,
@@ -17,10 +18,8 @@ from generation.presets import (
     RESOLUTIONS_BY_KEY,
     STYLE_PRESETS,
 )
-from generation.prompt import AESTHETIC_TAGS, YEAR_TAGS, PromptError, assemble_prompt
-from generation.ratings import Rating
-from generation.tags import TagDatabase
-from moderation.policy import ChannelRules, RatingRefused, choose_rating
+from prompt.ratings import Rating
+from prompt.tags import TagDatabase
 
 SAMPLER = "Euler a"
 MIN_STEPS, MAX_STEPS, DEFAULT_STEPS = 1, 50, 28
@@ -33,6 +32,21 @@ MAX_COUNT = 4
 # The official app's hires pass ("Upscale"): latents enlarged 1.5x, then img2img at 0.55.
 HIRES_SCALE = 1.5
 HIRES_STRENGTH = 0.55
+
+
+class RatingRules(Protocol):
+    """What the validator needs of a channel's rating rules (``moderation.policy.ChannelRules``).
+
+    A protocol rather than an import: the prompt engine sits above moderation and never calls
+    back up into it; the caller hands in the rules it already looked up.
+    """
+
+    @property
+    def allows_sexual(self) -> bool: ...
+
+    def choose(self, requested: Rating | None) -> Rating:
+        """The applied rating, or ValueError with a member-facing message."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +210,7 @@ def build_request(
     user_id: int,
     guild_id: int | None,
     channel_id: int,
-    rules: ChannelRules,
+    rules: RatingRules,
     tags: TagDatabase | None = None,
 ) -> GenerationRequest:
     """Validate options and assemble the final prompt under the channel's rules."""
@@ -205,8 +219,8 @@ def build_request(
     user_negative = _clean(options.negative)
     try:
         requested = Rating.parse(options.rating) if options.rating is not None else None
-        rating = choose_rating(rules, requested)
-    except (ValueError, RatingRefused) as exc:
+        rating = rules.choose(requested)
+    except ValueError as exc:  # an unknown label, or moderation's RatingRefused
         raise InvalidOption("rating", str(exc)) from None
     try:
         assembled = assemble_prompt(

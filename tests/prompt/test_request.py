@@ -5,9 +5,9 @@ import dataclasses
 import pytest
 
 from core.errors import InvalidOption
-from generation.presets import QUALITY_PRESETS, RESOLUTIONS
-from generation.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
-from generation.tags import TagDatabase
+from prompt.presets import QUALITY_PRESETS, RESOLUTIONS
+from prompt.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
+from prompt.tags import TagDatabase
 from tests.support.rules import AGE_RESTRICTED, ORDINARY
 
 LIMITS = PromptLimits(max_prompt_chars=100, max_negative_chars=50)

@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from generation.autocomplete import Choice, TagIndex
-from generation.tags import TagDatabase, TagInfo
+from prompt.autocomplete import Choice, TagIndex
+from prompt.tags import TagDatabase, TagInfo
 
 
 @pytest.fixture(scope="module")

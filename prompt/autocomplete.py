@@ -15,7 +15,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
-from generation.tags import TagCategory, TagDatabase, TagInfo, tag_key, tag_to_prompt
+from prompt.tags import TagCategory, TagDatabase, TagInfo, tag_key, tag_to_prompt
 
 DISCORD_CHOICE_LIMIT = 25
 DISCORD_TEXT_LIMIT = 100

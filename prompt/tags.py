@@ -15,9 +15,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from prompt.emphasis import BREAK, parse_attention
+
 DEFAULT_TAGS_PATH = Path(__file__).resolve().parent / "data" / "danbooru.csv"
 
-BREAK = "BREAK"
 _BREAK_RE = re.compile(r"\bBREAK\b")
 _WS_RE = re.compile(r"\s+")
 # A1111's weight suffix: a ")" right after it would turn ``(x:1.2`` into a weight.
@@ -86,8 +87,6 @@ def tag_key(text: str) -> str:
 
 def bare_tag(unit: str) -> str:
     """The literal text of a prompt unit with emphasis removed: ``(long hair:1.2)`` -> ``long hair``."""
-    # Imported here: prompt.py imports this module at load time.
-    from generation.prompt import parse_attention
 
     text = "".join(t for t, w in parse_attention(unit) if not (t == BREAK and w == -1.0))
     return _WS_RE.sub(" ", text).strip()

@@ -8,8 +8,8 @@ import dataclasses
 from dataclasses import dataclass
 
 from core.errors import InvalidOption
-from generation.presets import QUALITY_PRESETS, RESOLUTIONS_BY_KEY, STYLE_PRESETS
-from generation.request import ImagineOptions
+from prompt.presets import QUALITY_PRESETS, RESOLUTIONS_BY_KEY, STYLE_PRESETS
+from prompt.request import ImagineOptions
 
 MAX_EXTRA_NEGATIVE = 500
 

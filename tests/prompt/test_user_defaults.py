@@ -9,9 +9,9 @@ from cogs.results import imagine_command, parameters_text
 from core.errors import InvalidOption
 from db.engine import create_sessionmaker
 from db.settings import SettingsStore
-from generation import followups
-from generation.request import ImagineOptions, PromptLimits, build_request
-from generation.user_defaults import UserDefaults, apply_defaults
+from prompt import followups
+from prompt.request import ImagineOptions, PromptLimits, build_request
+from prompt.user_defaults import UserDefaults, apply_defaults
 from tests.support.rules import ORDINARY
 
 DEFAULTS = UserDefaults(aspect="1216x832", quality="Light v3.1", style="Anime", negative="blurry", private=True)

@@ -6,22 +6,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generation.presets import QUALITY_PRESETS, apply_presets
-from generation.prompt import (
-    AESTHETIC_TAGS,
-    QUALITY_TAGS,
-    YEAR_TAGS,
-    AssembledPrompt,
-    EmptyPrompt,
-    InvalidWeight,
-    PromptError,
-    PromptTooLong,
-    UnknownOption,
-    assemble_prompt,
-    parse_attention,
-)
-from generation.ratings import Rating
-from generation.tags import TagDatabase
+from core.errors import EmptyPrompt, InvalidWeight, PromptError, PromptTooLong, UnknownOption
+from prompt.assembly import AESTHETIC_TAGS, QUALITY_TAGS, YEAR_TAGS, AssembledPrompt, assemble_prompt
+from prompt.emphasis import parse_attention
+from prompt.presets import QUALITY_PRESETS, apply_presets
+from prompt.ratings import Rating
+from prompt.tags import TagDatabase
 
 
 @pytest.fixture(scope="module")
