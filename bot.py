@@ -40,9 +40,9 @@ async def run(config: Config) -> None:
     from db.quotas import QuotaStore
     from db.settings import SettingsStore
     from generation.loader import check_model_config, load_pipeline
-    from generation.scheduler import FairScheduler
-    from generation.service import GenerationService
     from generation.worker import GenerationWorker
+    from jobs.scheduler import FairScheduler
+    from jobs.service import GenerationService
     from moderation.admin import ModerationAdmin
     from moderation.classifier import ClassifierLoadError, load_classifier
     from moderation.content import ContentFilter

@@ -24,19 +24,20 @@ from typing import Any, cast
 from core.config import QuotaConfig
 from db.audit import AuditLog
 from db.engine import create_engine, create_sessionmaker
-from db.jobs import JobStore, Place
+from db.jobs import JobStore
 from db.migrate import upgrade_to_head
 from db.policies import PolicyStore
-from db.quotas import QuotaAsk, QuotaStore
-from generation.jobs import ActiveJob
-from generation.scheduler import FairScheduler
-from generation.service import GenerationService
+from db.quotas import QuotaStore
 from generation.worker import GenerationWorker
+from jobs.model import ActiveJob, Place
+from jobs.scheduler import FairScheduler
+from jobs.service import GenerationService
 from moderation.content import ContentFilter
 from moderation.gate import RequestGate, Where
 from moderation.policy import PolicySettings, effective_rules
 from prompt.request import ImagineOptions, PromptLimits, build_request
 from prompt.tags import TagDatabase
+from quota.policy import QuotaAsk
 
 GUILD, CHANNEL = 1, 2
 

@@ -20,13 +20,11 @@ from cogs.replies import Reply, TokenGone, token_alive
 from cogs.result_view import result_view
 from core.errors import JobCancelled, JobRequeued, UserFacingError
 from db.audit import AuditLog
-from db.jobs import Place
-from generation.jobs import ActiveJob
-from generation.runner import GenerationResult, RenderedImage
-from generation.service import GenerationService
-from moderation.classifier import RatingScores
+from jobs.model import ActiveJob, GenerationResult, Place, RenderedImage
+from jobs.service import GenerationService
 from moderation.gate import Where
 from moderation.policy import ChannelRules, OverLimitAction, over_limit_action
+from moderation.scores import RatingScores
 from prompt.ratings import Rating
 from prompt.request import GenerationRequest
 

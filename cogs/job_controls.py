@@ -14,7 +14,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from core.errors import UserFacingError
-from generation.service import CancelOutcome, GenerationService
+from jobs.service import CancelOutcome, GenerationService
 
 if TYPE_CHECKING:
     from core.client import ImagineBot

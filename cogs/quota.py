@@ -10,8 +10,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from core.errors import UserFacingError
-from db.quotas import LimitKind, QuotaAsk
+from db.quotas import LimitKind
 from moderation.admin import Actor
+from quota.policy import QuotaAsk
 
 if TYPE_CHECKING:
     from core.client import ImagineBot

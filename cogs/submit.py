@@ -12,7 +12,7 @@ from cogs.delivery import place_of, where_of
 from cogs.quota import quota_ask
 from cogs.replies import InteractionReply
 from core.errors import QuotaRefused
-from generation.scheduler import priority_of
+from jobs.scheduler import priority_of
 from prompt.request import ImagineOptions
 
 if TYPE_CHECKING:

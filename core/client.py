@@ -17,7 +17,7 @@ from core.config import Config, DiscordConfig
 from core.errors import UserFacingError
 from db.audit import AuditLog
 from db.settings import SettingsStore
-from generation.service import GenerationService, Restored
+from jobs.service import GenerationService, Restored
 from moderation.admin import ModerationAdmin
 from moderation.gate import RequestGate
 from prompt.autocomplete import TagIndex

@@ -3,63 +3,21 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.engine import upsert_insert
-from db.models import Channel, Guild, Job, JobStatus, User, utcnow
-from db.quotas import ACTIVE, Charge, QuotaAsk, QuotaStore
+from db.models import Channel, Guild, Job, User, utcnow
+from db.quotas import ACTIVE, Charge, QuotaStore
+from jobs.model import JobRecord, JobStatus, Place, QueueSlot, UnfinishedJob
 from prompt.request import GenerationRequest
+from quota.policy import QuotaAsk
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Place:
-    """Who asked, and where; recorded so jobs and audits can name them."""
-
-    user_id: int
-    user_name: str
-    guild_id: int | None
-    guild_name: str
-    channel_id: int
-    channel_nsfw: bool
-
-
-@dataclass(frozen=True, slots=True)
-class QueueSlot:
-    """Where the fair scheduler put the job; stored so a restart keeps the order."""
-
-    round: int = 0
-    priority: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class UnfinishedJob:
-    """A job to resume after a restart, with what delivery needs."""
-
-    id: int
-    status: JobStatus
-    request: GenerationRequest
-    slot: QueueSlot
-    channel_nsfw: bool
-    interaction_id: int | None
-    interaction_token: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class JobRecord:
-    id: int
-    status: JobStatus
-    request: GenerationRequest
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    seconds: float | None
-    error: str | None
+_FIRST_SLOT = QueueSlot()
 
 
 def _record(job: Job) -> JobRecord:
@@ -96,7 +54,7 @@ class JobStore:
         interaction_id: int | None = None,
         interaction_token: str | None = None,
         quota: QuotaAsk | None = None,
-        slot: QueueSlot = QueueSlot(),
+        slot: QueueSlot = _FIRST_SLOT,
     ) -> int:
         """Record an accepted job; with ``quota``, charge it in the same transaction (QuotaRefused
         leaves nothing behind)."""

@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.config import QuotaConfig
 from core.errors import QuotaRefused
 from db.engine import upsert_insert
-from db.models import GenerationBlock, Job, JobStatus, QuotaLimit, QuotaUsage, utcnow
-from quota.policy import Limits, QuotaOverrides, Usage, decide, limits_for, next_reset, quota_day
+from db.models import GenerationBlock, Job, QuotaLimit, QuotaUsage, utcnow
+from jobs.model import JobStatus
+from quota.policy import Limits, QuotaAsk, QuotaOverrides, Usage, decide, limits_for, next_reset, quota_day
 
 GUILD_ROW = 0  # user_id of the row that counts a whole server's images
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
@@ -30,20 +31,6 @@ class LimitKind(enum.StrEnum):
     BUDGET = "budget"
     ROLE = "role"
     USER = "user"
-
-
-@dataclass(frozen=True, slots=True)
-class QuotaAsk:
-    """Who wants how many images, and where. ``scope_id`` is the guild id, 0 for DMs."""
-
-    user_id: int
-    guild_id: int | None
-    role_ids: tuple[int, ...] = ()
-    images: int = 1
-
-    @property
-    def scope_id(self) -> int:
-        return self.guild_id or 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,50 +19,14 @@ from generation.metadata import build_infotext, encode_png
 from generation.noise import draw_noise, prefetching
 from generation.preview import latent_preview
 from generation.speedups import set_vae_slicing
-from moderation.classifier import OutputClassifier, RatingScores
+from jobs.model import GenerationResult, RenderedImage
+from moderation.classifier import OutputClassifier
 from prompt.request import HIRES_SCALE, HIRES_STRENGTH, GenerationRequest
 
 ProgressFn = Callable[[int, int], None]
 CancelledFn = Callable[[], bool]
 PreviewFn = Callable[[bytes], None]
 WantPreviewFn = Callable[[], bool]
-
-
-@dataclass(frozen=True, slots=True)
-class RenderedImage:
-    png: bytes
-    width: int
-    height: int
-    seed: int
-    infotext: str
-    scores: RatingScores | None = None  # the output check's verdict, when one is configured
-
-
-@dataclass(frozen=True, slots=True)
-class GenerationResult:
-    images: tuple[RenderedImage, ...]
-    seconds: float  # pipeline time, encoding included
-
-    # The first image, for callers that asked for one.
-    @property
-    def png(self) -> bytes:
-        return self.images[0].png
-
-    @property
-    def width(self) -> int:
-        return self.images[0].width
-
-    @property
-    def height(self) -> int:
-        return self.images[0].height
-
-    @property
-    def infotext(self) -> str:
-        return self.images[0].infotext
-
-    @property
-    def scores(self) -> RatingScores | None:
-        return self.images[0].scores
 
 
 def make_generator(seed: int) -> torch.Generator:

@@ -14,12 +14,12 @@ from typing import Protocol
 import torch
 
 from core.errors import GenerationFailed, JobCancelled, JobRequeued, ModelLoadError, PromptError
-from db.jobs import JobStore
-from generation.jobs import ActiveJob, Progress, StopReason
 from generation.loader import LoadedModel
-from generation.runner import GenerationResult, batch_key, run_batch, run_request
-from generation.scheduler import FairScheduler
+from generation.runner import batch_key, run_batch, run_request
 from generation.speedups import warm_up, warmup_requests, warmup_shapes
+from jobs.model import ActiveJob, GenerationResult, Progress, StopReason
+from jobs.scheduler import FairScheduler
+from jobs.store import JobLedger
 from moderation.classifier import OutputClassifier
 from prompt.request import GenerationRequest
 
@@ -85,7 +85,7 @@ class GenerationWorker:
         self,
         load_model: ModelLoader,
         scheduler: FairScheduler,
-        store: JobStore,
+        store: JobLedger,
         *,
         job_timeout_s: float,
         classifier: OutputClassifier | None = None,

@@ -11,10 +11,8 @@ outputs are the rating tags general, sensitive, questionable, explicit.
 from __future__ import annotations
 
 import logging
-import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -23,6 +21,7 @@ import onnxruntime as ort
 from huggingface_hub import hf_hub_download
 from PIL import Image
 
+from moderation.scores import RatingScores
 from prompt.ratings import Rating
 
 log = logging.getLogger(__name__)
@@ -40,31 +39,7 @@ class ClassifierLoadError(Exception):
     """The output classifier could not be loaded; the message names the source."""
 
 
-@dataclass(frozen=True)
-class RatingScores:
-    """Per-rating probabilities (independent sigmoids, so they need not sum to 1)."""
 
-    general: float
-    sensitive: float
-    questionable: float
-    explicit: float
-
-    def score(self, rating: Rating) -> float:
-        return float(getattr(self, rating.label))
-
-    def as_dict(self) -> dict[Rating, float]:
-        return {r: self.score(r) for r in Rating}
-
-    def rating(self) -> Rating:
-        """The rating with the highest score.
-
-        Ties go to the *higher* (more severe) rating, to err on the safe side; a NaN score
-        (a broken model) also yields ``EXPLICIT`` rather than letting an image through.
-        """
-        scores = self.as_dict()
-        if any(math.isnan(s) for s in scores.values()):
-            return Rating.EXPLICIT
-        return max(Rating, key=lambda r: (scores[r], r))
 
 
 class OutputClassifier(Protocol):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from db.audit import AuditLog
-from db.quotas import LimitKind, QuotaAsk, QuotaStatus, QuotaStore
+from db.quotas import LimitKind, QuotaStatus, QuotaStore
 from moderation.admin import Actor
-from quota.policy import UNLIMITED, QuotaOverrides
+from quota.policy import UNLIMITED, QuotaAsk, QuotaOverrides
 
 
 def _amount(daily: int | None) -> str:

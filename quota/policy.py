@@ -107,3 +107,17 @@ def decide(limits: Limits, usage: Usage, images: int, now: datetime, resets_at: 
             unit = "second" if seconds == 1 else "seconds"
             return f"Please wait {seconds} more {unit} before your next request (cooldown)."
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaAsk:
+    """Who wants how many images, and where. ``scope_id`` is the guild id, 0 for DMs."""
+
+    user_id: int
+    guild_id: int | None
+    role_ids: tuple[int, ...] = ()
+    images: int = 1
+
+    @property
+    def scope_id(self) -> int:
+        return self.guild_id or 0

@@ -7,9 +7,9 @@ from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.engine import create_engine, create_sessionmaker
-from db.jobs import JobStore, Place
+from db.jobs import JobStore
 from db.migrate import upgrade_to_head
-from db.models import JobStatus
+from jobs.model import JobStatus, Place
 from prompt.request import ImagineOptions, PromptLimits, build_request
 from tests.support.rules import ORDINARY
 

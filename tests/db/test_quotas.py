@@ -22,10 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from core.config import QuotaConfig
 from core.errors import QuotaRefused
 from db.engine import create_sessionmaker
-from db.jobs import JobStore, Place
-from db.models import Job, JobStatus, QuotaUsage
-from db.quotas import GUILD_ROW, LimitKind, QuotaAsk, QuotaStore
+from db.jobs import JobStore
+from db.models import Job, QuotaUsage
+from db.quotas import GUILD_ROW, LimitKind, QuotaStore
+from jobs.model import JobStatus, Place
 from prompt.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
+from quota.policy import QuotaAsk
 from tests.support.rules import ORDINARY
 
 GUILD, OTHER_GUILD = 10**17 + 2, 10**17 + 20

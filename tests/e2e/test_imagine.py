@@ -11,8 +11,9 @@ from PIL import Image
 from sqlalchemy import select
 
 from db.engine import create_engine
-from db.models import Job, JobStatus
+from db.models import Job
 from generation.metadata import parse_infotext, read_png_parameters
+from jobs.model import JobStatus
 from prompt.presets import QUALITY_PRESETS
 from tests.e2e.conftest import World
 

@@ -14,13 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.config import ModelConfig
 from core.errors import JobCancelled
 from db.engine import create_sessionmaker
-from db.jobs import JobStore, Place
-from db.models import JobStatus
+from db.jobs import JobStore
 from generation.loader import LoadedModel, load_pipeline
 from generation.runner import run_request
-from generation.scheduler import FairScheduler
-from generation.service import GenerationService
 from generation.worker import GenerationWorker
+from jobs.model import JobStatus, Place
+from jobs.scheduler import FairScheduler
+from jobs.service import GenerationService
 from prompt.request import ImagineOptions, PromptLimits, build_request
 from tests.support.rules import ORDINARY
 

@@ -22,12 +22,12 @@ from moderation import classifier as classifier_module
 from moderation.classifier import (
     ClassifierLoadError,
     OutputClassifier,
-    RatingScores,
     WD14Classifier,
     load_classifier,
     prepare_image,
     resolve_providers,
 )
+from moderation.scores import RatingScores
 from prompt.ratings import Rating
 
 SIZE = 32

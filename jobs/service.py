@@ -11,14 +11,12 @@ from collections import deque
 from dataclasses import dataclass
 
 from core.errors import JobCancelled, UserFacingError
-from db.jobs import JobRecord, JobStore, Place, UnfinishedJob
-from db.models import JobStatus
-from db.quotas import QuotaAsk
-from generation.jobs import ActiveJob, StopReason
-from generation.runner import GenerationResult
-from generation.scheduler import NORMAL, FairScheduler
-from generation.worker import GenerationWorker
+from jobs.backend import Backend
+from jobs.model import ActiveJob, GenerationResult, JobRecord, JobStatus, Place, StopReason, UnfinishedJob
+from jobs.scheduler import NORMAL, FairScheduler
+from jobs.store import JobStore
 from prompt.request import GenerationRequest
+from quota.policy import QuotaAsk
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +42,7 @@ class Restored:
 
 
 class GenerationService:
-    def __init__(self, store: JobStore, scheduler: FairScheduler, worker: GenerationWorker) -> None:
+    def __init__(self, store: JobStore, scheduler: FairScheduler, worker: Backend) -> None:
         self._store = store
         self._scheduler = scheduler
         self._worker = worker

@@ -14,8 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from core.errors import JobRequeued, NotAccepting, QueueFull
-from db.jobs import QueueSlot
-from generation.jobs import ActiveJob
+from jobs.model import ActiveJob, QueueSlot
 
 NORMAL, PRIORITY = 0, 1
 

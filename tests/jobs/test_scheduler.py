@@ -14,10 +14,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from core.errors import JobRequeued, NotAccepting, QueueFull
-from db.jobs import QueueSlot
-from generation.jobs import ActiveJob
-from generation.runner import GenerationResult
-from generation.scheduler import NORMAL, PRIORITY, FairScheduler, priority_of
+from jobs.model import ActiveJob, GenerationResult, QueueSlot
+from jobs.scheduler import NORMAL, PRIORITY, FairScheduler, priority_of
 from prompt.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
 from tests.support.rules import ORDINARY
 

@@ -19,17 +19,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.config import QuotaConfig
 from core.errors import GenerationFailed, JobCancelled, JobRequeued, QuotaRefused
 from db.engine import create_sessionmaker
-from db.jobs import JobStore, Place
-from db.models import Job, JobStatus
-from db.quotas import QuotaAsk, QuotaStore
-from generation.jobs import ActiveJob, StopReason
+from db.jobs import JobStore
+from db.models import Job
+from db.quotas import QuotaStore
 from generation.loader import LoadedModel
-from generation.runner import GenerationResult, RenderedImage
-from generation.scheduler import FairScheduler
-from generation.service import CancelOutcome, GenerationService, NotYourJob
 from generation.worker import GenerationWorker
+from jobs.model import ActiveJob, GenerationResult, JobStatus, Place, RenderedImage, StopReason
+from jobs.scheduler import FairScheduler
+from jobs.service import CancelOutcome, GenerationService, NotYourJob
 from moderation.classifier import OutputClassifier
 from prompt.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
+from quota.policy import QuotaAsk
 from tests.support.rules import ORDINARY
 
 GUILD = 2
