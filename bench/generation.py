@@ -35,7 +35,7 @@ from diffusers import (
 )
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
-from core.config import ModelConfig
+from core.config import ModelConfig, OnOff
 from generation.conditioning import PromptEncoder
 from generation.loader import MAX_PROMPT_CHUNKS, LoadedModel, SourceKind
 from generation.noise import PrefetchedEulerAncestral
@@ -77,7 +77,7 @@ def small_sdxl(folder: Path) -> StableDiffusionXLPipeline:
     return build_tiny_sdxl(folder, attention=True)
 
 
-def tuned(pipe: StableDiffusionXLPipeline, device: str, dtype: torch.dtype, compile_: str) -> LoadedModel:
+def tuned(pipe: StableDiffusionXLPipeline, device: str, dtype: torch.dtype, compile_: OnOff) -> LoadedModel:
     """The same pipeline (same weights), set up as load_pipeline sets up the bot's."""
     pipe.set_progress_bar_config(disable=True)
     pipe.scheduler = PrefetchedEulerAncestral.from_config(pipe.scheduler.config)
@@ -139,7 +139,7 @@ def _request(size: int, steps: int) -> GenerationRequest:
 BATCHES = (1, 4, 8)
 
 
-def main(*, config: str, images: int, size: int, steps: int, compile_: str = "off") -> dict[str, Any]:
+def main(*, config: str, images: int, size: int, steps: int, compile_: OnOff = "off") -> dict[str, Any]:
     device = "cuda" if config == "full" else "cpu"
     dtype = torch.float16 if device == "cuda" else torch.float32
     with tempfile.TemporaryDirectory() as folder:
