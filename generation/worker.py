@@ -245,18 +245,48 @@ class GenerationWorker:
         if not jobs:
             return
         if model is None:  # followers are only taken once the model is loaded: this is one job
-            error = self._model.exception() if self._model is not None and self._model.done() else None
-            detail = str(error) if isinstance(error, ModelLoadError) else "the model failed to load"
-            for job in jobs:
-                await self._store.mark_failed(job.id, detail)
-                job.result.set_exception(GenerationFailed(f"The image model is not available: {detail}."))
+            await self._refuse_unloaded(jobs)
             return
-        loop = asyncio.get_running_loop()
+        await self._mark_running(jobs)
+        running = self._launch(model, jobs)
+        try:
+            results = await asyncio.wait_for(asyncio.shield(running), self._job_timeout_s)
+        except TimeoutError:
+            await self._timed_out(jobs, running)
+        except PromptError as exc:  # e.g. too many tokens: the member can fix this
+            await self._fail_all(jobs, str(exc), str(exc))
+        except JobCancelled:
+            for job in jobs:
+                await self._stopped(job)
+        except torch.OutOfMemoryError as exc:
+            log.error("job(s) %s ran out of GPU memory twice: %s", _ids(jobs), exc)
+            free_accelerator_memory()
+            await self._fail_all(jobs, f"out of memory: {exc}", OUT_OF_MEMORY)
+        except Exception as exc:
+            log.exception("job(s) %s failed", _ids(jobs))
+            told = "The image could not be generated (the error was logged)."
+            await self._fail_all(jobs, f"{type(exc).__name__}: {exc}", told)
+        else:
+            await self._deliver(jobs, results)
+
+    async def _refuse_unloaded(self, jobs: list[ActiveJob]) -> None:
+        """Fail the jobs with the reason the model did not load."""
+        error = self._model.exception() if self._model is not None and self._model.done() else None
+        detail = str(error) if isinstance(error, ModelLoadError) else "the model failed to load"
+        for job in jobs:
+            await self._store.mark_failed(job.id, detail)
+            job.result.set_exception(GenerationFailed(f"The image model is not available: {detail}."))
+
+    async def _mark_running(self, jobs: list[ActiveJob]) -> None:
         for job in jobs:
             await self._store.mark_running(job.id)
             job.mark_started()
         if len(jobs) > 1:
             log.info("batch of %d jobs: %s", len(jobs), _ids(jobs))
+
+    def _launch(self, model: LoadedModel, jobs: list[ActiveJob]) -> asyncio.Future[list[GenerationResult]]:
+        """Start the pipeline call in the worker thread; its callbacks hop back to the event loop."""
+        loop = asyncio.get_running_loop()
 
         def on_step(step: int, total: int) -> None:
             for job in jobs:
@@ -266,41 +296,28 @@ class GenerationWorker:
             for job in jobs:
                 loop.call_soon_threadsafe(job.show_preview, jpeg)
 
-        running = loop.run_in_executor(self._executor, self._attempt, model, jobs, on_step, on_preview)
-        try:
-            results = await asyncio.wait_for(asyncio.shield(running), self._job_timeout_s)
-        except TimeoutError:
-            # A thread cannot be killed: ask the pipeline to stop at its next step and wait.
-            for job in jobs:
-                job.cancel_flag.set()
-            await asyncio.gather(running, return_exceptions=True)
-            message = f"The job took longer than {self._job_timeout_s:g} s and was stopped."
-            for job in jobs:
-                await self._fail(job, message, message)
-        except PromptError as exc:  # e.g. too many tokens: the member can fix this
-            for job in jobs:
-                await self._fail(job, str(exc), str(exc))
-        except JobCancelled:
-            for job in jobs:
+        return loop.run_in_executor(self._executor, self._attempt, model, jobs, on_step, on_preview)
+
+    async def _timed_out(self, jobs: list[ActiveJob], running: asyncio.Future[list[GenerationResult]]) -> None:
+        # A thread cannot be killed: ask the pipeline to stop at its next step and wait.
+        for job in jobs:
+            job.cancel_flag.set()
+        await asyncio.gather(running, return_exceptions=True)
+        message = f"The job took longer than {self._job_timeout_s:g} s and was stopped."
+        await self._fail_all(jobs, message, message)
+
+    async def _deliver(self, jobs: list[ActiveJob], results: list[GenerationResult]) -> None:
+        for job, result in zip(jobs, results, strict=True):
+            if len(jobs) > 1 and job.cancel_flag.is_set():  # cancelled alone while its batch went on
                 await self._stopped(job)
-        except torch.OutOfMemoryError as exc:
-            log.error("job(s) %s ran out of GPU memory twice: %s", _ids(jobs), exc)
-            free_accelerator_memory()
-            for job in jobs:
-                await self._fail(job, f"out of memory: {exc}", OUT_OF_MEMORY)
-        except Exception as exc:
-            log.exception("job(s) %s failed", _ids(jobs))
-            told = "The image could not be generated (the error was logged)."
-            for job in jobs:
-                await self._fail(job, f"{type(exc).__name__}: {exc}", told)
-        else:
-            for job, result in zip(jobs, results, strict=True):
-                if len(jobs) > 1 and job.cancel_flag.is_set():  # cancelled alone while its batch went on
-                    await self._stopped(job)
-                    continue
-                log.info("job %s made its image in %.2f s%s", job.id, result.seconds, _batch_note(jobs))
-                # Marked done once delivered (GenerationService.complete), so a crash in between re-runs it.
-                job.result.set_result(result)
+                continue
+            log.info("job %s made its image in %.2f s%s", job.id, result.seconds, _batch_note(jobs))
+            # Marked done once delivered (GenerationService.complete), so a crash in between re-runs it.
+            job.result.set_result(result)
+
+    async def _fail_all(self, jobs: list[ActiveJob], recorded: str, told: str) -> None:
+        for job in jobs:
+            await self._fail(job, recorded, told)
 
     async def _fail(self, job: ActiveJob, recorded: str, told: str) -> None:
         await self._store.mark_failed(job.id, recorded)

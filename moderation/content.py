@@ -169,6 +169,11 @@ def _dedupe(items: Iterable[str]) -> tuple[str, ...]:
 
 # --- prompt analysis ------------------------------------------------------------------------
 
+# A word of free text: (start, end, word).
+_Word = tuple[int, int, str]
+# Word sequences of free text: (start, end) -> (key, canonical name when the tag data knows it).
+_Spans = dict[tuple[int, int], tuple[str, str | None]]
+
 
 @dataclass(frozen=True, slots=True)
 class _Tag:
@@ -203,6 +208,20 @@ def _groups(unit: str) -> list[list[tuple[str, float]]]:
         for part in rest:
             groups.append([(part, weight)])
     return groups
+
+
+def _single_letter_runs(variant: str) -> list[str]:
+    """Runs of single-letter words long enough to match, joined (`n u d e` -> `nude`)."""
+    runs: list[str] = []
+    run: list[str] = []
+    for word in [*_WORD_RE.findall(variant), ""]:  # the empty word ends the last run
+        if len(word) == 1:
+            run.append(word)
+            continue
+        if len(run) >= _MIN_FUZZY_LEN:
+            runs.append("".join(run))
+        run = []
+    return runs
 
 
 class ContentFilter:
@@ -298,9 +317,9 @@ class ContentFilter:
     def _free_text(self, text: str, raw: str, weight: float, wmin: float, wmax: float) -> _Tag:
         """A tag the tag data does not know: collect the word-level forms to match."""
         lowered = text.replace(BREAK, " ").lower()  # `nudeBREAK` is read `nude break`
-        spans: dict[tuple[int, int], tuple[str, str | None]] = {}  # (start, end) -> (key, known name)
+        spans: _Spans = {}
         letter_runs: list[str] = []
-        original: set[tuple[int, int, str]] = set()
+        original: set[_Word] = set()
         for number, variant in enumerate(_dedupe(_variants(lowered))):  # substitutions keep offsets
             patterns = (_WORD_RE, _HYPHENATED_RE) if ("-" in variant or "'" in variant) else (_WORD_RE,)
             for pattern in patterns:
@@ -314,31 +333,8 @@ class ContentFilter:
                 ]
                 if number > 0 and not any(fresh):
                     continue
-                words = [w[2] for w in found]
-                for i in range(len(words)):
-                    length, single_letters, substituted = -1, True, False
-                    for j in range(i, min(i + _MAX_NGRAM, len(words))):
-                        length += len(words[j]) + 1
-                        single_letters = single_letters and len(words[j]) == 1
-                        substituted = substituted or fresh[j]
-                        # Runs of single letters are the letter runs' job.
-                        if length < _MIN_FUZZY_LEN or single_letters or (number > 0 and not substituted):
-                            continue
-                        span = (found[i][0], found[j][1])
-                        if span in spans and spans[span][1] is not None:
-                            continue
-                        key = "_".join(words[i : j + 1])
-                        info = self._db.get(key)
-                        if span not in spans or info is not None:
-                            spans[span] = (key, info.name if info else None)
-            run: list[str] = []
-            for word in [*_WORD_RE.findall(variant), ""]:
-                if len(word) == 1:
-                    run.append(word)
-                    continue
-                if len(run) >= _MIN_FUZZY_LEN:
-                    letter_runs.append("".join(run))
-                run = []
+                self._add_word_sequences(spans, found, fresh, substituted_reading=number > 0)
+            letter_runs += _single_letter_runs(variant)
         ngrams = tuple((key, name or key, start, end) for (start, end), (key, name) in spans.items())
         known_spans = tuple((start, end, name) for (start, end), (_, name) in spans.items() if name is not None)
         whole = [_compact(v) for v in _variants(lowered)]
@@ -358,6 +354,32 @@ class ContentFilter:
             part_compacts=_dedupe(c for c in parts if len(c) >= _MIN_FUZZY_LEN),
             letter_runs=_dedupe(letter_runs),
         )
+
+    def _add_word_sequences(
+        self, spans: _Spans, found: list[_Word], fresh: list[bool], *, substituted_reading: bool
+    ) -> None:
+        """Record each sequence of up to ``_MAX_NGRAM`` words of one reading by its span.
+
+        A span keeps the first key seen for it unless a later reading spells a tag the data
+        knows; a known tag is never replaced.
+        """
+        words = [w[2] for w in found]
+        for i in range(len(words)):
+            length, single_letters, substituted = -1, True, False
+            for j in range(i, min(i + _MAX_NGRAM, len(words))):
+                length += len(words[j]) + 1
+                single_letters = single_letters and len(words[j]) == 1
+                substituted = substituted or fresh[j]
+                # Runs of single letters are the letter runs' job.
+                if length < _MIN_FUZZY_LEN or single_letters or (substituted_reading and not substituted):
+                    continue
+                span = (found[i][0], found[j][1])
+                if span in spans and spans[span][1] is not None:
+                    continue
+                key = "_".join(words[i : j + 1])
+                info = self._db.get(key)
+                if span not in spans or info is not None:
+                    spans[span] = (key, info.name if info else None)
 
     def prompt_tags(self, text: str) -> list[tuple[str, float]]:
         """(canonical tag key, weight) for each tag of a prompt, after all normalisation.
@@ -477,6 +499,13 @@ class _Index:
             hits.append(tag.key)
         if tag.known:
             return hits
+        hits += self._ngram_hits(tag)
+        hits += self._compact_hits(tag)
+        hits += self._letter_run_hits(tag)
+        return hits
+
+    def _ngram_hits(self, tag: _Tag) -> list[str]:
+        hits: list[str] = []
         for written, canonical, start, end in tag.ngrams:
             if canonical not in self.names or written in self.excluded or written in self.whole_only:
                 continue
@@ -486,6 +515,10 @@ class _Index:
             )
             if not covered:
                 hits.append(canonical)
+        return hits
+
+    def _compact_hits(self, tag: _Tag) -> list[str]:
+        hits: list[str] = []
         for squeezed in tag.whole_compacts:
             found = self.compact_any.get(squeezed) or self.compact_whole.get(squeezed)
             if found:
@@ -494,6 +527,10 @@ class _Index:
             found = self.compact_any.get(squeezed)
             if found:
                 hits.append(found)
+        return hits
+
+    def _letter_run_hits(self, tag: _Tag) -> list[str]:
+        hits: list[str] = []
         for run in tag.letter_runs:
             for i in range(len(run) - _MIN_FUZZY_LEN + 1):
                 for squeezed, name in self._by_prefix.get(run[i : i + _MIN_FUZZY_LEN], ()):

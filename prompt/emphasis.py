@@ -36,7 +36,9 @@ _ROUND = 1.1
 _SQUARE = 1 / 1.1
 
 
-def parse_attention(text: str) -> list[tuple[str, float]]:
+# Kept line for line comparable with A1111's prompt_parser.parse_prompt_attention (so fixes
+# upstream can be checked against it); splitting it up would lose that.
+def parse_attention(text: str) -> list[tuple[str, float]]:  # noqa: C901
     """Split a prompt into (text, weight) runs with AUTOMATIC1111's semantics.
 
     ``(x)`` x1.1, ``[x]`` /1.1, ``(x:w)`` xw, nesting multiplies, ``\\(`` ``\\)`` ``\\[`` ``\\]``

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -160,47 +161,113 @@ def _clean(text: str) -> str:
     return " ".join(text.replace("\x00", " ").split())
 
 
-def check_options(options: ImagineOptions, limits: PromptLimits) -> None:
-    """Raise ``InvalidOption`` with a member-facing message for the first bad option."""
+# A failed check: (option name, member-facing message).
+_Problem = tuple[str, str]
+
+
+def _check_prompt(options: ImagineOptions, limits: PromptLimits) -> _Problem | None:
     prompt = _clean(options.prompt)
     if not prompt.strip(" ,"):
-        raise InvalidOption("prompt", "The prompt is empty. Write some Danbooru tags, e.g. `1girl, long hair, smile`.")
+        return "prompt", "The prompt is empty. Write some Danbooru tags, e.g. `1girl, long hair, smile`."
     if len(prompt) > limits.max_prompt_chars:
-        raise InvalidOption(
-            "prompt",
-            f"The prompt is {len(prompt)} characters long; the limit is {limits.max_prompt_chars}.",
-        )
+        return "prompt", f"The prompt is {len(prompt)} characters long; the limit is {limits.max_prompt_chars}."
+    return None
+
+
+def _check_negative(options: ImagineOptions, limits: PromptLimits) -> _Problem | None:
     negative = _clean(options.negative)
     if len(negative) > limits.max_negative_chars:
-        raise InvalidOption(
+        return (
             "negative",
             f"The negative prompt is {len(negative)} characters long; the limit is {limits.max_negative_chars}.",
         )
+    return None
+
+
+def _check_aspect(options: ImagineOptions, limits: PromptLimits) -> _Problem | None:
     if options.aspect not in RESOLUTIONS_BY_KEY:
         allowed = ", ".join(RESOLUTIONS_BY_KEY)
-        raise InvalidOption("aspect", f"Unknown aspect `{options.aspect}`. Allowed sizes: {allowed}.")
+        return "aspect", f"Unknown aspect `{options.aspect}`. Allowed sizes: {allowed}."
+    return None
+
+
+def _check_steps(options: ImagineOptions, limits: PromptLimits) -> _Problem | None:
     if not MIN_STEPS <= options.steps <= MAX_STEPS:
-        raise InvalidOption("steps", f"Steps must be between {MIN_STEPS} and {MAX_STEPS}; got {options.steps}.")
+        return "steps", f"Steps must be between {MIN_STEPS} and {MAX_STEPS}; got {options.steps}."
+    return None
+
+
+def _check_cfg(options: ImagineOptions, limits: PromptLimits) -> _Problem | None:
     if not MIN_CFG <= options.cfg <= MAX_CFG:
-        raise InvalidOption("cfg", f"CFG must be between {MIN_CFG:g} and {MAX_CFG:g}; got {options.cfg:g}.")
+        return "cfg", f"CFG must be between {MIN_CFG:g} and {MAX_CFG:g}; got {options.cfg:g}."
+    return None
+
+
+def _check_seed(options: ImagineOptions, limits: PromptLimits) -> _Problem | None:
     if options.seed is not None and not 0 <= options.seed <= MAX_SEED:
-        raise InvalidOption("seed", f"The seed must be between 0 and {MAX_SEED}; got {options.seed}.")
+        return "seed", f"The seed must be between 0 and {MAX_SEED}; got {options.seed}."
+    return None
+
+
+def _check_presets(options: ImagineOptions, limits: PromptLimits) -> _Problem | None:
     if options.quality not in QUALITY_PRESETS:
-        raise InvalidOption("quality", f"Unknown quality preset. Allowed: {', '.join(QUALITY_PRESETS)}.")
+        return "quality", f"Unknown quality preset. Allowed: {', '.join(QUALITY_PRESETS)}."
     if options.style not in STYLE_PRESETS:
-        raise InvalidOption("style", f"Unknown style preset. Allowed: {', '.join(STYLE_PRESETS)}.")
+        return "style", f"Unknown style preset. Allowed: {', '.join(STYLE_PRESETS)}."
+    return None
+
+
+def _check_tags(options: ImagineOptions, limits: PromptLimits) -> _Problem | None:
     if options.year is not None and options.year not in YEAR_TAGS:
-        raise InvalidOption("year", f"Unknown year tag. Allowed: {', '.join(YEAR_TAGS)}.")
+        return "year", f"Unknown year tag. Allowed: {', '.join(YEAR_TAGS)}."
     if options.aesthetic is not None and options.aesthetic not in AESTHETIC_TAGS:
-        raise InvalidOption("aesthetic", f"Unknown aesthetic tag. Allowed: {', '.join(AESTHETIC_TAGS)}.")
+        return "aesthetic", f"Unknown aesthetic tag. Allowed: {', '.join(AESTHETIC_TAGS)}."
+    return None
+
+
+def _check_count(options: ImagineOptions, limits: PromptLimits) -> _Problem | None:
     if not 1 <= options.count <= MAX_COUNT:
-        raise InvalidOption("count", f"Count must be between 1 and {MAX_COUNT}; got {options.count}.")
+        return "count", f"Count must be between 1 and {MAX_COUNT}; got {options.count}."
+    return None
+
+
+def _check_variation(options: ImagineOptions, limits: PromptLimits) -> _Problem | None:
     if options.variation_seed is not None and not 0 <= options.variation_seed <= MAX_SEED:
-        raise InvalidOption("variation_seed", f"The variation seed must be between 0 and {MAX_SEED}.")
+        return "variation_seed", f"The variation seed must be between 0 and {MAX_SEED}."
     if not 0.0 <= options.variation_strength <= 1.0:
-        raise InvalidOption("variation_strength", "The variation strength must be between 0 and 1.")
+        return "variation_strength", "The variation strength must be between 0 and 1."
+    return None
+
+
+def _check_hires(options: ImagineOptions, limits: PromptLimits) -> _Problem | None:
     if options.hires and options.count != 1:
-        raise InvalidOption("count", "Upscaling works on one image at a time.")
+        return "count", "Upscaling works on one image at a time."
+    return None
+
+
+# In this order: the member is told about the first problem only, so the order is part of
+# the behaviour (an empty prompt is reported before a bad size, and so on).
+_CHECKS: tuple[Callable[[ImagineOptions, PromptLimits], _Problem | None], ...] = (
+    _check_prompt,
+    _check_negative,
+    _check_aspect,
+    _check_steps,
+    _check_cfg,
+    _check_seed,
+    _check_presets,
+    _check_tags,
+    _check_count,
+    _check_variation,
+    _check_hires,
+)
+
+
+def check_options(options: ImagineOptions, limits: PromptLimits) -> None:
+    """Raise ``InvalidOption`` with a member-facing message for the first bad option."""
+    for check in _CHECKS:
+        problem = check(options, limits)
+        if problem is not None:
+            raise InvalidOption(*problem)
 
 
 def build_request(

@@ -69,34 +69,47 @@ class OptionBuilder:
         if kind == BOOLEAN:
             return bool(value)
         if kind == USER:
-            uid = _snowflake(value)
-            self._resolve_user(uid)
-            return str(uid)
+            return self._user_value(value)
         if kind == CHANNEL:
-            channel = self.state.channels.get(_snowflake(value))
-            if channel is None:
-                raise InteractionSpecError(f"unknown channel {value!r}")
-            data = channel_payload(self.state, channel, permissions_for=self.state.bot_user.id)
-            self._resolve("channels", channel.id, data)
-            return str(channel.id)
+            return self._channel_value(value)
         if kind in (ROLE, MENTIONABLE):
-            rid = _snowflake(value)
-            if rid in self.state.roles:
-                self._resolve("roles", rid, role_payload(self.state.roles[rid]))
-            elif kind == MENTIONABLE:
-                self._resolve_user(rid)
-            else:
-                raise InteractionSpecError(f"unknown role {value!r}")
-            return str(rid)
+            return self._role_value(kind, value)
         if kind == ATTACHMENT:
-            if not isinstance(value, Attachment):
-                raise InteractionSpecError("attachment options take an Attachment record")
-            if not value.id:
-                value.id = self.state.snowflakes.next()
-            self.state.uploads[value.id] = (self.channel_id, value)
-            self._resolve("attachments", value.id, attachment_payload(self.base_url, self.channel_id, value))
-            return str(value.id)
+            return self._attachment_value(value)
         raise InteractionSpecError(f"option type {kind} is not supported by the fake")
+
+    def _user_value(self, value: Any) -> str:
+        uid = _snowflake(value)
+        self._resolve_user(uid)
+        return str(uid)
+
+    def _channel_value(self, value: Any) -> str:
+        channel = self.state.channels.get(_snowflake(value))
+        if channel is None:
+            raise InteractionSpecError(f"unknown channel {value!r}")
+        data = channel_payload(self.state, channel, permissions_for=self.state.bot_user.id)
+        self._resolve("channels", channel.id, data)
+        return str(channel.id)
+
+    def _role_value(self, kind: int, value: Any) -> str:
+        # A mentionable that is not a role is a user.
+        rid = _snowflake(value)
+        if rid in self.state.roles:
+            self._resolve("roles", rid, role_payload(self.state.roles[rid]))
+        elif kind == MENTIONABLE:
+            self._resolve_user(rid)
+        else:
+            raise InteractionSpecError(f"unknown role {value!r}")
+        return str(rid)
+
+    def _attachment_value(self, value: Any) -> str:
+        if not isinstance(value, Attachment):
+            raise InteractionSpecError("attachment options take an Attachment record")
+        if not value.id:
+            value.id = self.state.snowflakes.next()
+        self.state.uploads[value.id] = (self.channel_id, value)
+        self._resolve("attachments", value.id, attachment_payload(self.base_url, self.channel_id, value))
+        return str(value.id)
 
     def build(self, registered: list[JsonObj], values: dict[str, Any], focused: str | None = None) -> list[JsonObj]:
         by_name = {opt["name"]: opt for opt in registered}

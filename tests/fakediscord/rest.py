@@ -307,6 +307,18 @@ class RestApi:
         body = await self.body(request, message="data")
         payload: JsonObj = body.payload
         age = self.now() - ix.created_at
+        self._check_initial_response(ix, payload, age)
+        kind = int(payload.get("type", 0))
+        data: JsonObj = payload.get("data") or {}
+        message = self._apply_callback(ix, kind, data, body)
+        ix.responses.append(CallbackRecord(type=kind, data=payload.get("data"), received_after=age))
+        self.state.changed()
+        if request.query.get("with_response", "").lower() in ("1", "true"):
+            return json_response(self._callback_response(ix, kind, message))
+        return no_content()
+
+    def _check_initial_response(self, ix: Interaction, payload: JsonObj, age: float) -> None:
+        """Discord takes one initial response, within the response window."""
         if ix.responses:
             ix.rejected.append(f"second initial response (type {payload.get('type')}) -> 40060")
             self.state.changed()
@@ -315,8 +327,9 @@ class RestApi:
             ix.rejected.append(f"initial response after {age:.2f}s -> 10062")
             self.state.changed()
             raise ApiError(404, 10062, "Unknown interaction")
-        kind = int(payload.get("type", 0))
-        data: JsonObj = payload.get("data") or {}
+
+    def _apply_callback(self, ix: Interaction, kind: int, data: JsonObj, body: Body) -> Message | None:
+        """Act on one callback type; the message it created or touched, if any."""
         message: Message | None = None
         common: dict[str, Any] = {"interaction_id": ix.id, "webhook_id": self.state.application_id}
         if kind == 4:
@@ -340,19 +353,19 @@ class RestApi:
             if kind == 7:
                 self.apply_edit(message, data, body)
         elif kind == 8:
-            choices = data.get("choices") or []
-            if len(choices) > 25:
-                problem = [("data.choices", f"Must be 25 or fewer in length (got {len(choices)}).")]
-                self.host.limit_errors.append(f"autocomplete: {problem[0][1]}")
-                raise ApiError(400, 50035, "Invalid Form Body", limits.error_tree(problem))
-            ix.choices = choices
+            ix.choices = self._autocomplete_choices(data)
         elif kind == 9:
             ix.modal = data
-        ix.responses.append(CallbackRecord(type=kind, data=payload.get("data"), received_after=age))
-        self.state.changed()
-        if request.query.get("with_response", "").lower() in ("1", "true"):
-            return json_response(self._callback_response(ix, kind, message))
-        return no_content()
+        return message
+
+    def _autocomplete_choices(self, data: JsonObj) -> list[JsonObj]:
+        """The choices of an autocomplete answer; Discord caps them at 25."""
+        choices: list[JsonObj] = data.get("choices") or []
+        if len(choices) > 25:
+            problem = [("data.choices", f"Must be 25 or fewer in length (got {len(choices)}).")]
+            self.host.limit_errors.append(f"autocomplete: {problem[0][1]}")
+            raise ApiError(400, 50035, "Invalid Form Body", limits.error_tree(problem))
+        return choices
 
     # ---- interaction webhooks -------------------------------------------------------------
 

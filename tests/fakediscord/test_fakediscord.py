@@ -38,7 +38,15 @@ class World:
 
 def build_bot(world_errors: list[BaseException], seen: dict[str, Any], guild_id: int) -> commands.Bot:
     bot = commands.Bot(command_prefix="!", intents=discord.Intents.default(), guild_ready_timeout=0.05)
+    _add_imagine(bot, seen)
+    _add_rule_probes(bot, world_errors)
+    _add_panel(bot)
+    _add_mod_group(bot, seen, guild_id)
+    _add_hooks(bot, world_errors, guild_id)
+    return bot
 
+
+def _add_imagine(bot: commands.Bot, seen: dict[str, Any]) -> None:
     @bot.tree.command(description="Generate an image")
     @app_commands.describe(prompt="tags", steps="sampling steps")
     async def imagine(interaction: discord.Interaction, prompt: str, steps: int = 28) -> None:
@@ -53,6 +61,10 @@ def build_bot(world_errors: list[BaseException], seen: dict[str, Any], guild_id:
     async def prompt_complete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         tags = ["1girl", "1boy", "solo", "smile"]
         return [app_commands.Choice(name=t, value=t) for t in tags if t.startswith(current)]
+
+
+def _add_rule_probes(bot: commands.Bot, world_errors: list[BaseException]) -> None:
+    """Commands that break a platform rule on purpose; the HTTP errors they get are recorded."""
 
     async def attempt(coro: Any) -> None:
         try:
@@ -88,6 +100,8 @@ def build_bot(world_errors: list[BaseException], seen: dict[str, Any], guild_id:
         blob = discord.File(io.BytesIO(b"\0" * (10 * 1024 * 1024 + 1)), "big.png")
         await attempt(interaction.followup.send(file=blob))
 
+
+def _add_panel(bot: commands.Bot) -> None:
     class Buttons(discord.ui.View):
         @discord.ui.button(label="Again", custom_id="again")
         async def again(self, interaction: discord.Interaction, button: discord.ui.Button[Buttons]) -> None:
@@ -97,6 +111,8 @@ def build_bot(world_errors: list[BaseException], seen: dict[str, Any], guild_id:
     async def panel(interaction: discord.Interaction) -> None:
         await interaction.response.send_message("press it", view=Buttons())
 
+
+def _add_mod_group(bot: commands.Bot, seen: dict[str, Any], guild_id: int) -> None:
     mod = app_commands.Group(name="mod", description="moderation", guild_ids=[guild_id])
     rating = app_commands.Group(name="rating", description="ratings", parent=mod)
 
@@ -107,6 +123,8 @@ def build_bot(world_errors: list[BaseException], seen: dict[str, Any], guild_id:
 
     bot.tree.add_command(mod)
 
+
+def _add_hooks(bot: commands.Bot, world_errors: list[BaseException], guild_id: int) -> None:
     async def on_error(interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         world_errors.append(error)
 
@@ -117,7 +135,6 @@ def build_bot(world_errors: list[BaseException], seen: dict[str, Any], guild_id:
         await bot.tree.sync(guild=discord.Object(guild_id))
 
     bot.setup_hook = setup_hook  # type: ignore[method-assign]
-    return bot
 
 
 @pytest.fixture
