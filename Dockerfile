@@ -20,7 +20,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
 
 # Dependencies first, so code changes do not re-download torch.
 COPY pyproject.toml README.md ./
-RUN mkdir -p core cogs db generation && touch bot.py && pip install . && pip uninstall -y animagine-discord-bot
+RUN mkdir -p core cogs db generation jobs moderation prompt quota && touch bot.py && pip install . && pip uninstall -y animagine-discord-bot
 
 COPY --chown=bot:bot . .
 RUN pip install --no-deps . \

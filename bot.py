@@ -30,8 +30,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 async def run(config: Config) -> None:
     # Heavy imports (torch, diffusers) happen here, after the config was found to be valid,
     # so that a typo in the config is reported in a fraction of a second.
-    from cogs.delivery import JobMessenger
     from core.client import BotContext, ImagineBot, configure_endpoints
+    from core.messenger import JobMessenger
     from db.audit import AuditLog
     from db.engine import create_engine, create_sessionmaker
     from db.jobs import JobStore
@@ -47,6 +47,7 @@ async def run(config: Config) -> None:
     from moderation.classifier import ClassifierLoadError, load_classifier
     from moderation.content import ContentFilter
     from moderation.gate import RequestGate
+    from moderation.output_check import OutputCheck
     from prompt.autocomplete import TagIndex
     from prompt.request import PromptLimits
     from prompt.tags import TagDatabase
@@ -88,7 +89,7 @@ async def run(config: Config) -> None:
         restored = await service.restore()
         if restored:
             log.info("resuming %d unfinished job(s) from the last run", len(restored))
-        messenger = JobMessenger(service, config.generation.progress_interval_s, audit)
+        messenger = JobMessenger(service, config.generation.progress_interval_s, OutputCheck(audit))
         # Loaded once (about a second for 140k tags), so autocomplete answers per keystroke.
         tags = await asyncio.to_thread(TagDatabase.load)
         tag_index = await asyncio.to_thread(TagIndex.from_database, tags)

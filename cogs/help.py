@@ -8,8 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs.delivery import where_of
-from cogs.quota import quota_ask
+from core.requester import Requester
 from prompt.presets import QUALITY_PRESETS, STYLE_PRESETS
 from prompt.ratings import Rating
 from prompt.request import MAX_COUNT
@@ -56,8 +55,9 @@ class HelpCog(commands.Cog):
     @app_commands.command(name="help", description="How to write prompts, the presets, and the limits here")
     async def help(self, interaction: discord.Interaction) -> None:
         context = self.bot.context
-        rules = await context.gate.rules_for(where_of(interaction))
-        quota = (await context.quotas.status(quota_ask(interaction))).replace("\n", " ")
+        requester = Requester.of(interaction)
+        rules = await context.gate.rules_for(requester.where)
+        quota = (await context.quotas.status(requester.quota_ask())).replace("\n", " ")
         text = help_text(
             max_rating=rules.max_rating,
             default_rating=rules.default_rating,

@@ -1,5 +1,5 @@
 """`/imagine`: thin. Options are validated by Discord (Range/choices) and by prompt.request;
-the job is handed to the GenerationService and followed by cogs.delivery."""
+the job is handed to the GenerationService and followed by core.messenger."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs.replies import StoredReply
-from cogs.submit import submit_imagine
-from moderation.gate import Where
+from core.submit import submit_imagine
 from prompt.assembly import AESTHETIC_TAGS, YEAR_TAGS
 from prompt.presets import (
     DEFAULT_QUALITY,
@@ -53,29 +51,6 @@ AESTHETIC_CHOICES = [app_commands.Choice(name=tag, value=tag) for tag in AESTHET
 class ImagineCog(commands.Cog):
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
-
-    async def cog_load(self) -> None:
-        """Follow the jobs a previous run left unfinished; they are already queued again."""
-        context = self.bot.context
-        for restored in context.restored:
-            record = restored.record
-            request = record.request
-            reply = StoredReply(
-                self.bot,
-                interaction_id=record.interaction_id,
-                token=record.interaction_token,
-                channel_id=request.channel_id,
-                user_id=request.user_id,
-            )
-            where = Where(
-                user_id=request.user_id,
-                guild_id=request.guild_id,
-                channel_id=request.channel_id,
-                parent_id=None,
-                age_restricted=record.channel_nsfw,
-            )
-            rules = await context.gate.rules_for(where)
-            context.messenger.start(context.messenger.follow(reply, restored.job, rules))
 
     @app_commands.command(name="imagine", description="Generate an anime image from Danbooru tags (Animagine XL 3.1)")
     @app_commands.describe(

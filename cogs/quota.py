@@ -10,9 +10,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from core.errors import UserFacingError
+from core.requester import Requester
 from db.quotas import LimitKind
 from moderation.admin import Actor
-from quota.policy import QuotaAsk
 
 if TYPE_CHECKING:
     from core.client import ImagineBot
@@ -23,19 +23,6 @@ Daily = app_commands.Range[int, 0, MAX_DAILY]
 
 class NotAnAdmin(UserFacingError):
     pass
-
-
-def role_ids_of(user: discord.User | discord.Member) -> tuple[int, ...]:
-    return tuple(role.id for role in getattr(user, "roles", ()))
-
-
-def quota_ask(interaction: discord.Interaction, images: int = 1) -> QuotaAsk:
-    return QuotaAsk(
-        user_id=interaction.user.id,
-        guild_id=interaction.guild_id,
-        role_ids=role_ids_of(interaction.user),
-        images=images,
-    )
 
 
 def _require_admin(interaction: discord.Interaction) -> Actor:
@@ -52,7 +39,7 @@ class QuotaCog(commands.Cog):
 
     @app_commands.command(name="quota", description="Your images left today, your queued jobs and when it resets")
     async def quota(self, interaction: discord.Interaction) -> None:
-        text = await self.bot.context.quotas.status(quota_ask(interaction))
+        text = await self.bot.context.quotas.status(Requester.of(interaction).quota_ask())
         await interaction.response.send_message(text, ephemeral=True)
 
 

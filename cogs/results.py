@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord.ext import commands
 
-from cogs.result_view import ResultAction, ResultButton
-from cogs.submit import submit_imagine
+from core import funnel
 from core.errors import UserFacingError
+from core.result_view import ResultAction, ResultButton
+from core.submit import submit_imagine
 from prompt import followups
 from prompt.request import GenerationRequest
 
@@ -78,20 +79,8 @@ class ResultsCog(commands.Cog):
     ) -> None:
         try:
             await self._handle(interaction, action, job_id, index)
-        except UserFacingError as exc:
-            await self._refuse(interaction, exc.message)
-        except Exception:
-            log.exception("result button %s on job %s failed", action, job_id)
-            await self._refuse(interaction, "Something went wrong on our side; the error was logged.")
-
-    async def _refuse(self, interaction: discord.Interaction[Any], message: str) -> None:
-        try:
-            if interaction.response.is_done():
-                await interaction.edit_original_response(content=f"❌ {message}", attachments=[], view=None)
-            else:
-                await interaction.response.send_message(message, ephemeral=True)
-        except discord.HTTPException:
-            log.warning("could not tell the member about a refused button: %s", message)
+        except Exception as exc:
+            await funnel.report(interaction, exc, f"the {action} button of job {job_id}")
 
     async def _handle(
         self, interaction: discord.Interaction[Any], action: ResultAction, job_id: int, index: int

@@ -13,8 +13,8 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
+from core import funnel
 from core.config import Config, DiscordConfig
-from core.errors import UserFacingError
 from db.audit import AuditLog
 from db.settings import SettingsStore
 from jobs.service import GenerationService, Restored
@@ -25,7 +25,7 @@ from prompt.tags import TagDatabase
 from quota.admin import QuotaAdmin
 
 if TYPE_CHECKING:
-    from cogs.delivery import JobMessenger
+    from core.messenger import JobMessenger
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,8 @@ class ImagineBot(commands.Bot):
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             await self.load_extension(extension)
+        context = self.context
+        await context.messenger.resume(self, context.restored, context.gate.rules_for)
         guild_id = self.context.config.discord.dev_guild_id
         if guild_id is not None:
             guild = discord.Object(id=guild_id)
@@ -104,25 +106,4 @@ class ImagineBot(commands.Bot):
         log.info("connected as %s (%s) to %d guilds", self.user, getattr(self.user, "id", "?"), len(self.guilds))
 
     async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
-        """The one place app-command errors become messages (always ephemeral)."""
-        original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
-        if isinstance(original, UserFacingError):
-            message = original.message
-        elif isinstance(original, app_commands.TransformerError):
-            # Discord validates choices and ranges itself; this only happens with stale or
-            # hand-crafted clients, so name the value and point back at the list.
-            message = f"`{original.value}` is not an allowed value for this option; please pick one from the list."
-        elif isinstance(original, app_commands.CheckFailure):
-            message = str(original) or "You cannot use this command here."
-        else:
-            log.error("unhandled error in /%s", getattr(interaction.command, "qualified_name", "?"), exc_info=original)
-            message = "Something went wrong on our side; the error was logged. Please try again later."
-        try:
-            if interaction.response.is_done():
-                # After a public defer the "thinking" message is ours to replace; a follow-up
-                # would leave it hanging (and could not be ephemeral anyway).
-                await interaction.edit_original_response(content=f"❌ {message}", embed=None, attachments=[])
-            else:
-                await interaction.response.send_message(message, ephemeral=True)
-        except discord.HTTPException:
-            log.warning("could not tell the member about an error: %s", message)
+        await funnel.report(interaction, error, f"/{getattr(interaction.command, 'qualified_name', '?')}")

@@ -10,58 +10,25 @@ import asyncio
 import io
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 import discord
 
-from cogs.job_controls import cancel_view
-from cogs.replies import Reply, TokenGone, token_alive
-from cogs.result_view import result_view
 from core.errors import JobCancelled, JobRequeued, UserFacingError
-from db.audit import AuditLog
-from jobs.model import ActiveJob, GenerationResult, Place, RenderedImage
-from jobs.service import GenerationService
+from core.job_items import cancel_view
+from core.replies import Reply, StoredReply, TokenGone, token_alive
+from core.result_view import result_view
+from jobs.model import ActiveJob, GenerationResult
+from jobs.service import GenerationService, Restored
 from moderation.gate import Where
-from moderation.policy import ChannelRules, OverLimitAction, over_limit_action
-from moderation.scores import RatingScores
-from prompt.ratings import Rating
+from moderation.output_check import DeliveryPlan, OutputCheck
+from moderation.policy import ChannelRules
 from prompt.request import GenerationRequest
 
 log = logging.getLogger(__name__)
 
 EMBED_COLOUR = discord.Colour.from_rgb(235, 120, 160)
-
-
-def is_age_restricted(interaction: discord.Interaction) -> bool:
-    """Discord's age-restricted flag of the channel; a thread inherits its parent's, a DM has none."""
-    channel = interaction.channel
-    if channel is None or isinstance(channel, discord.DMChannel | discord.GroupChannel):
-        return False
-    is_nsfw = getattr(channel, "is_nsfw", None)
-    return bool(is_nsfw()) if callable(is_nsfw) else False
-
-
-def where_of(interaction: discord.Interaction) -> Where:
-    return Where(
-        user_id=interaction.user.id,
-        guild_id=interaction.guild_id,
-        channel_id=interaction.channel_id or 0,
-        parent_id=getattr(interaction.channel, "parent_id", None),
-        age_restricted=is_age_restricted(interaction),
-    )
-
-
-def place_of(interaction: discord.Interaction) -> Place:
-    nsfw = is_age_restricted(interaction)
-    return Place(
-        user_id=interaction.user.id,
-        user_name=interaction.user.name,
-        guild_id=interaction.guild_id,
-        guild_name=interaction.guild.name if interaction.guild is not None else "",
-        channel_id=interaction.channel_id or 0,
-        channel_nsfw=nsfw,
-    )
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -111,6 +78,19 @@ def status_text(position: int | None, job: ActiveJob, wait_s: float | None = Non
     return text + "."
 
 
+def withheld_notice(plan: DeliveryPlan) -> str:
+    """The member's explanation of the images the output check withheld ("" when none were)."""
+    count = len(plan.withheld)
+    if not count:
+        return ""
+    ratings = ", ".join(f"`{image.rating.label}`" for image in plan.withheld)
+    return (
+        f"{count} of your images {'was' if count == 1 else 'were'} withheld: the output "
+        f"check rated {'it' if count == 1 else 'them'} {ratings}, above this channel's limit "
+        f"(`{plan.limit.label}`). Try other tags or an age-restricted channel."
+    )
+
+
 RESTARTING = "⏸️ The bot is restarting. Your job is saved and will continue as soon as it is back."
 CANCELLED = "🚫 Cancelled. Nothing was counted against your quota."
 
@@ -118,9 +98,9 @@ CANCELLED = "🚫 Cancelled. Nothing was counted against your quota."
 class JobMessenger:
     """Follows every job to its end; ``drain`` lets a stopping bot finish its deliveries."""
 
-    def __init__(self, service: GenerationService, interval_s: float, audit: AuditLog | None = None) -> None:
+    def __init__(self, service: GenerationService, interval_s: float, output_check: OutputCheck | None = None) -> None:
         self._service = service
-        self._audit = audit
+        self._output_check = output_check or OutputCheck()
         self._interval_s = interval_s
         self._following: set[asyncio.Task[None]] = set()
 
@@ -182,6 +162,33 @@ class JobMessenger:
             changed.cancel()
         await self.deliver(reply, job, rules)
 
+    async def resume(
+        self,
+        client: discord.Client,
+        restored: Iterable[Restored],
+        rules_for: Callable[[Where], Awaitable[ChannelRules]],
+    ) -> None:
+        """Follow the jobs a previous run left unfinished (already queued again) through the
+        interaction tokens they stored; the channel's rules are looked up as they are now."""
+        for one in restored:
+            record = one.record
+            request = record.request
+            reply = StoredReply(
+                client,
+                interaction_id=record.interaction_id,
+                token=record.interaction_token,
+                channel_id=request.channel_id,
+                user_id=request.user_id,
+            )
+            where = Where(
+                user_id=request.user_id,
+                guild_id=request.guild_id,
+                channel_id=request.channel_id,
+                parent_id=None,
+                age_restricted=record.channel_nsfw,
+            )
+            self.start(self.follow(reply, one.job, await rules_for(where)))
+
     async def deliver(self, reply: Reply, job: ActiveJob, rules: ChannelRules) -> None:
         try:
             result = job.result.result()
@@ -206,28 +213,11 @@ class JobMessenger:
     async def _deliver_images(
         self, reply: Reply, job: ActiveJob, result: GenerationResult, rules: ChannelRules
     ) -> str | None:
-        """Post the images, each under the channel's limits; returns why, if all were withheld."""
+        """Post the images as the output check's plan says; returns why, if all were withheld."""
         request = job.request
-        shown: list[tuple[RenderedImage, bool]] = []  # (image, as a spoiler)
-        withheld: list[tuple[RenderedImage, Rating]] = []
-        for image in result.images:
-            classified = image.scores.rating() if image.scores is not None else None
-            action = over_limit_action(rules, classified) if classified is not None else None
-            if image.scores is not None and classified is not None and action is not None:
-                await self._over_limit(job, rules, image.scores, classified, action)
-            if action is OverLimitAction.WITHHOLD and classified is not None:
-                withheld.append((image, classified))
-            else:
-                shown.append((image, action is OverLimitAction.SPOILER))
-        detail = ""
-        if withheld:
-            ratings = ", ".join(f"`{rating.label}`" for _, rating in withheld)
-            detail = (
-                f"{len(withheld)} of your images {'was' if len(withheld) == 1 else 'were'} withheld: the output "
-                f"check rated {'it' if len(withheld) == 1 else 'them'} {ratings}, above this channel's limit "
-                f"(`{rules.max_rating.label}`). Try other tags or an age-restricted channel."
-            )
-        if not shown:
+        plan = await self._output_check.review(job.id, request, rules, [image.scores for image in result.images])
+        detail = withheld_notice(plan)
+        if plan.refund:
             detail += " Nothing was counted against your quota."
             if not token_alive(reply):
                 # No private reply is possible any more; the channel notice carries the reason.
@@ -235,26 +225,28 @@ class JobMessenger:
             else:
                 await self._send(reply, content="🔒 This image was withheld by the output check.")
                 await self._tell_privately(reply, detail)
-            return f"withheld by the output check (rated {withheld[0][1].label})"
+            return plan.failure_reason
         files = [
-            discord.File(io.BytesIO(image.png), filename=f"animagine_{image.seed}.png", spoiler=spoiler)
-            for image, spoiler in shown
+            discord.File(
+                io.BytesIO(result.images[shown.index].png),
+                filename=f"animagine_{result.images[shown.index].seed}.png",
+                spoiler=shown.spoiler,
+            )
+            for shown in plan.shown
         ]
-        spoilered = any(spoiler for _, spoiler in shown)
         # A spoilered file must not be shown unblurred in the embed.
-        embed = result_embed(request, result, None if spoilered else files[0].filename)
+        embed = result_embed(request, result, None if plan.any_spoiler else files[0].filename)
         content = f"<@{request.user_id}>"
-        if spoilered:
+        if plan.any_spoiler:
             content += " ⚠️ rated above this channel's limit by the output check; shown as a spoiler."
-        all_shown = len(shown) == len(result.images)
         # An ephemeral (private) result cannot be deleted through the channel, so no Delete.
         view = (
             result_view(job.id, len(result.images), upscaled=request.hires, deletable=not reply.private)
-            if all_shown
+            if plan.all_shown
             else None
         )
         await self._send(reply, content=content, embed=embed, files=files, view=view)
-        if withheld:
+        if plan.withheld:
             await self._tell_privately(reply, detail)
         return None
 
@@ -263,26 +255,6 @@ class JobMessenger:
             await reply.followup(text, ephemeral=True)
         except (discord.HTTPException, TokenGone) as exc:
             log.warning("could not tell %s about a withheld image: %s", reply.user_id, exc)
-
-    async def _over_limit(
-        self, job: ActiveJob, rules: ChannelRules, scores: RatingScores, classified: Rating, action: OverLimitAction
-    ) -> None:
-        if self._audit is None:
-            return
-        await self._audit.record(
-            "output_check",
-            user_id=job.request.user_id,
-            guild_id=job.request.guild_id,
-            channel_id=job.request.channel_id,
-            decision=action.value,
-            reason=f"classified {classified.label}, channel limit {rules.max_rating.label}",
-            prompt=job.request.prompt,
-            rating=job.request.rating,
-            details={
-                "job": job.id,
-                "scores": {r.label: v for r, v in scores.as_dict().items()},
-            },
-        )
 
     async def _send(
         self,

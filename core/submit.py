@@ -8,11 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from cogs.delivery import place_of, where_of
-from cogs.quota import quota_ask
-from cogs.replies import InteractionReply
 from core.errors import QuotaRefused
-from jobs.scheduler import priority_of
+from core.replies import InteractionReply
+from core.requester import Requester
 from prompt.request import ImagineOptions
 
 if TYPE_CHECKING:
@@ -30,15 +28,15 @@ async def submit_imagine(
     # defer: a refusal gets an ephemeral answer, and the job is recorded (and its quota
     # charged) before the member is told it is queued.
     context.service.ensure_room()  # before admit, so the audit log never says "allowed" for it
-    where = where_of(interaction)
+    requester = Requester.of(interaction)
+    where = requester.where
     admission = await context.gate.check(options, where)
-    roles = getattr(interaction.user, "roles", ())
     try:
         job = await context.service.submit(
             admission.request,
-            place_of(interaction),
-            quota=quota_ask(interaction, images=admission.request.count),
-            priority=priority_of((r.name for r in roles), (r.id for r in roles), context.config.quota.priority_roles),
+            requester.place,
+            quota=requester.quota_ask(images=admission.request.count),
+            priority=requester.priority(context.config.quota.priority_roles),
             interaction_id=interaction.id,
             interaction_token=interaction.token,
         )

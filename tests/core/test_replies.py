@@ -9,8 +9,8 @@ from typing import Any, cast
 import discord
 import pytest
 
-from cogs.delivery import status_text
-from cogs.replies import StoredReply, TokenGone, is_dead_token, token_alive
+from core.messenger import status_text
+from core.replies import StoredReply, TokenGone, is_dead_token, token_alive
 
 
 def _snowflake(moment: datetime) -> int:

@@ -1,0 +1,88 @@
+"""Who asked, where: read once from an interaction, then handed to every layer below.
+
+The layers below each keep the slice they need (``moderation.gate.Where``, ``jobs.model.Place``,
+``quota.policy.QuotaAsk``); this is the one place that reads them off Discord's objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+
+from jobs.model import Place
+from jobs.scheduler import priority_of
+from moderation.gate import Where
+from quota.policy import QuotaAsk
+
+
+def is_age_restricted(channel: object) -> bool:
+    """Discord's age-restricted flag of the channel; a thread inherits its parent's, a DM has none."""
+    if channel is None or isinstance(channel, discord.DMChannel | discord.GroupChannel):
+        return False
+    is_nsfw = getattr(channel, "is_nsfw", None)
+    return bool(is_nsfw()) if callable(is_nsfw) else False
+
+
+@dataclass(frozen=True, slots=True)
+class Requester:
+    user_id: int
+    user_name: str
+    guild_id: int | None
+    guild_name: str
+    channel_id: int
+    parent_id: int | None  # a thread's parent channel: its rules apply
+    age_restricted: bool
+    role_ids: tuple[int, ...] = ()
+    role_names: tuple[str, ...] = ()
+    manage_messages: bool = False
+    manage_guild: bool = False
+    locale: str = "en-US"
+
+    @classmethod
+    def of(cls, interaction: discord.Interaction[Any]) -> Requester:
+        roles: Iterable[discord.Role] = getattr(interaction.user, "roles", ())
+        roles = tuple(roles)
+        return cls(
+            user_id=interaction.user.id,
+            user_name=interaction.user.name,
+            guild_id=interaction.guild_id,
+            guild_name=interaction.guild.name if interaction.guild is not None else "",
+            channel_id=interaction.channel_id or 0,
+            parent_id=getattr(interaction.channel, "parent_id", None),
+            age_restricted=is_age_restricted(interaction.channel),
+            role_ids=tuple(role.id for role in roles),
+            role_names=tuple(role.name for role in roles),
+            manage_messages=interaction.permissions.manage_messages,
+            manage_guild=interaction.permissions.manage_guild,
+            locale=str(interaction.locale),
+        )
+
+    @property
+    def where(self) -> Where:
+        return Where(
+            user_id=self.user_id,
+            guild_id=self.guild_id,
+            channel_id=self.channel_id,
+            parent_id=self.parent_id,
+            age_restricted=self.age_restricted,
+        )
+
+    @property
+    def place(self) -> Place:
+        return Place(
+            user_id=self.user_id,
+            user_name=self.user_name,
+            guild_id=self.guild_id,
+            guild_name=self.guild_name,
+            channel_id=self.channel_id,
+            channel_nsfw=self.age_restricted,
+        )
+
+    def quota_ask(self, images: int = 1) -> QuotaAsk:
+        return QuotaAsk(user_id=self.user_id, guild_id=self.guild_id, role_ids=self.role_ids, images=images)
+
+    def priority(self, priority_roles: Iterable[str]) -> int:
+        return priority_of(self.role_names, self.role_ids, priority_roles)
