@@ -25,6 +25,7 @@ class _Bot(Protocol):
 
     context: _HasService
 
+
 OUTCOME_MESSAGES = {
     CancelOutcome.REMOVED: "🚫 Job #{id} was removed from the queue. Nothing was counted against the quota.",
     CancelOutcome.STOPPING: "🛑 Job #{id} stops at its next step. Nothing will be counted against the quota.",

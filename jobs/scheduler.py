@@ -61,9 +61,7 @@ class FairScheduler:
         if not self._accepting:
             raise NotAccepting("The bot is restarting and not taking new requests; please try again in a minute.")
         if len(self._keys) + self._inflight_total + extra > self._max_size:
-            raise QueueFull(
-                f"The queue is full ({self._max_size} images waiting). Please try again in a few minutes."
-            )
+            raise QueueFull(f"The queue is full ({self._max_size} images waiting). Please try again in a few minutes.")
 
     def claim(self, user_id: int, priority: int = NORMAL) -> QueueSlot:
         """The slot a new job of this member gets; claimed now so two quick requests get two rounds."""

@@ -144,9 +144,7 @@ class GenerationService:
             return CancelOutcome.STOPPING
         return CancelOutcome.NOT_FOUND
 
-    async def cancel_as(
-        self, job_id: int, user_id: int, *, moderator_in: int | None = None
-    ) -> CancelOutcome:
+    async def cancel_as(self, job_id: int, user_id: int, *, moderator_in: int | None = None) -> CancelOutcome:
         """Cancel for a member: their own job, or any job of the guild they moderate."""
         job = self.find(job_id)
         if job is None:

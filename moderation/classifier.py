@@ -39,9 +39,6 @@ class ClassifierLoadError(Exception):
     """The output classifier could not be loaded; the message names the source."""
 
 
-
-
-
 class OutputClassifier(Protocol):
     def classify(self, image: Image.Image) -> RatingScores:
         """Rate one image. Synchronous; callers run it in a thread."""

@@ -38,8 +38,7 @@ def describe_status(status: QuotaStatus, *, in_guild: bool) -> str:
 
 def describe_overrides(overrides: QuotaOverrides, default_daily: int) -> str:
     lines = [
-        f"**Daily images per member:** {_amount(overrides.server_daily)} "
-        f"(config default: {_amount(default_daily)})",
+        f"**Daily images per member:** {_amount(overrides.server_daily)} (config default: {_amount(default_daily)})",
         f"**Server budget:** {_amount(overrides.guild_budget)}",
     ]
     if overrides.roles:

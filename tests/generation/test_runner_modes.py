@@ -94,9 +94,7 @@ def test_latent_preview_maps_sdxl_channels_to_rgb() -> None:
 
 def test_options_round_trip_rebuilds_the_same_request() -> None:
     request = _request(count=2, seed=7)
-    again = build_request(
-        request.options(), limits=PromptLimits(), user_id=1, guild_id=2, channel_id=3, rules=ORDINARY
-    )
+    again = build_request(request.options(), limits=PromptLimits(), user_id=1, guild_id=2, channel_id=3, rules=ORDINARY)
     assert again == request
     assert dataclasses.replace(request, hires=True).output_size == (1536, 1536)
 

@@ -87,8 +87,6 @@ async def test_review_audits_each_spoilered_or_withheld_image() -> None:
     check = OutputCheck(audit)
     plan = await check.review(42, request(), rules(Rating.GENERAL, OverLimitAction.SPOILER), [GENERAL, SENSITIVE])
     assert plan.shown == (Shown(0, False), Shown(1, True))
-    assert [(e["kind"], e["decision"], e["details"]["job"]) for e in audit.entries] == [
-        ("output_check", "spoiler", 42)
-    ]
+    assert [(e["kind"], e["decision"], e["details"]["job"]) for e in audit.entries] == [("output_check", "spoiler", 42)]
     assert audit.entries[0]["reason"] == "classified sensitive, channel limit general"
     assert audit.entries[0]["details"]["scores"]["sensitive"] == 0.8
