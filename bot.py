@@ -60,7 +60,7 @@ async def run(config: Config) -> None:
         raise ConfigError(str(exc)) from None
     configure_endpoints(config.discord)
     engine = create_engine(config.database.url)
-    worker: GenerationWorker | None = None
+    service: GenerationService | None = None
     try:
         await upgrade_to_head(engine)
         sessions = create_sessionmaker(engine)
@@ -78,8 +78,6 @@ async def run(config: Config) -> None:
         scheduler = FairScheduler(config.generation.max_queue)
         worker = GenerationWorker(
             functools.partial(load_pipeline, config.model),
-            scheduler,
-            store,
             job_timeout_s=config.generation.job_timeout_s,
             classifier=classifier,
             max_batch=config.generation.max_batch,
@@ -118,7 +116,7 @@ async def run(config: Config) -> None:
                 restored=tuple(restored),
             )
         )
-        worker.start()  # the model loads in the background while the bot connects
+        service.start()  # the model loads in the background while the bot connects
         loop = asyncio.get_running_loop()
 
         closing: set[asyncio.Task[None]] = set()
@@ -127,9 +125,9 @@ async def run(config: Config) -> None:
             # New requests are refused; the running job stops at its next step and, like every
             # waiting job, stays queued in the database for the next start; finished images
             # are still delivered before the connection closes.
-            assert worker is not None
+            assert service is not None
             try:
-                await worker.close()
+                await service.close()
                 await messenger.drain(timeout=30)
             except Exception:
                 log.exception("error while stopping the worker; closing anyway")
@@ -146,8 +144,8 @@ async def run(config: Config) -> None:
         async with bot:
             await bot.start(token)
     finally:
-        if worker is not None:
-            await worker.close()
+        if service is not None:
+            await service.close()
         await engine.dispose()
 
 

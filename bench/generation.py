@@ -12,7 +12,7 @@ exercised (``"config": "small-cpu"``; its numbers say nothing about a GPU). Prin
   the speed-ups of ``[model]`` (``--compile on`` adds torch.compile), the fp16-safe VAE config
   (no upcast; the fp16-fix VAE has the same architecture, so the same cost), Euler a with
   prefetched noise, CPU generators, A1111 weighted conditioning and a PNG with metadata, at
-  batch 1, 4 and 8 (``run_batch``: the batching the worker does), after the bot's warm-up.
+  batch 1, 4 and 8 (``run``: the batching the worker does), after the bot's warm-up.
 - seconds per image, images per minute, peak GPU memory, and the ratios ours/stock.
 """
 
@@ -39,7 +39,7 @@ from core.config import ModelConfig, OnOff
 from generation.conditioning import PromptEncoder
 from generation.loader import MAX_PROMPT_CHUNKS, LoadedModel, SourceKind
 from generation.noise import PrefetchedEulerAncestral
-from generation.runner import run_batch
+from generation.runner import run
 from generation.speedups import apply_speedups
 from moderation.policy import PolicySettings, effective_rules
 from prompt.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
@@ -166,7 +166,7 @@ def main(*, config: str, images: int, size: int, steps: int, compile_: OnOff = "
         model = tuned(pipe, device, dtype, compile_)
 
         def ours(batch: int, seed: int) -> None:
-            run_batch(model, [dataclasses.replace(request, seed=seed + i) for i in range(batch)])
+            run(model, [dataclasses.replace(request, seed=seed + i) for i in range(batch)])
 
         warmup_started = time.perf_counter()
         for batch in BATCHES if "torch.compile" in model.speedups else (1,):

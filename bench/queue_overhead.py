@@ -28,7 +28,7 @@ from db.jobs import JobStore
 from db.migrate import upgrade_to_head
 from db.policies import PolicyStore
 from db.quotas import QuotaStore
-from generation.worker import GenerationWorker
+from jobs.backend import Backend
 from jobs.model import ActiveJob, Place
 from jobs.scheduler import FairScheduler
 from jobs.service import GenerationService
@@ -108,8 +108,8 @@ async def _accept_part(jobs: int, users: int, measured: int, rng: random.Random)
                 policies=PolicyStore(sessions), audit=audit, content=content, tags=tags, limits=PromptLimits()
             )
             scheduler = FairScheduler(max_size=jobs + measured + 10)
-            worker = cast(GenerationWorker, type("Idle", (), {"current": None, "running": ()})())
-            service = GenerationService(store, scheduler, worker)
+            # Never started: only the accept path (gate, quota, job record, queue) is measured.
+            service = GenerationService(store, scheduler, cast(Backend, object()))
             prompts = [
                 "1girl, long hair, smile, outdoors",
                 "2boys, (black jacket:1.2), city, night",

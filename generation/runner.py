@@ -1,4 +1,5 @@
-"""Run one request through the pipeline, synchronously (call it from a worker thread)."""
+"""``run``: one request, or a batch of compatible ones, through the pipeline in numbered stages,
+synchronously (call it from a worker thread)."""
 
 from __future__ import annotations
 
@@ -126,26 +127,38 @@ def _infotext(model: LoadedModel, request: GenerationRequest, index: int) -> str
     )
 
 
+@dataclass(frozen=True, slots=True)
+class RunControl:
+    """How a caller steers a run, read from the pipeline's thread at every step: progress, the
+    cancel flag, and previews (made only when one is wanted)."""
+
+    on_step: ProgressFn | None = None
+    is_cancelled: CancelledFn | None = None
+    want_preview: WantPreviewFn | None = None
+    on_preview: PreviewFn | None = None
+
+
+NO_CONTROL = RunControl()
+
+
 @dataclass
 class StepHook:
     """diffusers' ``callback_on_step_end`` for one run: progress (counted across passes),
     previews when one is wanted, and the interrupt flag once the job is cancelled."""
 
     total: int
-    on_step: ProgressFn | None
-    is_cancelled: CancelledFn | None
-    want_preview: WantPreviewFn | None
-    on_preview: PreviewFn | None
+    control: RunControl
     done_before: int = 0  # steps of earlier passes, so progress counts across the hires pass
     cancelled: bool = False
 
     def __call__(self, pipeline: Any, step: int, _timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-        if self.on_step is not None:
-            self.on_step(self.done_before + step + 1, self.total)
-        preview = self.on_preview
-        if preview is not None and self.want_preview is not None and self.want_preview() and "latents" in kwargs:
+        control = self.control
+        if control.on_step is not None:
+            control.on_step(self.done_before + step + 1, self.total)
+        preview = control.on_preview
+        if preview is not None and control.want_preview is not None and control.want_preview() and "latents" in kwargs:
             preview(latent_preview(kwargs["latents"]))
-        if self.is_cancelled is not None and self.is_cancelled():
+        if control.is_cancelled is not None and control.is_cancelled():
             self.cancelled = True
             # diffusers skips the remaining steps once the interrupt flag is set.
             pipeline._interrupt = True
@@ -165,64 +178,6 @@ def _render(
     return tuple(images)
 
 
-def run_request(
-    model: LoadedModel,
-    request: GenerationRequest,
-    *,
-    on_step: ProgressFn | None = None,
-    is_cancelled: CancelledFn | None = None,
-    classifier: OutputClassifier | None = None,
-    want_preview: WantPreviewFn | None = None,
-    on_preview: PreviewFn | None = None,
-) -> GenerationResult:
-    started = time.perf_counter()
-    pipe = model.pipeline
-    step_end = StepHook(request.steps + hires_steps(request), on_step, is_cancelled, want_preview, on_preview)
-    seeds = request.seeds
-    set_vae_slicing(pipe, request.count, model.vae_slicing_from)
-    generators = [make_generator(s) for s in seeds]
-    initial = initial_noise(model, request, generators)
-    with torch.inference_mode():
-        # A1111-style weighted, chunked conditioning: stock diffusers would pass "(bad)" to
-        # CLIP as characters and cut the prompt at 77 tokens.
-        conditioning = model.encoder.encode(request.prompt, request.negative, device=model.device, dtype=model.dtype)
-        with noise_for(
-            model, generators, width=request.width, height=request.height, steps=request.steps, initial=initial
-        ) as latents:
-            output = pipe(
-                **conditioning.as_pipeline_kwargs(),
-                width=request.width,
-                height=request.height,
-                num_inference_steps=request.steps,
-                guidance_scale=request.cfg,
-                num_images_per_prompt=request.count,
-                # A list gives each image its own seed; one image keeps the stock single-generator call.
-                generator=generators[0] if len(generators) == 1 else generators,
-                latents=latents,
-                output_type="latent" if request.hires else "pil",
-                callback_on_step_end=step_end,
-            )
-        if request.hires and not step_end.cancelled:
-            step_end.done_before = request.steps
-            # The official app's hires pass: the same components (no second copy of the
-            # weights), latents enlarged, then img2img with the same prompt, steps, CFG, seed.
-            upscaler = StableDiffusionXLImg2ImgPipeline(**pipe.components)
-            upscaler.set_progress_bar_config(disable=True)
-            latents = torch.nn.functional.interpolate(output.images, scale_factor=HIRES_SCALE, mode="nearest-exact")
-            output = upscaler(
-                **conditioning.as_pipeline_kwargs(),
-                image=latents,
-                strength=HIRES_STRENGTH,
-                num_inference_steps=request.steps,
-                guidance_scale=request.cfg,
-                generator=make_generator(seeds[0]),
-                callback_on_step_end=step_end,
-            )
-    if step_end.cancelled:
-        raise JobCancelled()
-    return GenerationResult(_render(model, request, output.images, classifier), time.perf_counter() - started)
-
-
 def batch_key(model: LoadedModel, request: GenerationRequest) -> tuple[object, ...] | None:
     """Requests with equal keys can share one pipeline call; None means "run it alone"."""
     if request.hires or request.variation_seed is not None:
@@ -231,63 +186,121 @@ def batch_key(model: LoadedModel, request: GenerationRequest) -> tuple[object, .
     return (request.width, request.height, request.steps, request.cfg, request.sampler, length)
 
 
-def run_batch(
+def _check_batch(model: LoadedModel, requests: Sequence[GenerationRequest]) -> GenerationRequest:
+    if not requests:
+        raise ValueError("run() needs at least one request")
+    first = requests[0]
+    if len(requests) > 1:
+        key = batch_key(model, first)
+        if key is None or any(batch_key(model, other) != key for other in requests[1:]):
+            raise ValueError(
+                "these requests cannot share a pipeline call: a batch needs the same size, steps, CFG, "
+                "sampler and prompt-chunk count, and no hires pass or variation seed (see batch_key)"
+            )
+    return first
+
+
+def _conditioning(model: LoadedModel, requests: Sequence[GenerationRequest]) -> dict[str, torch.Tensor]:
+    """A1111-style weighted, chunked conditioning (stock diffusers would pass "(bad)" to CLIP as
+    characters and cut the prompt at 77 tokens), one row per image of the call."""
+    encoded = [
+        model.encoder.encode(r.prompt, r.negative, device=model.device, dtype=model.dtype).as_pipeline_kwargs()
+        for r in requests
+    ]
+    if len(encoded) == 1:  # the pipeline repeats it for `count` itself (num_images_per_prompt)
+        return encoded[0]
+    parts: dict[str, list[torch.Tensor]] = {}
+    for request, kwargs in zip(requests, encoded, strict=True):
+        for name, tensor in kwargs.items():
+            parts.setdefault(name, []).extend([tensor] * request.count)
+    return {name: torch.cat(tensors) for name, tensors in parts.items()}
+
+
+def _hires_pass(
+    model: LoadedModel,
+    request: GenerationRequest,
+    latents: torch.Tensor,
+    conditioning: dict[str, torch.Tensor],
+    step_end: StepHook,
+) -> Any:
+    """The official app's hires pass: the same components (no second copy of the weights),
+    latents enlarged, then img2img with the same prompt, steps, CFG and seed."""
+    step_end.done_before = request.steps
+    upscaler = StableDiffusionXLImg2ImgPipeline(**model.pipeline.components)
+    upscaler.set_progress_bar_config(disable=True)
+    enlarged = torch.nn.functional.interpolate(latents, scale_factor=HIRES_SCALE, mode="nearest-exact")
+    return upscaler(
+        **conditioning,
+        image=enlarged,
+        strength=HIRES_STRENGTH,
+        num_inference_steps=request.steps,
+        guidance_scale=request.cfg,
+        generator=make_generator(request.seeds[0]),
+        callback_on_step_end=step_end,
+    )
+
+
+def run(
     model: LoadedModel,
     requests: Sequence[GenerationRequest],
+    control: RunControl = NO_CONTROL,
     *,
-    on_step: ProgressFn | None = None,
-    is_cancelled: CancelledFn | None = None,
     classifier: OutputClassifier | None = None,
-    want_preview: WantPreviewFn | None = None,
-    on_preview: PreviewFn | None = None,
 ) -> list[GenerationResult]:
-    """Several requests with the same batch_key in one pipeline call. Each image keeps its own
-    CPU generator and its own conditioning, so it is the image its request makes alone."""
-    if len(requests) == 1:
-        return [
-            run_request(
-                model,
-                requests[0],
-                on_step=on_step,
-                is_cancelled=is_cancelled,
-                classifier=classifier,
-                want_preview=want_preview,
-                on_preview=on_preview,
-            )
-        ]
+    """Make the images of one request, or of several that share a ``batch_key``, in one
+    pipeline call. Each image keeps its own CPU generator and its own conditioning, so it is
+    the image its request makes alone. Synchronous: call it from the worker thread."""
     started = time.perf_counter()
-    first = requests[0]
-    step_end = StepHook(first.steps, on_step, is_cancelled, want_preview, on_preview)
-    set_vae_slicing(model.pipeline, sum(r.count for r in requests), model.vae_slicing_from)
+    pipe = model.pipeline
+    # 1. Check that the requests can share one call.
+    first = _check_batch(model, requests)
+    alone = len(requests) == 1
+    step_end = StepHook(first.steps + hires_steps(first), control)
+    # 2. Seeds: one CPU generator per image, and the variation seed's noise (only alone).
+    generators = [make_generator(seed) for request in requests for seed in request.seeds]
+    initial = initial_noise(model, first, generators) if alone else None
+    set_vae_slicing(pipe, len(generators), model.vae_slicing_from)
     with torch.inference_mode():
-        parts: dict[str, list[torch.Tensor]] = {}
-        generators: list[torch.Generator] = []
-        for request in requests:
-            conditioning = model.encoder.encode(
-                request.prompt, request.negative, device=model.device, dtype=model.dtype
-            ).as_pipeline_kwargs()
-            for name, tensor in conditioning.items():
-                parts.setdefault(name, []).extend([tensor] * request.count)
-            generators.extend(make_generator(seed) for seed in request.seeds)
+        # 3. Encode the prompts.
+        conditioning = _conditioning(model, requests)
+        # 4. Denoise, with every step's noise drawn before the loop.
         with noise_for(
-            model, generators, width=first.width, height=first.height, steps=first.steps, initial=None
+            model, generators, width=first.width, height=first.height, steps=first.steps, initial=initial
         ) as latents:
-            output = model.pipeline(
-                **{name: torch.cat(tensors) for name, tensors in parts.items()},
+            output = pipe(
+                **conditioning,
                 width=first.width,
                 height=first.height,
                 num_inference_steps=first.steps,
                 guidance_scale=first.cfg,
-                generator=generators,
+                num_images_per_prompt=first.count if alone else 1,
+                # One image keeps the stock single-generator call.
+                generator=generators[0] if len(generators) == 1 else generators,
                 latents=latents,
+                output_type="latent" if first.hires else "pil",
                 callback_on_step_end=step_end,
             )
+        # 5. The hires pass (Upscale), on one image made alone.
+        if first.hires and not step_end.cancelled:
+            output = _hires_pass(model, first, output.images, conditioning, step_end)
     if step_end.cancelled:
         raise JobCancelled()
-    seconds = time.perf_counter() - started
+    # 6. PNGs with their metadata (and the output check's verdict), split back per request.
     pictures: list[Image] = list(output.images)
-    results = []
+    rendered = []
     for request in requests:
         mine, pictures = pictures[: request.count], pictures[request.count :]
-        results.append(GenerationResult(_render(model, request, mine, classifier), seconds))
-    return results
+        rendered.append(_render(model, request, mine, classifier))
+    seconds = time.perf_counter() - started
+    return [GenerationResult(images, seconds) for images in rendered]
+
+
+def run_request(
+    model: LoadedModel,
+    request: GenerationRequest,
+    control: RunControl = NO_CONTROL,
+    *,
+    classifier: OutputClassifier | None = None,
+) -> GenerationResult:
+    """``run`` for one request (a convenience for callers that have one)."""
+    return run(model, [request], control, classifier=classifier)[0]

@@ -1,5 +1,6 @@
 """What the cogs call: accept a request (charge the quota, record it, queue it), follow it,
-cancel it, and pick up the jobs a previous run left unfinished."""
+cancel it, and pick up the jobs a previous run left unfinished; and what dispatches the queue to
+the backend and records what the backend reports."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import enum
 import logging
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.errors import JobCancelled, UserFacingError
+from core.errors import GenerationFailed, JobCancelled, JobRequeued, UserFacingError
 from jobs.backend import Backend
-from jobs.model import ActiveJob, GenerationResult, JobRecord, JobStatus, Place, StopReason, UnfinishedJob
+from jobs.model import ActiveJob, GenerationResult, JobRecord, JobStatus, Place, Progress, StopReason, UnfinishedJob
 from jobs.scheduler import NORMAL, FairScheduler
 from jobs.store import JobStore
 from prompt.request import GenerationRequest
@@ -42,11 +44,123 @@ class Restored:
 
 
 class GenerationService:
-    def __init__(self, store: JobStore, scheduler: FairScheduler, worker: Backend) -> None:
+    """Accepts, dispatches, follows and cancels jobs; the only code that records a job's status
+    (and refunds it). Implements ``jobs.backend.BackendEvents`` for the backend it dispatches to."""
+
+    def __init__(
+        self, store: JobStore, scheduler: FairScheduler, backend: Backend, *, shutdown_grace_s: float = 60.0
+    ) -> None:
         self._store = store
         self._scheduler = scheduler
-        self._worker = worker
+        self._backend = backend
+        self._shutdown_grace_s = shutdown_grace_s
         self._recent: deque[float] = deque(maxlen=RECENT_JOBS)
+        self._running: tuple[ActiveJob, ...] = ()  # the batch the backend is running
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._closing = False
+
+    @property
+    def running(self) -> tuple[ActiveJob, ...]:
+        """The jobs of the batch the backend is running now."""
+        return self._running
+
+    # --- dispatching ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the backend and hand it the queue's jobs, one batch at a time, in fair order."""
+        self._backend.start(self)
+        self._dispatcher = asyncio.create_task(self._dispatch(), name="job-dispatcher")
+
+    async def _dispatch(self) -> None:
+        await self._backend.ready()
+        while True:
+            job = await self._scheduler.get()
+            if self._closing:  # taken just as the bot stops: it stays queued in the database
+                job.result.set_exception(JobRequeued())
+                return
+            batch = [job, *self._followers(job)]
+            self._running = tuple(batch)
+            try:
+                await self._backend.run(batch)
+            except Exception:  # the dispatcher must outlive any one batch (and its bookkeeping)
+                log.exception("job(s) %s: unexpected error", [j.id for j in batch])
+                for one in batch:
+                    if not one.result.done():
+                        await self.failed(one, "unexpected error (logged)", "Something went wrong while generating.")
+            finally:
+                self._running = ()
+
+    def _followers(self, lead: ActiveJob) -> list[ActiveJob]:
+        """The next jobs in line that can share the lead's batch (never one that would run later
+        than a job left waiting)."""
+        if self._backend.max_batch <= 1 or self._closing:
+            return []
+        key = self._backend.batch_key(lead.request)
+        if key is None:
+            return []
+        room = self._backend.max_batch - lead.request.count
+        return self._scheduler.take_following(lambda job: self._backend.batch_key(job.request) == key, room)
+
+    # --- what the backend reports (BackendEvents) -------------------------------------------
+
+    async def started(self, jobs: Sequence[ActiveJob]) -> None:
+        for job in jobs:
+            await self._store.mark_running(job.id)
+            job.mark_started()
+
+    def progress(self, job: ActiveJob, progress: Progress) -> None:
+        job.report(progress)
+
+    def preview(self, job: ActiveJob, jpeg: bytes) -> None:
+        job.show_preview(jpeg)
+
+    async def succeeded(self, job: ActiveJob, result: GenerationResult) -> None:
+        # Marked done once delivered (complete()), so a crash in between runs it again.
+        if not job.result.done():
+            job.result.set_result(result)
+
+    async def failed(self, job: ActiveJob, recorded: str, told: str) -> None:
+        try:
+            await self._store.mark_failed(job.id, recorded)
+        except Exception:  # e.g. the database is down: the job is run again at the next start
+            log.exception("job %s: could not record the failure", job.id)
+        if not job.result.done():
+            job.result.set_exception(GenerationFailed(told))
+
+    async def stopped(self, job: ActiveJob) -> None:
+        if job.stop_reason is StopReason.SHUTDOWN:
+            await self._requeue(job)
+            return
+        await self._store.mark_cancelled(job.id)
+        if not job.result.done():
+            job.result.set_exception(JobCancelled())
+
+    async def _requeue(self, job: ActiveJob) -> None:
+        await self._store.requeue(job.id)
+        if not job.result.done():
+            job.result.set_exception(JobRequeued())
+
+    async def close(self) -> None:
+        """Stop taking jobs; the running ones stop at their next step and go back to the queue
+        (as do the waiting ones, which the database already holds as queued). Idempotent."""
+        self._scheduler.close()
+        self._closing = True
+        running = self._running
+        for job in running:
+            self._backend.cancel(job, StopReason.SHUTDOWN)
+        if running:
+            # Let the pipeline reach its next step and the backend report the jobs as stopped.
+            await asyncio.wait({job.result for job in running}, timeout=self._shutdown_grace_s)
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+            await asyncio.gather(self._dispatcher, return_exceptions=True)
+        for job in [*running, *self._running, *self._scheduler.drain()]:
+            job.stop(StopReason.SHUTDOWN)
+            if not job.result.done():
+                await self._requeue(job)
+        await self._backend.close()
+
+    # --- accepting and following ------------------------------------------------------------
 
     def _new_job(self, job_id: int, request: GenerationRequest) -> ActiveJob:
         future: asyncio.Future[GenerationResult] = asyncio.get_running_loop().create_future()
@@ -100,7 +214,7 @@ class GenerationService:
 
     def position(self, job: ActiveJob) -> int | None:
         """1-based position in the queue; 0 while running; None when finished."""
-        if job in self._worker.running:
+        if job in self._running:
             return 0
         return self._scheduler.position(job.id)
 
@@ -110,7 +224,7 @@ class GenerationService:
         if not self._recent or position is None or position == 0:
             return None
         average = sum(self._recent) / len(self._recent)
-        current = self._worker.current
+        current = self._running[0] if self._running else None
         running_left = 0.0
         if current is not None and current.started_at is not None:
             running_left = max(average - (time.monotonic() - current.started_at), 0.0)
@@ -118,7 +232,7 @@ class GenerationService:
 
     def active_jobs(self, user_id: int) -> list[ActiveJob]:
         """The member's running job (if any), then their queued ones in order."""
-        running = [job for job in self._worker.running if job.request.user_id == user_id]
+        running = [job for job in self._running if job.request.user_id == user_id]
         return [*running, *self._scheduler.jobs_of(user_id)]
 
     async def record(self, job_id: int) -> JobRecord | None:
@@ -126,7 +240,7 @@ class GenerationService:
         return await self._store.get(job_id)
 
     def find(self, job_id: int) -> ActiveJob | None:
-        running = next((job for job in self._worker.running if job.id == job_id), None)
+        running = next((job for job in self._running if job.id == job_id), None)
         return running if running is not None else self._scheduler.job(job_id)
 
     async def cancel(self, job_id: int) -> CancelOutcome:
@@ -137,10 +251,10 @@ class GenerationService:
             if not queued.result.done():
                 queued.result.set_exception(JobCancelled())
             return CancelOutcome.REMOVED
-        current = next((job for job in self._worker.running if job.id == job_id), None)
+        current = next((job for job in self._running if job.id == job_id), None)
         if current is not None and not current.result.done():
-            # The worker records it and refunds; a batch stops once all its jobs are cancelled.
-            current.stop(StopReason.CANCELLED)
+            # Reported as stopped, then recorded and refunded; a batch stops once all its jobs are.
+            self._backend.cancel(current, StopReason.CANCELLED)
             return CancelOutcome.STOPPING
         return CancelOutcome.NOT_FOUND
 

@@ -58,24 +58,24 @@ def _request(user_id: int, seed: int, steps: int = 2, **options: object):  # typ
 
 async def _setup(
     engine: AsyncEngine, model: LoadedModel, max_batch: int
-) -> tuple[GenerationService, GenerationWorker, JobStore]:
+) -> tuple[GenerationService, JobStore]:
     store = JobStore(create_sessionmaker(engine))
     scheduler = FairScheduler(max_size=20)
-    worker = GenerationWorker(lambda: model, scheduler, store, job_timeout_s=120, max_batch=max_batch)
-    return GenerationService(store, scheduler, worker), worker, store
+    worker = GenerationWorker(lambda: model, job_timeout_s=120, max_batch=max_batch)
+    return GenerationService(store, scheduler, worker), store
 
 
 async def test_the_next_compatible_jobs_share_a_call_and_get_their_own_images(
     engine: AsyncEngine, fast_model: LoadedModel
 ) -> None:
-    service, worker, store = await _setup(engine, fast_model, max_batch=4)
+    service, store = await _setup(engine, fast_model, max_batch=4)
     requests = [_request(user, seed=10 + user) for user in (1, 2, 3)]
     jobs = [await service.submit(r, PLACE) for r in requests]
-    worker.start()
+    service.start()
     try:
         results = await asyncio.wait_for(asyncio.gather(*(j.result for j in jobs)), 120)
     finally:
-        await worker.close()
+        await service.close()
     assert len({r.seconds for r in results}) == 1  # one pipeline call, timed once for all
     for request, result in zip(requests, results, strict=True):
         alone = run_request(fast_model, request)
@@ -92,43 +92,43 @@ async def test_the_next_compatible_jobs_share_a_call_and_get_their_own_images(
 async def test_batching_never_jumps_an_incompatible_job_in_between(
     engine: AsyncEngine, fast_model: LoadedModel
 ) -> None:
-    service, worker, _ = await _setup(engine, fast_model, max_batch=4)
+    service, _ = await _setup(engine, fast_model, max_batch=4)
     first = await service.submit(_request(1, seed=1), PLACE)
     other = await service.submit(_request(2, seed=2, steps=3), PLACE)  # different steps: not batchable
     third = await service.submit(_request(3, seed=3), PLACE)
-    worker.start()
+    service.start()
     try:
         await asyncio.wait_for(asyncio.gather(first.result, other.result, third.result), 120)
     finally:
-        await worker.close()
+        await service.close()
     assert first.started_at is not None and other.started_at is not None and third.started_at is not None
     assert first.started_at < other.started_at < third.started_at  # queue order kept
 
 
 async def test_cancelling_one_job_of_a_batch_keeps_the_others(engine: AsyncEngine, fast_model: LoadedModel) -> None:
-    service, worker, store = await _setup(engine, fast_model, max_batch=4)
+    service, store = await _setup(engine, fast_model, max_batch=4)
     keep = await service.submit(_request(1, seed=1, steps=8), PLACE)
     drop = await service.submit(_request(2, seed=2, steps=8), PLACE)
-    worker.start()
+    service.start()
     try:
         await asyncio.wait_for(drop.changed.wait(), 60)
-        assert drop in worker.running and keep in worker.running
+        assert drop in service.running and keep in service.running
         await service.cancel(drop.id)
         with pytest.raises(JobCancelled):
             await asyncio.wait_for(drop.result, 120)
         assert (await asyncio.wait_for(keep.result, 120)).width == 1024
     finally:
-        await worker.close()
+        await service.close()
     record = await store.get(drop.id)
     assert record is not None and record.status is JobStatus.CANCELLED
 
 
 async def test_max_batch_one_runs_jobs_one_at_a_time(engine: AsyncEngine, fast_model: LoadedModel) -> None:
-    service, worker, _ = await _setup(engine, fast_model, max_batch=1)
+    service, _ = await _setup(engine, fast_model, max_batch=1)
     jobs = [await service.submit(_request(u, seed=u), PLACE) for u in (1, 2)]
-    worker.start()
+    service.start()
     try:
         await asyncio.wait_for(asyncio.gather(*(j.result for j in jobs)), 120)
     finally:
-        await worker.close()
+        await service.close()
     assert jobs[0].started_at != jobs[1].started_at

@@ -12,7 +12,7 @@ from PIL import Image
 
 from core.config import ModelConfig
 from generation.loader import LoadedModel, load_pipeline
-from generation.runner import run_batch, run_request
+from generation.runner import RunControl, run, run_request
 from prompt.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
 from tests.support.rules import ORDINARY
 
@@ -44,8 +44,8 @@ def test_no_host_device_sync_inside_the_denoising_loop(cuda_model: LoadedModel) 
         torch.cuda.set_sync_debug_mode("error" if done < total else "default")
 
     try:
-        run_request(cuda_model, _request(3), on_step=on_step)
-        run_batch(cuda_model, [_request(4), _request(5)], on_step=on_step)
+        run_request(cuda_model, _request(3), RunControl(on_step=on_step))
+        run(cuda_model, [_request(4), _request(5)], RunControl(on_step=on_step))
     finally:
         torch.cuda.set_sync_debug_mode("default")
 
@@ -57,7 +57,7 @@ def _pixels(png: bytes) -> list[int]:
 
 def test_same_image_alone_and_in_a_batch_on_the_gpu(cuda_model: LoadedModel) -> None:
     requests = [_request(10), _request(11), _request(12)]
-    batched = run_batch(cuda_model, requests)
+    batched = run(cuda_model, requests)
     for request, result in zip(requests, batched, strict=True):
         alone = run_request(cuda_model, request)
         diff = max(abs(a - b) for a, b in zip(_pixels(alone.png), _pixels(result.png), strict=True))

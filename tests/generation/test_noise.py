@@ -14,7 +14,7 @@ from diffusers import EulerAncestralDiscreteScheduler
 from core.config import ModelConfig
 from generation.loader import LoadedModel, load_pipeline
 from generation.noise import PrefetchedEulerAncestral, draw_noise
-from generation.runner import make_generator, run_batch, run_request
+from generation.runner import make_generator, run, run_request
 from prompt.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
 from tests.support.rules import ORDINARY
 
@@ -69,9 +69,9 @@ def test_same_pixels_as_the_stock_scheduler(name: str, model: LoadedModel, stock
 
 def test_a_batch_is_the_same_as_stock_too(model: LoadedModel, stock: LoadedModel) -> None:
     requests = [_request(20), _request(21, count=2)]
-    theirs = run_batch(stock, requests)
+    theirs = run(stock, requests)
     model.pipeline.scheduler = PrefetchedEulerAncestral.from_config(model.pipeline.scheduler.config)
-    ours = run_batch(model, requests)
+    ours = run(model, requests)
     assert [[i.png for i in r.images] for r in ours] == [[i.png for i in r.images] for r in theirs]
 
 
@@ -85,7 +85,7 @@ def test_nothing_is_drawn_inside_the_loop(model: LoadedModel, monkeypatch: pytes
     monkeypatch.setattr(scheduler_module, "randn_tensor", refuse)
     monkeypatch.setattr(pipeline_module, "randn_tensor", refuse)
     run_request(model, _request(30, count=2))
-    run_batch(model, [_request(31), _request(32)])
+    run(model, [_request(31), _request(32)])
     assert model.pipeline.scheduler._prefetched is None  # unloaded after the call
 
 

@@ -14,7 +14,7 @@ from core.config import ModelConfig
 from generation.loader import LoadedModel, load_pipeline
 from generation.metadata import parse_infotext, read_png_parameters
 from generation.preview import latent_preview
-from generation.runner import hires_steps, run_request
+from generation.runner import RunControl, hires_steps, run_request
 from prompt.request import ImagineOptions, PromptLimits, build_request
 from tests.support.rules import ORDINARY
 
@@ -64,7 +64,7 @@ def test_variation_strength_zero_is_the_plain_seed_and_more_changes_the_image(fa
 def test_hires_pass_enlarges_by_one_and_a_half_and_reports_every_step(fast_model: LoadedModel) -> None:
     request = _request(steps=4, hires=True, aspect="832x1216")
     steps: list[tuple[int, int]] = []
-    result = run_request(fast_model, request, on_step=lambda s, t: steps.append((s, t)))
+    result = run_request(fast_model, request, RunControl(on_step=lambda s, t: steps.append((s, t))))
     assert (result.width, result.height) == request.output_size == (1248, 1824)
     total = 4 + hires_steps(request)
     assert steps == [(i, total) for i in range(1, total + 1)]
@@ -76,7 +76,7 @@ def test_hires_pass_enlarges_by_one_and_a_half_and_reports_every_step(fast_model
 def test_previews_are_small_jpegs_made_only_when_asked(fast_model: LoadedModel) -> None:
     previews: list[bytes] = []
     asked = iter([False, True, False, True])
-    run_request(fast_model, _request(steps=4), want_preview=lambda: next(asked), on_preview=previews.append)
+    run_request(fast_model, _request(steps=4), RunControl(want_preview=lambda: next(asked), on_preview=previews.append))
     assert len(previews) == 2
     for data in previews:
         with Image.open(io.BytesIO(data)) as image:
@@ -105,7 +105,7 @@ def _pixels(png: bytes) -> bytes:
 
 
 def test_a_request_makes_the_same_image_alone_and_in_a_batch(fast_model: LoadedModel) -> None:
-    from generation.runner import batch_key, run_batch
+    from generation.runner import batch_key, run
 
     requests = [
         _request(prompt="1girl, smile", seed=5),
@@ -114,7 +114,7 @@ def test_a_request_makes_the_same_image_alone_and_in_a_batch(fast_model: LoadedM
     ]
     assert len({batch_key(fast_model, r) for r in requests}) == 1
     steps: list[tuple[int, int]] = []
-    batched = run_batch(fast_model, requests, on_step=lambda s, t: steps.append((s, t)))
+    batched = run(fast_model, requests, RunControl(on_step=lambda s, t: steps.append((s, t))))
     assert steps == [(1, 2), (2, 2)]
     assert [len(r.images) for r in batched] == [1, 2, 1]
     for request, result in zip(requests, batched, strict=True):

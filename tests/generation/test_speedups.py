@@ -13,7 +13,7 @@ from PIL import Image
 
 from core.config import ModelConfig
 from generation.loader import load_pipeline
-from generation.runner import hires_steps, run_batch, run_request
+from generation.runner import hires_steps, run, run_request
 from generation.speedups import WarmupShape, enabled, set_vae_slicing, warm_up, warmup_requests, warmup_shapes
 from prompt.presets import RESOLUTIONS
 from prompt.request import ImagineOptions, PromptLimits, build_request
@@ -107,7 +107,7 @@ def test_compile_warms_up_once_and_then_never_recompiles(
         # A dim of size 1 is always specialised, so batches 1 and 2 each get a graph; the
         # second one serves every larger batch (the bot's warm-up runs every batch size).
         warm_up(
-            lambda shape: run_batch(compiled, warmup_requests(shape)),
+            lambda shape: run(compiled, warmup_requests(shape)),
             [WarmupShape(1024, 1024, 1), WarmupShape(1024, 1024, 2)],
         )
         assert any(tmp_path.iterdir())  # compiled kernels went to the cache folder
@@ -128,11 +128,11 @@ def test_compile_warms_up_once_and_then_never_recompiles(
         (warm,) = warmup_requests(WarmupShape(1024, 1024, 1))
         chunks = compiled.encoder.length(long_prompt, requests[0].negative)
         assert chunks > compiled.encoder.length(warm.prompt, warm.negative)
-        fast = run_batch(compiled, requests)
+        fast = run(compiled, requests)
     finally:
         torch._logging.set_logs()
         monkeypatch.setattr(dynamo_config, "error_on_recompile", False)
-    slow = run_batch(plain, requests)
+    slow = run(plain, requests)
     for a, b in zip(fast, slow, strict=True):
         diff = max(abs(x - y) for x, y in zip(_pixels(a.png), _pixels(b.png), strict=True))
         assert diff <= 2

@@ -19,7 +19,7 @@ from db.engine import create_sessionmaker
 from db.jobs import JobStore
 from generation.loader import LoadedModel, load_pipeline
 from generation.metadata import parse_infotext, read_png_parameters
-from generation.runner import run_request
+from generation.runner import RunControl, run_request
 from generation.worker import GenerationWorker
 from jobs.model import JobStatus, Place
 from jobs.scheduler import FairScheduler
@@ -49,7 +49,7 @@ def fast_model(fast_model_dir: Path) -> LoadedModel:
 def test_run_request_makes_a_full_size_png_with_parameters(fast_model: LoadedModel) -> None:
     steps: list[tuple[int, int]] = []
     request = _request()
-    result = run_request(fast_model, request, on_step=lambda s, t: steps.append((s, t)))
+    result = run_request(fast_model, request, RunControl(on_step=lambda s, t: steps.append((s, t))))
     with Image.open(io.BytesIO(result.png)) as image:
         assert image.size == (832, 1216)
     prompt, negative, fields = parse_infotext(read_png_parameters(result.png) or "")
@@ -78,7 +78,7 @@ def test_cancel_flag_stops_at_the_next_step(fast_model: LoadedModel) -> None:
             flag.set()
 
     with pytest.raises(JobCancelled):
-        run_request(fast_model, _request(steps=10), on_step=on_step, is_cancelled=flag.is_set)
+        run_request(fast_model, _request(steps=10), RunControl(on_step=on_step, is_cancelled=flag.is_set))
     assert seen == [1]
 
 
@@ -92,12 +92,12 @@ async def running_service(
     load: Callable[[], LoadedModel], store: JobStore, *, job_timeout_s: float = 60
 ) -> AsyncIterator[GenerationService]:
     scheduler = FairScheduler(max_size=10)
-    worker = GenerationWorker(load, scheduler, store, job_timeout_s=job_timeout_s)
-    worker.start()
+    service = GenerationService(store, scheduler, GenerationWorker(load, job_timeout_s=job_timeout_s))
+    service.start()
     try:
-        yield GenerationService(store, scheduler, worker)
+        yield service
     finally:
-        await worker.close()
+        await service.close()
 
 
 @pytest.fixture
@@ -157,7 +157,7 @@ async def test_job_timeout_stops_the_job(fast_model: LoadedModel, store: JobStor
 
 async def test_full_queue_is_refused(store: JobStore, fast_model: LoadedModel) -> None:
     scheduler = FairScheduler(max_size=1)
-    worker = GenerationWorker(lambda: fast_model, scheduler, store, job_timeout_s=60)  # never started
+    worker = GenerationWorker(lambda: fast_model, job_timeout_s=60)  # never started
     service = GenerationService(store, scheduler, worker)
     await service.submit(_request(), PLACE)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import cast
@@ -23,6 +23,7 @@ from db.jobs import JobStore
 from db.models import Job
 from db.quotas import QuotaStore
 from generation.loader import LoadedModel
+from generation.runner import RunControl
 from generation.worker import GenerationWorker
 from jobs.model import ActiveJob, GenerationResult, JobStatus, Place, RenderedImage, StopReason
 from jobs.scheduler import FairScheduler
@@ -54,7 +55,7 @@ def request(user_id: int = 1, seed: int = 7, steps: int = 4) -> GenerationReques
 
 @dataclass
 class ScriptedRunner:
-    """Stands in for run_request: steps until released, honours the cancel flag, and can raise
+    """Stands in for generation.runner.run: steps until released, honours the cancel flag, and can raise
     out-of-memory a given number of times first."""
 
     ooms: int = 0
@@ -65,14 +66,14 @@ class ScriptedRunner:
     def __call__(
         self,
         model: LoadedModel,
-        request: GenerationRequest,
+        requests: Sequence[GenerationRequest],
+        control: RunControl,
         *,
-        on_step: Callable[[int, int], None],
-        is_cancelled: Callable[[], bool],
         classifier: OutputClassifier | None,
-        want_preview: Callable[[], bool],
-        on_preview: Callable[[bytes], None],
-    ) -> GenerationResult:
+    ) -> list[GenerationResult]:
+        (request,) = requests  # the rig runs one job at a time
+        is_cancelled = control.is_cancelled or (lambda: False)
+        on_step = control.on_step or (lambda _step, _total: None)
         self.calls.append(request.seed)
         self.started.set()
         if self.ooms:
@@ -86,7 +87,7 @@ class ScriptedRunner:
                 raise JobCancelled()
             on_step(step, request.steps)
         image = RenderedImage(png=b"png", width=request.width, height=request.height, seed=request.seed, infotext="")
-        return GenerationResult(images=(image,), seconds=0.5)
+        return [GenerationResult(images=(image,), seconds=0.5)]
 
 
 @dataclass
@@ -105,14 +106,14 @@ async def rig(engine: AsyncEngine, runner: ScriptedRunner, *, daily: int = 10) -
     store = JobStore(sessions, quotas)
     scheduler = FairScheduler(max_size=50)
     model = cast(LoadedModel, SimpleNamespace(device="cpu", dtype="float32", speedups=(), warmup=False))
-    worker = GenerationWorker(lambda: model, scheduler, store, job_timeout_s=30, runner=runner, shutdown_grace_s=5)
-    service = GenerationService(store, scheduler, worker)
-    worker.start()
+    worker = GenerationWorker(lambda: model, job_timeout_s=30, runner=runner)
+    service = GenerationService(store, scheduler, worker, shutdown_grace_s=5)
+    service.start()
     try:
         yield Rig(service, store, quotas, runner, worker)
     finally:
         runner.hold.set()
-        await worker.close()
+        await service.close()
 
 
 async def submit(r: Rig, user_id: int = 1, seed: int = 7, steps: int = 4) -> ActiveJob:
@@ -251,7 +252,7 @@ async def test_shutdown_requeues_and_a_restart_resumes_in_the_same_order(engine:
         b1 = await submit(r, user_id=2, seed=21)
         order_before = sorted((a2, a3, b1), key=lambda j: r.service.position(j) or 0)
         assert [j.request.seed for j in order_before] == [21, 12, 13]
-        await r.worker.close()
+        await r.service.close()
         for job in (a1, a2, a3, b1):
             with pytest.raises(JobRequeued):
                 job.result.result()
