@@ -119,8 +119,11 @@ class ResultsCog(commands.Cog):
         message = interaction.message
         if message is None:
             raise UserFacingError("That message is gone already.")
+        try:
+            await message.delete()
+        except discord.NotFound:  # e.g. two moderators clicked at once
+            raise UserFacingError("That message is gone already.") from None
         await interaction.response.send_message("🗑️ Deleted.", ephemeral=True)
-        await message.delete()
 
 
 async def setup(bot: ImagineBot) -> None:

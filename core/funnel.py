@@ -1,9 +1,10 @@
 """The one place an error becomes a member's message: slash commands, buttons and selects.
 
 ``UserFacingError`` carries a message written for the member; anything else is a bug, logged,
-and the member gets a generic apology. Always private: before an answer it is an ephemeral
-reply; after a public defer the "thinking" message is replaced (a follow-up would leave it
-hanging and could not be ephemeral anyway).
+and the member gets a generic apology. Before any answer it is an ephemeral reply. After a
+defer the "thinking" message is replaced (a follow-up would leave it hanging, and could not be
+ephemeral after a public defer); refusals are raised before the defer, so only a crash after
+it is shown there, as the apology.
 """
 
 from __future__ import annotations

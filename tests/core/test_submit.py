@@ -1,0 +1,194 @@
+"""The one path every request takes: room, gate, quota and record, then the defer and the followed job."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import discord
+import pytest
+
+from core.errors import QueueFull, QuotaRefused
+from core.replies import InteractionReply
+from core.submit import submit_imagine
+from jobs.model import Place
+from jobs.scheduler import NORMAL, PRIORITY
+from moderation.gate import Admission, Where
+from prompt.request import ImagineOptions
+from quota.policy import QuotaAsk
+from tests.support.interactions import FakeBot, FakeInteraction, FakeMember, http_error, roles
+from tests.support.requests import sample_request
+from tests.support.rules import ORDINARY
+
+OPTIONS = ImagineOptions(prompt="1girl, smile")
+ADMISSION = Admission(request=sample_request(count=2), rules=ORDINARY)
+
+
+@dataclass
+class Calls:
+    names: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FakeService:
+    calls: Calls
+    room_error: Exception | None = None
+    quota_error: QuotaRefused | None = None
+    submitted: list[dict[str, Any]] = field(default_factory=list)
+
+    def ensure_room(self) -> None:
+        self.calls.names.append("ensure_room")
+        if self.room_error is not None:
+            raise self.room_error
+
+    async def submit(self, request: object, place: Place, **kwargs: Any) -> SimpleNamespace:
+        self.calls.names.append("submit")
+        self.submitted.append({"request": request, "place": place, **kwargs})
+        if self.quota_error is not None:
+            raise self.quota_error
+        return SimpleNamespace(id=5)
+
+
+@dataclass
+class FakeGate:
+    calls: Calls
+    checked: list[tuple[ImagineOptions, Where]] = field(default_factory=list)
+    allowed: list[tuple[Where, int | None]] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)
+
+    async def check(self, options: ImagineOptions, where: Where) -> Admission:
+        self.calls.names.append("check")
+        self.checked.append((options, where))
+        return ADMISSION
+
+    async def record_allowed(self, where: Where, admission: Admission, job_id: int | None = None) -> None:
+        self.calls.names.append("record_allowed")
+        self.allowed.append((where, job_id))
+
+    async def record_quota_refusal(self, where: Where, admission: Admission, reason: str) -> None:
+        self.calls.names.append("record_quota_refusal")
+        self.refusals.append(reason)
+
+
+@dataclass
+class FakeMessenger:
+    """``start`` keeps the follow() coroutine; the test runs it to see what it was given."""
+
+    started: list[Coroutine[Any, Any, None]] = field(default_factory=list)
+    followed: list[tuple[InteractionReply, object, object]] = field(default_factory=list)
+
+    async def follow(self, reply: InteractionReply, job: object, rules: object) -> None:
+        self.followed.append((reply, job, rules))
+
+    def start(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        self.started.append(coroutine)
+
+
+@dataclass
+class Setup:
+    service: FakeService
+    gate: FakeGate
+    messenger: FakeMessenger
+    bot: FakeBot
+    calls: Calls
+
+
+def _setup(*, room_error: Exception | None = None, quota_error: QuotaRefused | None = None) -> Setup:
+    calls = Calls()
+    service = FakeService(calls, room_error=room_error, quota_error=quota_error)
+    gate = FakeGate(calls)
+    messenger = FakeMessenger()
+    config = SimpleNamespace(quota=SimpleNamespace(priority_roles=("vip",)))
+    bot = FakeBot(SimpleNamespace(service=service, gate=gate, messenger=messenger, config=config))
+    return Setup(service, gate, messenger, bot, calls)
+
+
+def _member() -> FakeInteraction:
+    return FakeInteraction(user=FakeMember(id=7, name="alice", roles=roles((5, "VIP"))), token="tok")
+
+
+async def _followed(messenger: FakeMessenger) -> tuple[InteractionReply, object, object]:
+    (coroutine,) = messenger.started
+    await coroutine
+    (followed,) = messenger.followed
+    return followed
+
+
+async def test_an_accepted_request_is_recorded_then_deferred_and_followed() -> None:
+    s = _setup()
+    interaction = _member()
+    await submit_imagine(s.bot.as_bot(), interaction.as_interaction(), OPTIONS)
+    assert s.calls.names == ["ensure_room", "check", "submit", "record_allowed"]
+    assert interaction.response.deferred == [{"ephemeral": False, "thinking": True}]
+    reply, job, rules = await _followed(s.messenger)
+    assert (reply.private, reply.gone, reply.user_id) == (False, False, 7)
+    assert (getattr(job, "id", None), rules) == (5, ORDINARY)
+    assert s.gate.allowed == [(s.gate.checked[0][1], 5)]
+
+
+async def test_the_job_is_submitted_with_who_asked_where_and_their_priority() -> None:
+    s = _setup()
+    interaction = _member()
+    await submit_imagine(s.bot.as_bot(), interaction.as_interaction(), OPTIONS)
+    (submitted,) = s.service.submitted
+    assert submitted["request"] is ADMISSION.request
+    assert submitted["place"] == Place(7, "alice", 10, "Guild", 20, False)
+    assert submitted["quota"] == QuotaAsk(user_id=7, guild_id=10, role_ids=(5,), images=2)
+    assert submitted["priority"] == PRIORITY
+    assert (submitted["interaction_id"], submitted["interaction_token"]) == (interaction.id, "tok")
+    assert s.gate.checked == [(OPTIONS, Where(7, 10, 20, None, False))]
+    await _followed(s.messenger)
+
+
+async def test_a_member_without_a_priority_role_queues_normally() -> None:
+    s = _setup()
+    await submit_imagine(s.bot.as_bot(), FakeInteraction().as_interaction(), OPTIONS)
+    assert s.service.submitted[0]["priority"] == NORMAL
+    await _followed(s.messenger)
+
+
+async def test_a_private_request_is_deferred_ephemerally() -> None:
+    s = _setup()
+    interaction = _member()
+    await submit_imagine(s.bot.as_bot(), interaction.as_interaction(), OPTIONS, private=True)
+    assert interaction.response.deferred == [{"ephemeral": True, "thinking": True}]
+    reply, _, _ = await _followed(s.messenger)
+    assert reply.private is True
+
+
+async def test_a_full_queue_refuses_before_the_gate_and_the_defer() -> None:
+    s = _setup(room_error=QueueFull("The queue is full."))
+    interaction = _member()
+    with pytest.raises(QueueFull):
+        await submit_imagine(s.bot.as_bot(), interaction.as_interaction(), OPTIONS)
+    assert s.calls.names == ["ensure_room"]
+    assert not interaction.response.is_done()
+
+
+async def test_a_quota_refusal_is_audited_and_raised_before_the_defer() -> None:
+    s = _setup(quota_error=QuotaRefused("No images left today."))
+    interaction = _member()
+    with pytest.raises(QuotaRefused, match="No images left today."):
+        await submit_imagine(s.bot.as_bot(), interaction.as_interaction(), OPTIONS)
+    assert s.calls.names == ["ensure_room", "check", "submit", "record_quota_refusal"]
+    assert s.gate.refusals == ["No images left today."]
+    assert not interaction.response.is_done()
+    assert s.messenger.started == []
+
+
+async def test_a_failed_defer_still_follows_the_job_through_the_channel(caplog: pytest.LogCaptureFixture) -> None:
+    s = _setup()
+    interaction = _member()
+    interaction.response.fail_with = http_error(404, 10062)
+    with caplog.at_level(logging.WARNING, logger="core.submit"):
+        await submit_imagine(s.bot.as_bot(), interaction.as_interaction(), OPTIONS)
+    reply, _, _ = await _followed(s.messenger)
+    assert reply.gone is True
+    assert "could not defer /imagine for 5" in caplog.text
+
+
+def test_http_error_double_is_a_discord_http_exception() -> None:
+    assert isinstance(http_error(), discord.HTTPException)
