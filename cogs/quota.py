@@ -11,8 +11,8 @@ from discord.ext import commands
 
 from core.errors import UserFacingError
 from core.requester import Requester
-from db.quotas import LimitKind
 from moderation.admin import Actor
+from quota.policy import LimitKind
 
 if TYPE_CHECKING:
     from core.client import ImagineBot

@@ -3,29 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import AuditEntry
-
-
-@dataclass(frozen=True, slots=True)
-class AuditRecord:
-    id: int
-    kind: str
-    guild_id: int | None
-    channel_id: int | None
-    user_id: int
-    decision: str
-    reason: str
-    prompt: str
-    rating: str | None
-    details: dict[str, Any]
-    created_at: datetime
+from moderation.audit import AuditRecord
 
 
 class AuditLog:

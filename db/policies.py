@@ -6,17 +6,13 @@ bot process (sharding) would need a shared invalidation, noted for the scale pat
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.engine import upsert_insert
 from db.models import BlockedTag, ChannelPolicy, GuildPolicy, utcnow
-from moderation.policy import OverLimitAction, PolicySettings
+from moderation.policy import GuildSettings, OverLimitAction, PolicySettings
 from prompt.ratings import Rating
-
-SERVER_WIDE = 0
 
 
 def _settings(row: GuildPolicy | ChannelPolicy | None) -> PolicySettings:
@@ -27,23 +23,6 @@ def _settings(row: GuildPolicy | ChannelPolicy | None) -> PolicySettings:
         default_rating=Rating(row.default_rating) if row.default_rating is not None else None,
         over_limit_action=OverLimitAction(row.over_limit_action) if row.over_limit_action else None,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class GuildSettings:
-    server: PolicySettings
-    channels: dict[int, PolicySettings]
-    modlog_channel_id: int | None
-    blocklist: dict[int, frozenset[str]] = field(default_factory=dict)  # channel id (0 = server) -> tags
-
-    def channel(self, channel_id: int) -> PolicySettings:
-        return self.channels.get(channel_id, PolicySettings())
-
-    def blocked_in(self, channel_id: int, parent_id: int | None = None) -> frozenset[str]:
-        tags = self.blocklist.get(SERVER_WIDE, frozenset()) | self.blocklist.get(channel_id, frozenset())
-        if parent_id is not None:
-            tags |= self.blocklist.get(parent_id, frozenset())
-        return tags
 
 
 class PolicyStore:

@@ -7,7 +7,6 @@ counter row, so concurrent requests from one member are decided one at a time on
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -20,38 +19,26 @@ from core.errors import QuotaRefused
 from db.engine import upsert_insert
 from db.models import GenerationBlock, Job, QuotaLimit, QuotaUsage, utcnow
 from jobs.model import JobStatus
-from quota.policy import Limits, QuotaAsk, QuotaOverrides, Usage, decide, limits_for, next_reset, quota_day
+from quota.policy import (
+    LimitKind,
+    QuotaAsk,
+    QuotaOverrides,
+    QuotaStatus,
+    Usage,
+    decide,
+    limits_for,
+    next_reset,
+    quota_day,
+)
 
 GUILD_ROW = 0  # user_id of the row that counts a whole server's images
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
-
-
-class LimitKind(enum.StrEnum):
-    SERVER = "server"
-    BUDGET = "budget"
-    ROLE = "role"
-    USER = "user"
 
 
 @dataclass(frozen=True, slots=True)
 class Charge:
     day: date
     images: int
-
-
-@dataclass(frozen=True, slots=True)
-class QuotaStatus:
-    limits: Limits
-    used_today: int
-    active: int
-    guild_used_today: int
-    resets_at: datetime
-    cooldown_left_s: float
-
-    @property
-    def remaining(self) -> int | None:
-        """Images left today; None when unlimited."""
-        return None if self.limits.daily == 0 else max(self.limits.daily - self.used_today, 0)
 
 
 def _scope_filter(scope_id: int, user_ids: Iterable[int]) -> ColumnElement[bool]:

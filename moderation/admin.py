@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from db.audit import AuditLog, AuditRecord
-from db.policies import SERVER_WIDE, PolicyStore
-from moderation.policy import OverLimitAction, PolicySettings
+from moderation.audit import AuditRecord, AuditTrail
+from moderation.policy import SERVER_WIDE, OverLimitAction, PolicySettings
+from moderation.stores import PolicyStore
 from prompt.ratings import Rating
 
 Canonicalizer = Callable[[str], str]
@@ -32,7 +32,7 @@ class Actor:
 
 
 class ModerationAdmin:
-    def __init__(self, policies: PolicyStore, audit: AuditLog, canonicalize: Canonicalizer) -> None:
+    def __init__(self, policies: PolicyStore, audit: AuditTrail, canonicalize: Canonicalizer) -> None:
         self._policies = policies
         self._audit = audit
         self._canonicalize = canonicalize

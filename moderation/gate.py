@@ -11,10 +11,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from core.errors import InvalidOption, UserFacingError
-from db.audit import AuditLog
-from db.policies import PolicyStore
+from moderation.audit import AuditTrail
 from moderation.content import ContentFilter
 from moderation.policy import ChannelRules, PolicySettings, effective_rules
+from moderation.stores import PolicyStore
 from prompt.ratings import Rating
 from prompt.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
 from prompt.tags import TagDatabase
@@ -50,7 +50,7 @@ class RequestGate:
         self,
         *,
         policies: PolicyStore,
-        audit: AuditLog,
+        audit: AuditTrail,
         content: ContentFilter,
         tags: TagDatabase,
         limits: PromptLimits,

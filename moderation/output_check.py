@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
+from moderation.audit import AuditTrail
 from moderation.policy import ChannelRules, OverLimitAction, over_limit_action
 from moderation.scores import RatingScores
 from prompt.ratings import Rating
@@ -66,24 +66,6 @@ def plan_delivery(rules: ChannelRules, scores: Sequence[RatingScores | None]) ->
         else:
             shown.append(Shown(index, spoiler=action is OverLimitAction.SPOILER))
     return DeliveryPlan(tuple(shown), tuple(withheld), rules.max_rating)
-
-
-class AuditTrail(Protocol):
-    """The part of ``db.audit.AuditLog`` the output check writes to."""
-
-    async def record(
-        self,
-        kind: str,
-        *,
-        user_id: int,
-        guild_id: int | None,
-        channel_id: int | None,
-        decision: str,
-        reason: str = "",
-        prompt: str = "",
-        rating: str | None = None,
-        details: dict[str, object] | None = None,
-    ) -> int: ...
 
 
 class OutputCheck:

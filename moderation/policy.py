@@ -105,3 +105,23 @@ def over_limit_action(rules: ChannelRules, classified: Rating) -> OverLimitActio
     if classified > channel_ceiling(rules.age_restricted):
         return OverLimitAction.WITHHOLD
     return rules.over_limit_action
+
+
+SERVER_WIDE = 0  # the channel id under which server-wide settings and blocklist entries are kept
+
+
+@dataclass(frozen=True, slots=True)
+class GuildSettings:
+    server: PolicySettings
+    channels: dict[int, PolicySettings]
+    modlog_channel_id: int | None
+    blocklist: dict[int, frozenset[str]] = field(default_factory=dict)  # channel id (0 = server) -> tags
+
+    def channel(self, channel_id: int) -> PolicySettings:
+        return self.channels.get(channel_id, PolicySettings())
+
+    def blocked_in(self, channel_id: int, parent_id: int | None = None) -> frozenset[str]:
+        tags = self.blocklist.get(SERVER_WIDE, frozenset()) | self.blocklist.get(channel_id, frozenset())
+        if parent_id is not None:
+            tags |= self.blocklist.get(parent_id, frozenset())
+        return tags

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from db.audit import AuditLog
-from db.quotas import LimitKind, QuotaStatus, QuotaStore
 from moderation.admin import Actor
-from quota.policy import UNLIMITED, QuotaAsk, QuotaOverrides
+from moderation.audit import AuditTrail
+from quota.policy import UNLIMITED, LimitKind, QuotaAsk, QuotaOverrides, QuotaStatus
+from quota.store import QuotaStore
 
 
 def _amount(daily: int | None) -> str:
@@ -51,7 +51,7 @@ def describe_overrides(overrides: QuotaOverrides, default_daily: int) -> str:
 
 
 class QuotaAdmin:
-    def __init__(self, store: QuotaStore, audit: AuditLog) -> None:
+    def __init__(self, store: QuotaStore, audit: AuditTrail) -> None:
         self._store = store
         self._audit = audit
 

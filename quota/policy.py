@@ -3,6 +3,7 @@ is refused. ``db.quotas`` reads the numbers under a lock and asks ``decide`` her
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -121,3 +122,25 @@ class QuotaAsk:
     @property
     def scope_id(self) -> int:
         return self.guild_id or 0
+
+
+class LimitKind(enum.StrEnum):
+    SERVER = "server"
+    BUDGET = "budget"
+    ROLE = "role"
+    USER = "user"
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaStatus:
+    limits: Limits
+    used_today: int
+    active: int
+    guild_used_today: int
+    resets_at: datetime
+    cooldown_left_s: float
+
+    @property
+    def remaining(self) -> int | None:
+        """Images left today; None when unlimited."""
+        return None if self.limits.daily == 0 else max(self.limits.daily - self.used_today, 0)

@@ -9,9 +9,8 @@ import discord
 import pytest
 
 from cogs.quota import NotAnAdmin, QuotaCog, QuotasGroup
-from db.quotas import LimitKind
 from moderation.admin import Actor
-from quota.policy import QuotaAsk
+from quota.policy import LimitKind, QuotaAsk
 from tests.support.interactions import FakeBot, FakeChannel, FakeGuild, FakeInteraction, FakeMember, invoke, roles
 
 

@@ -7,8 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.audit import AuditLog
 from db.engine import create_sessionmaker
-from db.policies import SERVER_WIDE, PolicyStore
-from moderation.policy import OverLimitAction, PolicySettings
+from db.policies import PolicyStore
+from moderation.policy import SERVER_WIDE, OverLimitAction, PolicySettings
 from prompt.ratings import Rating
 
 GUILD, CHANNEL, THREAD = 111, 222, 333

@@ -24,10 +24,10 @@ from core.errors import QuotaRefused
 from db.engine import create_sessionmaker
 from db.jobs import JobStore
 from db.models import Job, QuotaUsage
-from db.quotas import GUILD_ROW, LimitKind, QuotaStore
+from db.quotas import GUILD_ROW, QuotaStore
 from jobs.model import JobStatus, Place
 from prompt.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
-from quota.policy import QuotaAsk
+from quota.policy import LimitKind, QuotaAsk
 from tests.support.rules import ORDINARY
 
 GUILD, OTHER_GUILD = 10**17 + 2, 10**17 + 20

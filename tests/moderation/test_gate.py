@@ -8,9 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.errors import InvalidOption
 from db.audit import AuditLog
 from db.engine import create_sessionmaker
-from db.policies import SERVER_WIDE, PolicyStore
+from db.policies import PolicyStore
 from moderation.content import ContentFilter
 from moderation.gate import ContentRefused, RequestGate, Where
+from moderation.policy import SERVER_WIDE
 from prompt.ratings import Rating
 from prompt.request import ImagineOptions, PromptLimits
 from prompt.tags import TagDatabase

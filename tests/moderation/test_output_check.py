@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from moderation.audit import AuditRecord
 from moderation.output_check import OutputCheck, Shown, Withheld, plan_delivery
 from moderation.policy import ChannelRules, OverLimitAction
 from moderation.scores import RatingScores
@@ -57,6 +58,9 @@ class Audit:
     async def record(self, kind: str, **fields: Any) -> int:
         self.entries.append({"kind": kind, **fields})
         return len(self.entries)
+
+    async def recent(self, guild_id: int, limit: int = 10) -> list[AuditRecord]:
+        return []
 
 
 def request() -> GenerationRequest:
