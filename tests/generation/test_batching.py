@@ -56,9 +56,7 @@ def _request(user_id: int, seed: int, steps: int = 2, **options: object):  # typ
     )
 
 
-async def _setup(
-    engine: AsyncEngine, model: LoadedModel, max_batch: int
-) -> tuple[GenerationService, JobStore]:
+async def _setup(engine: AsyncEngine, model: LoadedModel, max_batch: int) -> tuple[GenerationService, JobStore]:
     store = JobStore(create_sessionmaker(engine))
     scheduler = FairScheduler(max_size=20)
     worker = GenerationWorker(lambda: model, job_timeout_s=120, max_batch=max_batch)
