@@ -31,6 +31,7 @@ async def run(config: Config) -> None:
     # Heavy imports (torch, diffusers) happen here, after the config was found to be valid,
     # so that a typo in the config is reported in a fraction of a second.
     from core.client import BotContext, ImagineBot, configure_endpoints
+    from core.errors import ClassifierLoadError
     from core.messenger import JobMessenger
     from db.audit import AuditLog
     from db.engine import create_engine, create_sessionmaker
@@ -44,7 +45,7 @@ async def run(config: Config) -> None:
     from jobs.scheduler import FairScheduler
     from jobs.service import GenerationService
     from moderation.admin import ModerationAdmin
-    from moderation.classifier import ClassifierLoadError, load_classifier
+    from moderation.classifier import load_classifier
     from moderation.content import ContentFilter
     from moderation.gate import RequestGate
     from moderation.output_check import OutputCheck

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
-from core.errors import UserFacingError
+from core.errors import NotAModerator
+from core.requester import Requester
 from moderation.admin import Actor
 from moderation.policy import OverLimitAction
 from prompt.ratings import Rating
@@ -27,20 +28,16 @@ SCOPE_CHOICES = [
 ]
 
 
-class NotAModerator(UserFacingError):
-    pass
-
-
 def _require(interaction: discord.Interaction, scope: str) -> Actor:
     """Server-wide changes need Manage Server; channel changes need Manage Channels."""
-    if interaction.guild_id is None:
+    requester = Requester.of(interaction)
+    if requester.guild_id is None:
         raise NotAModerator("Moderator commands work in a server, not in DMs.")
-    perms = interaction.permissions
-    allowed = perms.manage_guild if scope == "server" else (perms.manage_channels or perms.manage_guild)
+    allowed = requester.manage_guild if scope == "server" else (requester.manage_channels or requester.manage_guild)
     if not allowed:
         needed = "Manage Server" if scope == "server" else "Manage Channels"
         raise NotAModerator(f"You need the {needed} permission to use this command.")
-    return Actor(interaction.user.id, interaction.guild_id, interaction.channel_id or 0)
+    return requester.actor
 
 
 def _channel_scope(interaction: discord.Interaction, scope: str) -> int | None:

@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from core.errors import UserFacingError
+from core.errors import NotAnAdmin
 from core.requester import Requester
 from moderation.admin import Actor
 from quota.policy import LimitKind
@@ -21,16 +21,13 @@ MAX_DAILY = 100_000
 Daily = app_commands.Range[int, 0, MAX_DAILY]
 
 
-class NotAnAdmin(UserFacingError):
-    pass
-
-
 def _require_admin(interaction: discord.Interaction) -> Actor:
-    if interaction.guild_id is None:
+    requester = Requester.of(interaction)
+    if requester.guild_id is None:
         raise NotAnAdmin("Quota settings are per server; use this command in a server.")
-    if not interaction.permissions.manage_guild:
+    if not requester.manage_guild:
         raise NotAnAdmin("You need the Manage Server permission to change quotas.")
-    return Actor(interaction.user.id, interaction.guild_id, interaction.channel_id or 0)
+    return requester.actor
 
 
 class QuotaCog(commands.Cog):

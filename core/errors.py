@@ -74,3 +74,27 @@ class UnknownOption(PromptError):
 
 class InvalidWeight(PromptError):
     pass
+
+
+class NotYourJob(UserFacingError):
+    """Someone else's job: only its member or a moderator may cancel it."""
+
+
+class ContentRefused(UserFacingError):
+    """The prompt breaks a content rule of this channel or server."""
+
+
+class RatingRefused(ValueError):
+    """The member asked for more than the channel allows; the message says the limit."""
+
+
+class ClassifierLoadError(Exception):
+    """The output classifier could not be loaded; the message names the source."""
+
+
+class NotAModerator(UserFacingError):
+    pass
+
+
+class NotAnAdmin(UserFacingError):
+    pass

@@ -1,7 +1,9 @@
 """Who asked, where: read once from an interaction, then handed to every layer below.
 
-The layers below each keep the slice they need (``moderation.gate.Where``, ``jobs.model.Place``,
-``quota.policy.QuotaAsk``); this is the one place that reads them off Discord's objects.
+The layers below each take the slice they need (``moderation.gate.Where`` for the channel's
+rules, ``jobs.model.Place`` for the job record, ``quota.policy.QuotaAsk`` for the quota,
+``moderation.admin.Actor`` for admin changes); this is the one place that reads them off
+Discord's objects, and the only name the Discord-facing code uses.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import discord
 
 from jobs.model import Place
 from jobs.scheduler import priority_of
+from moderation.admin import Actor
 from moderation.gate import Where
 from quota.policy import QuotaAsk
 
@@ -38,6 +41,7 @@ class Requester:
     role_ids: tuple[int, ...] = ()
     role_names: tuple[str, ...] = ()
     manage_messages: bool = False
+    manage_channels: bool = False
     manage_guild: bool = False
     locale: str = "en-US"
 
@@ -56,6 +60,7 @@ class Requester:
             role_ids=tuple(role.id for role in roles),
             role_names=tuple(role.name for role in roles),
             manage_messages=interaction.permissions.manage_messages,
+            manage_channels=interaction.permissions.manage_channels,
             manage_guild=interaction.permissions.manage_guild,
             locale=str(interaction.locale),
         )
@@ -80,6 +85,12 @@ class Requester:
             channel_id=self.channel_id,
             channel_nsfw=self.age_restricted,
         )
+
+    @property
+    def actor(self) -> Actor:
+        """The member as a server's admin or moderator (only in a server)."""
+        assert self.guild_id is not None, "admin commands are refused in DMs first"
+        return Actor(self.user_id, self.guild_id, self.channel_id)
 
     def quota_ask(self, images: int = 1) -> QuotaAsk:
         return QuotaAsk(user_id=self.user_id, guild_id=self.guild_id, role_ids=self.role_ids, images=images)

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.errors import GenerationFailed, JobCancelled, JobRequeued, UserFacingError
+from core.errors import GenerationFailed, JobCancelled, JobRequeued, NotYourJob
 from jobs.backend import Backend
 from jobs.model import ActiveJob, GenerationResult, JobRecord, JobStatus, Place, Progress, StopReason, UnfinishedJob
 from jobs.scheduler import NORMAL, FairScheduler
@@ -23,10 +23,6 @@ from quota.policy import QuotaAsk
 log = logging.getLogger(__name__)
 
 RECENT_JOBS = 20  # how many recent job times the wait estimate averages
-
-
-class NotYourJob(UserFacingError):
-    """Someone else's job: only its member or a moderator may cancel it."""
 
 
 class CancelOutcome(enum.Enum):

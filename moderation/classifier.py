@@ -21,6 +21,7 @@ import onnxruntime as ort
 from huggingface_hub import hf_hub_download
 from PIL import Image
 
+from core.errors import ClassifierLoadError
 from moderation.scores import RatingScores
 from prompt.ratings import Rating
 
@@ -33,10 +34,6 @@ CUDA_PROVIDER = "CUDAExecutionProvider"
 CPU_PROVIDER = "CPUExecutionProvider"
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _WHITE = (255, 255, 255)
-
-
-class ClassifierLoadError(Exception):
-    """The output classifier could not be loaded; the message names the source."""
 
 
 class OutputClassifier(Protocol):

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from core.errors import InvalidOption, UserFacingError
+from core.errors import ContentRefused, InvalidOption
 from moderation.audit import AuditTrail
 from moderation.content import ContentFilter
 from moderation.policy import ChannelRules, PolicySettings, effective_rules
@@ -22,10 +22,6 @@ from prompt.tags import TagDatabase
 log = logging.getLogger(__name__)
 
 ModlogPoster = Callable[[int, str], Awaitable[None]]
-
-
-class ContentRefused(UserFacingError):
-    """The prompt breaks a content rule of this channel or server."""
 
 
 @dataclass(frozen=True, slots=True)

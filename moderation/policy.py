@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from core.errors import RatingRefused
 from prompt.ratings import Rating, channel_ceiling
 
 
@@ -75,10 +76,6 @@ def effective_rules(
         over_limit_action=action,
         blocklist=blocklist,
     )
-
-
-class RatingRefused(ValueError):
-    """The member asked for more than the channel allows; the message says the limit."""
 
 
 def choose_rating(rules: ChannelRules, requested: Rating | None) -> Rating:

@@ -11,7 +11,8 @@ import discord
 import pytest
 from discord import app_commands
 
-from cogs.moderation import ModGroup, NotAModerator
+from cogs.moderation import ModGroup
+from core.errors import NotAModerator
 from moderation.admin import Actor
 from moderation.policy import OverLimitAction
 from prompt.ratings import Rating

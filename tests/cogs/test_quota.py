@@ -8,7 +8,8 @@ from types import SimpleNamespace
 import discord
 import pytest
 
-from cogs.quota import NotAnAdmin, QuotaCog, QuotasGroup
+from cogs.quota import QuotaCog, QuotasGroup
+from core.errors import NotAnAdmin
 from moderation.admin import Actor
 from quota.policy import LimitKind, QuotaAsk
 from tests.support.interactions import FakeBot, FakeChannel, FakeGuild, FakeInteraction, FakeMember, invoke, roles

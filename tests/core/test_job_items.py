@@ -9,8 +9,9 @@ from typing import Any, cast
 import discord
 import pytest
 
+from core.errors import NotYourJob
 from core.job_items import OUTCOME_MESSAGES, CancelButton, cancel_job, cancel_view
-from jobs.service import CancelOutcome, GenerationService, NotYourJob
+from jobs.service import CancelOutcome, GenerationService
 from tests.support.interactions import FakeBot, FakeGuild, FakeInteraction, FakeMember
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.config import QuotaConfig
-from core.errors import GenerationFailed, JobCancelled, JobRequeued, QuotaRefused
+from core.errors import GenerationFailed, JobCancelled, JobRequeued, NotYourJob, QuotaRefused
 from db.engine import create_sessionmaker
 from db.jobs import JobStore
 from db.models import Job
@@ -27,7 +27,7 @@ from generation.runner import RunControl
 from generation.worker import GenerationWorker
 from jobs.model import ActiveJob, GenerationResult, JobStatus, Place, RenderedImage, StopReason
 from jobs.scheduler import FairScheduler
-from jobs.service import CancelOutcome, GenerationService, NotYourJob
+from jobs.service import CancelOutcome, GenerationService
 from moderation.classifier import OutputClassifier
 from prompt.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
 from quota.policy import QuotaAsk

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.errors import InvalidOption
+from core.errors import ContentRefused, InvalidOption
 from db.audit import AuditLog
 from db.engine import create_sessionmaker
 from db.policies import PolicyStore
 from moderation.content import ContentFilter
-from moderation.gate import ContentRefused, RequestGate, Where
+from moderation.gate import RequestGate, Where
 from moderation.policy import SERVER_WIDE
 from prompt.ratings import Rating
 from prompt.request import ImagineOptions, PromptLimits

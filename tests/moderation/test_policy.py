@@ -6,10 +6,10 @@ import itertools
 
 import pytest
 
+from core.errors import RatingRefused
 from moderation.policy import (
     OverLimitAction,
     PolicySettings,
-    RatingRefused,
     choose_rating,
     effective_rules,
     over_limit_action,
