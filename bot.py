@@ -100,7 +100,11 @@ async def run(config: Config) -> None:
             audit=audit,
             content=content,
             tags=tags,
-            limits=PromptLimits(max_prompt_chars=g.max_prompt_chars, max_negative_chars=g.max_negative_chars),
+            # The worker counts tokens with the loaded model, so a prompt too long to ever run
+            # is refused before the quota is charged.
+            limits=PromptLimits(
+                max_prompt_chars=g.max_prompt_chars, max_negative_chars=g.max_negative_chars, tokens=worker
+            ),
         )
         bot = ImagineBot(
             BotContext(

@@ -12,6 +12,7 @@ exactly ``StableDiffusionXLPipeline.encode_prompt``.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -146,6 +147,10 @@ class PromptEncoder:
             _Chunker(tokenizer_2, comma_padding_backtrack),
         )
         self._encoders = (text_encoder, text_encoder_2)
+        # check_tokens() runs on the event loop while encode() may be tokenizing in the worker
+        # thread, and Hugging Face's fast tokenizers raise "Already borrowed" when one instance
+        # is called from two threads at once; tokenizing takes milliseconds, so one lock is enough.
+        self._tokenizing = threading.Lock()
 
     @classmethod
     def from_pipeline(cls, pipe: Any, **kwargs: Any) -> PromptEncoder:
@@ -153,7 +158,8 @@ class PromptEncoder:
 
     def chunk(self, text: str) -> list[TokenChunk]:
         """The first encoder's token chunks of ``text`` (for token counts and tests)."""
-        return self._chunkers[0].chunks(text)
+        with self._tokenizing:
+            return self._chunkers[0].chunks(text)
 
     def _check_length(self, label: str, counts: Sequence[int]) -> None:
         if max(counts) > self.max_chunks:
@@ -210,10 +216,31 @@ class PromptEncoder:
     def length(self, prompt: str, negative: str = "") -> int:
         """The number of 77-token chunks encode() will produce (tokenising only): requests can
         share a batch only when their conditioning has the same length."""
-        counts = [len(c.chunks(prompt)) for c in self._chunkers]
-        if negative.strip():
-            counts += [len(c.chunks(negative)) for c in self._chunkers]
+        with self._tokenizing:
+            counts = [len(c.chunks(prompt)) for c in self._chunkers]
+            if negative.strip():
+                counts += [len(c.chunks(negative)) for c in self._chunkers]
         return max(counts)
+
+    def _checked_chunks(self, prompt: str, negative: str) -> tuple[list[list[TokenChunk]], list[list[TokenChunk]]]:
+        """Each encoder's chunks of the prompt and of a non-blank negative (none for a blank one).
+
+        The one place the chunk limit is enforced: encode() and check_tokens() both come here,
+        so a prompt accepted before it is queued is never refused when it runs, nor the reverse.
+        Raises PromptTooLong above ``max_chunks`` chunks, naming the limit.
+        """
+        with self._tokenizing:
+            pos = [c.chunks(prompt) for c in self._chunkers]
+            neg = [c.chunks(negative) for c in self._chunkers] if negative.strip() else []
+        self._check_length("prompt", [len(c) for c in pos])
+        if neg:
+            self._check_length("negative prompt", [len(c) for c in neg])
+        return pos, neg
+
+    def check_tokens(self, prompt: str, negative: str = "") -> None:
+        """Raise PromptTooLong exactly when encode() would, tokenising only (no text encoder
+        runs), so a request can be refused before it is queued and charged."""
+        self._checked_chunks(prompt, negative)
 
     def encode(
         self,
@@ -226,12 +253,8 @@ class PromptEncoder:
         """Encode a prompt and its negative; an empty negative gives zeros, like the stock
         pipeline with ``force_zeros_for_empty_prompt``. Both are padded with empty chunks to
         the same length. Raises PromptTooLong above ``max_chunks`` chunks."""
-        pos = [c.chunks(prompt) for c in self._chunkers]
-        self._check_length("prompt", [len(c) for c in pos])
-        zero_negative = not negative.strip()
-        neg = [] if zero_negative else [c.chunks(negative) for c in self._chunkers]
-        if neg:
-            self._check_length("negative prompt", [len(c) for c in neg])
+        pos, neg = self._checked_chunks(prompt, negative)
+        zero_negative = not neg
         total = max(len(c) for c in (*pos, *neg))
         for lists in (pos, neg):
             for chunker, chunks in zip(self._chunkers, lists, strict=False):

@@ -145,6 +145,18 @@ class GenerationWorker:
             return None
         return model.result()
 
+    def check_tokens(self, prompt: str, negative: str) -> None:
+        """``prompt.request.TokenBudget``: raise PromptTooLong for a prompt the loaded model's
+        encoder would refuse, tokenising only, so the gate refuses it before anything is charged.
+
+        While the model is loading (or if it failed to load) there is no tokenizer to ask, and
+        waiting for one would stall the command: nothing is checked, and the job is checked when
+        it runs, as before (a load failure refuses every job with its reason).
+        """
+        model = self._ready_model()
+        if model is not None:
+            model.encoder.check_tokens(prompt, negative)
+
     def batch_key(self, request: GenerationRequest) -> Hashable | None:
         model = self._ready_model()
         return batch_key(model, request) if model is not None else None

@@ -6,7 +6,7 @@ import dataclasses
 import json
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from core.errors import InvalidOption, PromptError
@@ -50,10 +50,26 @@ class RatingRules(Protocol):
         ...
 
 
+class TokenBudget(Protocol):
+    """The model's token limit (``generation.worker.GenerationWorker``).
+
+    A protocol for the same reason as RatingRules: counting tokens needs the model's tokenizer,
+    and the prompt engine stays pure Python; the caller hands in what can count them.
+    """
+
+    def check_tokens(self, prompt: str, negative: str) -> None:
+        """Raise ``PromptTooLong`` with a member-facing message naming the limit when the final
+        prompt or negative has more tokens than the text encoder takes; return otherwise."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class PromptLimits:
     max_prompt_chars: int = 1500
     max_negative_chars: int = 1500
+    # None: no token check here (tests, benchmarks, warm-up); the encoder still refuses at run
+    # time. A live object, not a setting: left out of equality, hashing and repr.
+    tokens: TokenBudget | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +286,27 @@ def check_options(options: ImagineOptions, limits: PromptLimits) -> None:
             raise InvalidOption(*problem)
 
 
+def _rated_negative(negative: str, rules: RatingRules) -> str:
+    if rules.allows_sexual:
+        return negative
+    # Below questionable the model is steered away from what it "may produce without
+    # being asked" (model card): both rating tags go into the negative.
+    present = {t.strip().lower() for t in negative.split(",")}
+    missing = [t for t in ("nsfw", "explicit") if t not in present]
+    return ", ".join(p for p in (negative, *missing) if p)
+
+
+def _check_tokens(limits: PromptLimits, prompt: str, negative: str) -> None:
+    """The token limit, on the final text the encoder will see (presets and rating tags
+    included): a prompt that could never run is refused here, before it is charged or queued."""
+    if limits.tokens is None:
+        return
+    try:
+        limits.tokens.check_tokens(prompt, negative)
+    except PromptError as exc:
+        raise InvalidOption("prompt", str(exc)) from None
+
+
 def build_request(
     options: ImagineOptions,
     *,
@@ -280,7 +317,8 @@ def build_request(
     rules: RatingRules,
     tags: TagDatabase | None = None,
 ) -> GenerationRequest:
-    """Validate options and assemble the final prompt under the channel's rules."""
+    """Validate options and assemble the final prompt under the channel's rules; the token
+    limit (``limits.tokens``) is checked on the assembled prompt and negative."""
     check_options(options, limits)
     user_prompt = _clean(options.prompt)
     user_negative = _clean(options.negative)
@@ -304,13 +342,8 @@ def build_request(
         )
     except PromptError as exc:
         raise InvalidOption("prompt", str(exc)) from None
-    negative = assembled.negative
-    if not rules.allows_sexual:
-        # Below questionable the model is steered away from what it "may produce without
-        # being asked" (model card): both rating tags go into the negative.
-        present = {t.strip().lower() for t in negative.split(",")}
-        missing = [t for t in ("nsfw", "explicit") if t not in present]
-        negative = ", ".join(p for p in (negative, *missing) if p)
+    negative = _rated_negative(assembled.negative, rules)
+    _check_tokens(limits, assembled.prompt, negative)
     resolution = RESOLUTIONS_BY_KEY[options.aspect]
     seed = options.seed if options.seed is not None else secrets.randbelow(RANDOM_SEED_MAX + 1)
     return GenerationRequest(

@@ -176,6 +176,35 @@ def test_too_long_raises_with_the_limit(pipe: Pipe) -> None:
         PromptEncoder.from_pipeline(pipe, max_chunks=0)
 
 
+class _NeverRun(torch.nn.Module):
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("check_tokens must only tokenise")
+
+
+@pytest.mark.parametrize(
+    ("prompt", "negative"),
+    [
+        (LONG_PROMPT, ""),
+        ("1girl", LONG_PROMPT),
+        (LONG_PROMPT, LONG_PROMPT),  # the prompt is named first, as encode() does
+        ("1girl, smile", "lowres, bad"),
+        ("1girl BREAK smile", ""),  # BREAK makes a second chunk without many tokens
+        ("", "   "),
+    ],
+)
+def test_check_tokens_refuses_what_encode_refuses_without_encoding(pipe: Pipe, prompt: str, negative: str) -> None:
+    small = PromptEncoder.from_pipeline(pipe, max_chunks=1)
+    tokenizer_only = PromptEncoder(pipe.tokenizer, pipe.tokenizer_2, _NeverRun(), _NeverRun(), max_chunks=1)
+    try:
+        small.encode(prompt, negative, device="cpu", dtype=torch.float32)
+    except PromptTooLong as exc:
+        with pytest.raises(PromptTooLong) as info:
+            tokenizer_only.check_tokens(prompt, negative)
+        assert str(info.value) == str(exc)
+    else:
+        tokenizer_only.check_tokens(prompt, negative)
+
+
 def test_output_dtype_and_no_grad(encoder: PromptEncoder) -> None:
     got = encoder.encode("1girl", "bad", device="cpu", dtype=torch.float16)
     for tensor in got.as_pipeline_kwargs().values():

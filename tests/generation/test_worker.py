@@ -14,10 +14,18 @@ from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.config import ModelConfig
-from core.errors import GenerationFailed, JobCancelled, JobRequeued, ModelLoadError, NotAccepting, QueueFull
+from core.errors import (
+    GenerationFailed,
+    InvalidOption,
+    JobCancelled,
+    JobRequeued,
+    ModelLoadError,
+    NotAccepting,
+    QueueFull,
+)
 from db.engine import create_sessionmaker
 from db.jobs import JobStore
-from generation.loader import LoadedModel, load_pipeline
+from generation.loader import MAX_PROMPT_CHUNKS, LoadedModel, load_pipeline
 from generation.metadata import parse_infotext, read_png_parameters
 from generation.runner import RunControl, run_request
 from generation.worker import GenerationWorker
@@ -30,10 +38,16 @@ from tests.support.rules import ORDINARY
 PLACE = Place(user_id=1, user_name="a", guild_id=2, guild_name="g", channel_id=3, channel_nsfw=False)
 
 
-def _request(aspect: str = "832x1216", steps: int = 3, seed: int = 7, prompt: str = "1girl, smile"):
+def _request(
+    aspect: str = "832x1216",
+    steps: int = 3,
+    seed: int = 7,
+    prompt: str = "1girl, smile",
+    limits: PromptLimits | None = None,
+):
     return build_request(
         ImagineOptions(prompt=prompt, aspect=aspect, steps=steps, seed=seed),
-        limits=PromptLimits(),
+        limits=limits or PromptLimits(),
         user_id=PLACE.user_id,
         guild_id=PLACE.guild_id,
         channel_id=PLACE.channel_id,
@@ -133,6 +147,71 @@ async def test_model_load_failure_fails_jobs_with_the_reason(store: JobStore) ->
             await asyncio.wait_for(job.result, 30)
         record = await store.get(job.id)
         assert record is not None and record.status is JobStatus.FAILED
+
+
+# The tiny tokenizer spells unknown words letter by letter (7-9 tokens each): well over
+# MAX_PROMPT_CHUNKS chunks of 75 tokens, yet under the character limit set below.
+TOO_MANY_TOKENS = ", ".join(f"xyzzy{i}" for i in range(400))
+ROOMY = PromptLimits(max_prompt_chars=10_000)
+
+
+async def test_token_check_refuses_before_queueing_with_the_run_time_message(
+    fast_model: LoadedModel, store: JobStore
+) -> None:
+    worker = GenerationWorker(lambda: fast_model, job_timeout_s=60)
+    service = GenerationService(store, FairScheduler(max_size=10), worker)
+    service.start()
+    try:
+        await worker.ready()
+        checked = PromptLimits(max_prompt_chars=10_000, tokens=worker)
+        with pytest.raises(InvalidOption) as refused:
+            _request(prompt=TOO_MANY_TOKENS, limits=checked)
+        assert refused.value.option == "prompt"
+        limit = f"the limit is {MAX_PROMPT_CHUNKS} ({MAX_PROMPT_CHUNKS * 75} tokens)"
+        assert limit in refused.value.message
+        # Queued without the pre-check, the same prompt is refused when it runs, in the same words.
+        job = await service.submit(_request(prompt=TOO_MANY_TOKENS, limits=ROOMY), PLACE)
+        with pytest.raises(GenerationFailed) as failed:
+            await asyncio.wait_for(job.result, 60)
+        assert failed.value.message == refused.value.message
+        # An ordinary prompt is accepted and comes out exactly as without the check.
+        assert _request(limits=checked) == _request()
+    finally:
+        await service.close()
+
+
+async def test_token_check_is_a_no_op_until_the_model_is_loaded(fast_model: LoadedModel, store: JobStore) -> None:
+    release = threading.Event()
+
+    def slow_load() -> LoadedModel:
+        release.wait(30)
+        return fast_model
+
+    worker = GenerationWorker(slow_load, job_timeout_s=60)
+    worker.check_tokens(TOO_MANY_TOKENS, "")  # not started: nothing to count with yet
+    service = GenerationService(store, FairScheduler(max_size=10), worker)
+    service.start()
+    try:
+        worker.check_tokens(TOO_MANY_TOKENS, "")  # loading
+        request = _request(prompt=TOO_MANY_TOKENS, limits=PromptLimits(max_prompt_chars=10_000, tokens=worker))
+        assert request.user_prompt == TOO_MANY_TOKENS  # accepted; the run-time check still applies
+    finally:
+        release.set()
+        await service.close()
+
+
+async def test_token_check_is_a_no_op_when_the_model_failed_to_load(store: JobStore) -> None:
+    def broken() -> LoadedModel:
+        raise ModelLoadError("no weights here")
+
+    worker = GenerationWorker(broken, job_timeout_s=60)
+    service = GenerationService(store, FairScheduler(max_size=10), worker)
+    service.start()
+    try:
+        await worker.ready()
+        worker.check_tokens(TOO_MANY_TOKENS, "")  # every job is refused with the load error instead
+    finally:
+        await service.close()
 
 
 async def test_pipeline_error_does_not_stop_the_worker(fast_model: LoadedModel, store: JobStore) -> None:

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from core.errors import InvalidOption
+from core.errors import InvalidOption, PromptTooLong
 from prompt.presets import QUALITY_PRESETS, RESOLUTIONS
 from prompt.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
 from prompt.tags import TagDatabase
@@ -112,3 +112,62 @@ def test_unknown_year_and_aesthetic() -> None:
         build(year="ancient")
     with pytest.raises(InvalidOption, match="Unknown aesthetic tag"):
         build(aesthetic="pretty")
+
+
+class WordBudget:
+    """A TokenBudget that counts words as tokens and remembers what it was asked."""
+
+    def __init__(self, max_words: int) -> None:
+        self.max_words = max_words
+        self.seen: list[tuple[str, str]] = []
+
+    def check_tokens(self, prompt: str, negative: str) -> None:
+        self.seen.append((prompt, negative))
+        for label, text in (("prompt", prompt), ("negative prompt", negative)):
+            if len(text.split()) > self.max_words:
+                raise PromptTooLong(f"The {label} is too long: the limit is {self.max_words} tokens.")
+
+
+def build_with(budget: WordBudget, **changes: object) -> GenerationRequest:
+    limits = dataclasses.replace(LIMITS, tokens=budget)
+    options = dataclasses.replace(ImagineOptions(prompt="1girl, smile", seed=5), **changes)  # type: ignore[arg-type]
+    return build_request(options, limits=limits, user_id=1, guild_id=2, channel_id=3, rules=ORDINARY)
+
+
+def test_token_budget_checks_the_assembled_prompt_and_negative() -> None:
+    budget = WordBudget(max_words=1000)
+    request = build_with(budget, negative="bad hands")
+    # The text the encoder will see: presets, the rating tag and the rating negatives included.
+    assert budget.seen == [(request.prompt, request.negative)]
+    assert request.prompt.endswith("absurdres") and request.negative.endswith("bad hands, explicit")
+    # A prompt within the budget comes out exactly as without one.
+    assert request == build(seed=5, negative="bad hands")
+
+
+def test_too_many_tokens_is_refused_as_the_prompt_option() -> None:
+    # "1girl, smile" is 2 words; the rating tag makes the final prompt 3.
+    with pytest.raises(InvalidOption) as info:
+        build_with(WordBudget(max_words=2), quality="(None)")
+    assert info.value.option == "prompt"
+    assert info.value.message == "The prompt is too long: the limit is 2 tokens."
+    # The negative is checked after "explicit" is added: "bad" becomes "nsfw, lowres, bad, explicit".
+    assert build_with(WordBudget(max_words=3), quality="(None)").negative == "nsfw, lowres, explicit"
+    with pytest.raises(InvalidOption) as info:
+        build_with(WordBudget(max_words=3), quality="(None)", negative="bad")
+    assert info.value.option == "prompt"
+    assert info.value.message == "The negative prompt is too long: the limit is 3 tokens."
+
+
+def test_token_budget_is_not_asked_about_an_invalid_request() -> None:
+    budget = WordBudget(max_words=1000)
+    with pytest.raises(InvalidOption) as info:
+        build_with(budget, steps=0)
+    assert info.value.option == "steps"
+    assert budget.seen == []
+
+
+def test_limits_compare_and_hash_without_the_budget() -> None:
+    # The budget is a live object (the worker), not a setting.
+    with_budget = dataclasses.replace(LIMITS, tokens=WordBudget(max_words=1))
+    assert with_budget == LIMITS
+    assert hash(with_budget) == hash(LIMITS)
