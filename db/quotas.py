@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, case, delete, func, select, update
+from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.config import QuotaConfig
@@ -20,7 +20,9 @@ from db.engine import upsert_insert
 from db.models import GenerationBlock, Job, QuotaLimit, QuotaUsage, utcnow
 from jobs.model import JobStatus
 from quota.policy import (
+    UNLIMITED,
     LimitKind,
+    Limits,
     QuotaAsk,
     QuotaOverrides,
     QuotaStatus,
@@ -117,41 +119,89 @@ class QuotaStore:
 
     # ---- reserving and refunding (inside the caller's transaction) ------------------------------
 
-    async def _locked_row(self, session: AsyncSession, scope_id: int, user_id: int) -> QuotaUsage:
-        # The insert takes SQLite's write lock before anything is read; FOR UPDATE locks the
-        # row on PostgreSQL until the job is recorded and the transaction commits.
-        insert = upsert_insert(session, QuotaUsage).values(scope_id=scope_id, user_id=user_id, used=0)
-        await session.execute(insert.on_conflict_do_nothing(index_elements=["scope_id", "user_id"]))
-        row = await session.scalar(
-            select(QuotaUsage)
-            .where(QuotaUsage.scope_id == scope_id, QuotaUsage.user_id == user_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
+    @staticmethod
+    def _used_today(today: date) -> ColumnElement[int]:
+        return case((QuotaUsage.day == today, QuotaUsage.used), else_=0)
+
+    async def _charge_row(
+        self,
+        session: AsyncSession,
+        key: tuple[int, int],
+        images: int,
+        today: date,
+        *,
+        limit: int,
+        cooldown_since: datetime | None = None,
+        now: datetime | None = None,
+    ) -> bool:
+        """Add ``images`` to today's count of one counter row, in one conditional statement: only
+        while the count stays within ``limit`` (0 = none) and, with ``cooldown_since``, only when
+        the last request was before it. False: nothing was charged. On PostgreSQL the statement
+        holds that row (and only that one) until the caller commits."""
+        scope_id, user_id = key
+        conditions: list[ColumnElement[bool]] = []
+        if limit != UNLIMITED:
+            conditions.append(self._used_today(today) + images <= limit)
+        if cooldown_since is not None:
+            conditions.append(or_(QuotaUsage.last_request_at.is_(None), QuotaUsage.last_request_at <= cooldown_since))
+        stamp = {"last_request_at": now} if now is not None else {}
+        insert = upsert_insert(session, QuotaUsage).values(
+            scope_id=scope_id, user_id=user_id, used=images, day=today, **stamp
         )
-        assert row is not None
-        return row
+        upsert = insert.on_conflict_do_update(
+            index_elements=["scope_id", "user_id"],
+            set_={"used": self._used_today(today) + images, "day": today, **stamp},
+            where=and_(*conditions) if conditions else None,
+        ).returning(QuotaUsage.used)
+        return (await session.scalar(upsert)) is not None
 
     async def reserve(self, session: AsyncSession, ask: QuotaAsk) -> Charge:
-        """Charge ``ask.images`` or raise QuotaRefused with the reason; the caller commits."""
+        """Charge ``ask.images`` or raise QuotaRefused with the reason; the caller commits.
+
+        Locks only what a limit needs: the member's counter row (by the charging statement itself),
+        and the server's row only when a server budget is set, so members of one server do not
+        wait for each other."""
         now = self.clock()
         today = quota_day(now, self._config.reset_hour_utc)
-        mine = await self._locked_row(session, ask.scope_id, ask.user_id)
-        guild = await self._locked_row(session, ask.scope_id, GUILD_ROW) if ask.scope_id else None
+        resets_at = next_reset(now, self._config.reset_hour_utc)
         limits = limits_for(self._config, await self._overrides(session, ask.guild_id), ask.user_id, ask.role_ids)
-        usage = Usage(
-            used_today=mine.used if mine.day == today else 0,
-            active=await self._active(session, ask.scope_id, ask.user_id),
-            last_request_at=_aware(mine.last_request_at) if mine.last_request_at is not None else None,
-            guild_used_today=guild.used if guild is not None and guild.day == today else 0,
+        fresh = Usage(used_today=0, active=0, last_request_at=None, guild_used_today=0)
+        if limits.blocked is not None or (limits.daily != UNLIMITED and ask.images > limits.daily):
+            raise QuotaRefused(decide(limits, fresh, ask.images, now, resets_at) or "")
+        cooldown_since = now - timedelta(seconds=limits.cooldown_s) if limits.cooldown_s > 0 else None
+        member = (ask.scope_id, ask.user_id)
+        if not await self._charge_row(
+            session, member, ask.images, today, limit=limits.daily, cooldown_since=cooldown_since, now=now
+        ):
+            raise QuotaRefused(await self._refusal(session, ask, limits, now, today, resets_at))
+        # Counted once the member's row is held, so the member's concurrent requests see each other.
+        active = await self._active(session, ask.scope_id, ask.user_id) if limits.max_active != UNLIMITED else 0
+        budgeted = ask.scope_id != 0 and limits.guild_budget != UNLIMITED  # a server's budget never reaches DMs
+        over_budget = budgeted and not await self._charge_row(
+            session, (ask.scope_id, GUILD_ROW), ask.images, today, limit=limits.guild_budget
         )
-        reason = decide(limits, usage, ask.images, now, next_reset(now, self._config.reset_hour_utc))
-        if reason is not None:
-            raise QuotaRefused(reason)
-        mine.used, mine.day, mine.last_request_at = usage.used_today + ask.images, today, now
-        if guild is not None:
-            guild.used, guild.day = usage.guild_used_today + ask.images, today
-        await session.flush()
+        if over_budget or (limits.max_active != UNLIMITED and active >= limits.max_active):
+            guild_used = await self._guild_used(session, ask.scope_id, today) if over_budget else 0
+            usage = Usage(used_today=0, active=active, last_request_at=None, guild_used_today=guild_used)
+            raise QuotaRefused(decide(limits, usage, ask.images, now, resets_at) or "")
         return Charge(today, ask.images)
+
+    async def _refusal(
+        self, session: AsyncSession, ask: QuotaAsk, limits: Limits, now: datetime, today: date, resets_at: datetime
+    ) -> str:
+        """Why the member's counter refused the charge (its daily limit or the cooldown)."""
+        row = await session.get(QuotaUsage, (ask.scope_id, ask.user_id), populate_existing=True)
+        usage = Usage(
+            used_today=row.used if row is not None and row.day == today else 0,
+            active=0,
+            last_request_at=_aware(row.last_request_at) if row is not None and row.last_request_at else None,
+            guild_used_today=0,
+        )
+        return decide(limits, usage, ask.images, now, resets_at) or "This request is over your quota."
+
+    async def _guild_used(self, session: AsyncSession, scope_id: int, today: date) -> int:
+        row = await session.get(QuotaUsage, (scope_id, GUILD_ROW), populate_existing=True)
+        return row.used if row is not None and row.day == today else 0
 
     async def refund(self, session: AsyncSession, scope_id: int, user_id: int, charge: Charge) -> None:
         """Give the images back to the day they were charged to (nothing if that day is over)."""
