@@ -8,6 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from core.quota_text import status_text
 from core.requester import Requester
 from prompt.presets import QUALITY_PRESETS, STYLE_PRESETS
 from prompt.ratings import Rating
@@ -57,7 +58,10 @@ class HelpCog(commands.Cog):
         context = self.bot.context
         requester = Requester.of(interaction)
         rules = await context.gate.rules_for(requester.where)
-        quota = (await context.quotas.status(requester.quota_ask())).replace("\n", " ")
+        ask = requester.quota_ask()
+        status = await context.quotas.status(ask)
+        # The status's lines joined: it is one line of the help text.
+        quota = status_text(status, in_guild=ask.guild_id is not None).replace("\n", " ")
         text = help_text(
             max_rating=rules.max_rating,
             default_rating=rules.default_rating,

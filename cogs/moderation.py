@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
+from core import moderation_text
 from core.errors import NotAModerator
 from core.requester import Requester
-from moderation.admin import Actor
+from moderation.admin import Actor, ModerationAdmin
 from moderation.policy import OverLimitAction
 from prompt.ratings import Rating
 
@@ -57,13 +58,14 @@ class ModGroup(app_commands.Group, name="mod", description="Moderator settings f
         self.bot = bot
 
     @property
-    def admin(self):  # type: ignore[no-untyped-def]
+    def admin(self) -> ModerationAdmin:
         return self.bot.context.moderation
 
     @app_commands.command(name="show", description="Show this server's and this channel's generation rules")
     async def show(self, interaction: discord.Interaction) -> None:
         actor = _require(interaction, "channel")
-        text = await self.admin.overview(actor.guild_id, _channel_scope(interaction, "channel") or 0)
+        overview = await self.admin.overview(actor.guild_id, _channel_scope(interaction, "channel") or 0)
+        text = moderation_text.overview_text(overview)
         await interaction.response.send_message(text, ephemeral=True)
 
     @app_commands.command(name="rating", description="Set the maximum and default rating")
@@ -85,21 +87,21 @@ class ModGroup(app_commands.Group, name="mod", description="Moderator settings f
         over_limit: app_commands.Choice[str] | None = None,
     ) -> None:
         actor = _require(interaction, scope.value)
-        text = await self.admin.set_rating(
+        change = await self.admin.set_rating(
             actor,
             _channel_scope(interaction, scope.value),
             maximum=Rating.parse(maximum.value) if maximum else None,
             default=Rating.parse(default.value) if default else None,
             over_limit=OverLimitAction(over_limit.value) if over_limit else None,
         )
-        await interaction.response.send_message(text, ephemeral=True)
+        await interaction.response.send_message(moderation_text.rating_change_text(change), ephemeral=True)
 
     @app_commands.command(name="reset", description="Clear the rating rules of this channel or the server")
     @app_commands.choices(scope=SCOPE_CHOICES)
     async def reset(self, interaction: discord.Interaction, scope: app_commands.Choice[str]) -> None:
         actor = _require(interaction, scope.value)
-        text = await self.admin.reset(actor, _channel_scope(interaction, scope.value))
-        await interaction.response.send_message(text, ephemeral=True)
+        reset = await self.admin.reset(actor, _channel_scope(interaction, scope.value))
+        await interaction.response.send_message(moderation_text.rating_reset_text(reset), ephemeral=True)
 
     @app_commands.command(name="block", description="Block a tag (aliases included)")
     @app_commands.choices(scope=SCOPE_CHOICES)
@@ -107,8 +109,8 @@ class ModGroup(app_commands.Group, name="mod", description="Moderator settings f
         self, interaction: discord.Interaction, tag: app_commands.Range[str, 1, 100], scope: app_commands.Choice[str]
     ) -> None:
         actor = _require(interaction, scope.value)
-        text = await self.admin.block(actor, _channel_scope(interaction, scope.value), tag, add=True)
-        await interaction.response.send_message(text, ephemeral=True)
+        change = await self.admin.block(actor, _channel_scope(interaction, scope.value), tag, add=True)
+        await interaction.response.send_message(moderation_text.blocklist_change_text(change), ephemeral=True)
 
     @app_commands.command(name="unblock", description="Remove a tag from the blocklist")
     @app_commands.choices(scope=SCOPE_CHOICES)
@@ -116,14 +118,14 @@ class ModGroup(app_commands.Group, name="mod", description="Moderator settings f
         self, interaction: discord.Interaction, tag: app_commands.Range[str, 1, 100], scope: app_commands.Choice[str]
     ) -> None:
         actor = _require(interaction, scope.value)
-        text = await self.admin.block(actor, _channel_scope(interaction, scope.value), tag, add=False)
-        await interaction.response.send_message(text, ephemeral=True)
+        change = await self.admin.block(actor, _channel_scope(interaction, scope.value), tag, add=False)
+        await interaction.response.send_message(moderation_text.blocklist_change_text(change), ephemeral=True)
 
     @app_commands.command(name="modlog", description="Post blocked attempts to a channel (leave empty to turn off)")
     async def modlog(self, interaction: discord.Interaction, channel: discord.TextChannel | None = None) -> None:
         actor = _require(interaction, "server")
-        text = await self.admin.set_modlog(actor, channel.id if channel else None)
-        await interaction.response.send_message(text, ephemeral=True)
+        change = await self.admin.set_modlog(actor, channel.id if channel else None)
+        await interaction.response.send_message(moderation_text.modlog_change_text(change), ephemeral=True)
 
     @app_commands.command(name="audit", description="Recent audit log entries of this server")
     async def audit(self, interaction: discord.Interaction, count: app_commands.Range[int, 1, 25] = 10) -> None:

@@ -9,6 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from core import quota_text
 from core.errors import NotAnAdmin
 from core.requester import Requester
 from moderation.admin import Actor
@@ -36,7 +37,9 @@ class QuotaCog(commands.Cog):
 
     @app_commands.command(name="quota", description="Your images left today, your queued jobs and when it resets")
     async def quota(self, interaction: discord.Interaction) -> None:
-        text = await self.bot.context.quotas.status(Requester.of(interaction).quota_ask())
+        ask = Requester.of(interaction).quota_ask()
+        status = await self.bot.context.quotas.status(ask)
+        text = quota_text.status_text(status, in_guild=ask.guild_id is not None)
         await interaction.response.send_message(text, ephemeral=True)
 
 
@@ -53,7 +56,8 @@ class QuotasGroup(app_commands.Group, name="quotas", description="Admin: image q
     @app_commands.command(name="show", description="This server's quota settings and overrides")
     async def show(self, interaction: discord.Interaction) -> None:
         actor = _require_admin(interaction)
-        await self._reply(interaction, await self.bot.context.quotas.overview(actor.guild_id))
+        overview = await self.bot.context.quotas.overview(actor.guild_id)
+        await self._reply(interaction, quota_text.overview_text(overview))
 
     @app_commands.command(name="server", description="Daily images per member and the server budget (omit to reset)")
     @app_commands.describe(
@@ -65,41 +69,46 @@ class QuotasGroup(app_commands.Group, name="quotas", description="Admin: image q
         actor = _require_admin(interaction)
         admin = self.bot.context.quotas
         both = daily is None and budget is None  # nothing given: back to the config defaults
-        lines = []
+        changes = []
         if daily is not None or both:
-            lines.append(await admin.set_limit(actor, LimitKind.SERVER, 0, daily))
+            changes.append(await admin.set_limit(actor, LimitKind.SERVER, 0, daily))
         if budget is not None or both:
-            lines.append(await admin.set_limit(actor, LimitKind.BUDGET, 0, budget))
-        await self._reply(interaction, "\n".join(lines))
+            changes.append(await admin.set_limit(actor, LimitKind.BUDGET, 0, budget))
+        await self._reply(interaction, "\n".join(quota_text.limit_change_text(c) for c in changes))
 
     @app_commands.command(name="role", description="Daily images for members with a role (omit daily to remove)")
     @app_commands.describe(daily="Images per day (0 = unlimited); the most generous of a member's roles applies")
     async def role(self, interaction: discord.Interaction, role: discord.Role, daily: Daily | None = None) -> None:
         actor = _require_admin(interaction)
-        await self._reply(interaction, await self.bot.context.quotas.set_limit(actor, LimitKind.ROLE, role.id, daily))
+        change = await self.bot.context.quotas.set_limit(actor, LimitKind.ROLE, role.id, daily)
+        await self._reply(interaction, quota_text.limit_change_text(change))
 
     @app_commands.command(name="user", description="Daily images for one member (omit daily to remove)")
     @app_commands.describe(daily="Images per day (0 = unlimited); wins over roles and the server value")
     async def user(self, interaction: discord.Interaction, member: discord.Member, daily: Daily | None = None) -> None:
         actor = _require_admin(interaction)
-        await self._reply(interaction, await self.bot.context.quotas.set_limit(actor, LimitKind.USER, member.id, daily))
+        change = await self.bot.context.quotas.set_limit(actor, LimitKind.USER, member.id, daily)
+        await self._reply(interaction, quota_text.limit_change_text(change))
 
     @app_commands.command(name="reset", description="Give a member today's images back and clear their cooldown")
     async def reset(self, interaction: discord.Interaction, member: discord.Member) -> None:
         actor = _require_admin(interaction)
-        await self._reply(interaction, await self.bot.context.quotas.reset_user(actor, member.id))
+        reset = await self.bot.context.quotas.reset_user(actor, member.id)
+        await self._reply(interaction, quota_text.user_reset_text(reset))
 
     @app_commands.command(name="block", description="Stop a member from generating images in this server")
     async def block(
         self, interaction: discord.Interaction, member: discord.Member, reason: app_commands.Range[str, 0, 200] = ""
     ) -> None:
         actor = _require_admin(interaction)
-        await self._reply(interaction, await self.bot.context.quotas.block(actor, member.id, reason))
+        change = await self.bot.context.quotas.block(actor, member.id, reason)
+        await self._reply(interaction, quota_text.block_change_text(change))
 
     @app_commands.command(name="unblock", description="Let a blocked member generate images again")
     async def unblock(self, interaction: discord.Interaction, member: discord.Member) -> None:
         actor = _require_admin(interaction)
-        await self._reply(interaction, await self.bot.context.quotas.unblock(actor, member.id))
+        change = await self.bot.context.quotas.unblock(actor, member.id)
+        await self._reply(interaction, quota_text.block_change_text(change))
 
 
 async def setup(bot: ImagineBot) -> None:

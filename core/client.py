@@ -15,11 +15,12 @@ from discord.ext import commands
 
 from core import funnel
 from core.config import Config, DiscordConfig
+from core.moderation_text import blocked_attempt_text
 from db.audit import AuditLog
 from db.settings import SettingsStore
 from jobs.service import GenerationService, Restored
 from moderation.admin import ModerationAdmin
-from moderation.gate import RequestGate
+from moderation.gate import BlockedAttempt, RequestGate
 from prompt.autocomplete import TagIndex
 from prompt.tags import TagDatabase
 from quota.admin import QuotaAdmin
@@ -97,10 +98,11 @@ class ImagineBot(commands.Bot):
             synced = await self.tree.sync()
             log.info("synced %d global commands (Discord may take up to an hour to show changes)", len(synced))
 
-    async def post_modlog(self, channel_id: int, text: str) -> None:
+    async def post_modlog(self, channel_id: int, attempt: BlockedAttempt) -> None:
+        """The gate's ModlogPoster: a refused request, posted without pinging anyone."""
         channel = self.get_channel(channel_id) or await self.fetch_channel(channel_id)
         if isinstance(channel, discord.abc.Messageable):
-            await channel.send(text, allowed_mentions=discord.AllowedMentions.none())
+            await channel.send(blocked_attempt_text(attempt), allowed_mentions=discord.AllowedMentions.none())
 
     async def on_ready(self) -> None:
         log.info("connected as %s (%s) to %d guilds", self.user, getattr(self.user, "id", "?"), len(self.guilds))

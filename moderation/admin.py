@@ -1,4 +1,10 @@
-"""What moderator commands do: change settings, with before/after in the audit log."""
+"""What moderator commands do: change settings, with before/after in the audit log.
+
+The services return data (``RatingChange``, ``BlocklistChange``, ``ModerationOverview``, ...);
+what the moderator reads is written in ``core.moderation_text``. Only the audit log's reasons
+and details are worded here: they are stored data that ``/mod audit`` shows, and keep the
+wording they always had.
+"""
 
 from __future__ import annotations
 
@@ -13,22 +19,83 @@ from prompt.ratings import Rating
 Canonicalizer = Callable[[str], str]
 
 
+@dataclass(frozen=True, slots=True)
+class Actor:
+    user_id: int
+    guild_id: int
+    channel_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class RatingChange:
+    """The rating rules of the server (``channel_id`` None) or a channel, before and after.
+    ``note_above_sensitive``: the new maximum is above what Discord allows outside
+    age-restricted channels, so it only applies in those."""
+
+    channel_id: int | None
+    before: PolicySettings
+    after: PolicySettings
+    note_above_sensitive: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RatingReset:
+    """The rating rules of the server (``channel_id`` None) or a channel were cleared."""
+
+    channel_id: int | None
+    before: PolicySettings
+
+
+@dataclass(frozen=True, slots=True)
+class ModlogChange:
+    """Where blocked attempts are posted now; None = nowhere."""
+
+    channel_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class BlocklistChange:
+    """A tag added to (``add``) or removed from a blocklist; ``changed`` False when it already
+    was (or was not) there. ``channel_id`` None is the server-wide list."""
+
+    canonical: str
+    channel_id: int | None
+    add: bool
+    changed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ModerationOverview:
+    """A server's rules as seen from one channel. Blocklists are sorted."""
+
+    channel_id: int
+    server: PolicySettings
+    channel: PolicySettings
+    modlog_channel_id: int | None
+    blocked_server: tuple[str, ...]
+    blocked_channel: tuple[str, ...]
+
+
 def _label(rating: Rating | None) -> str:
     return rating.label if rating is not None else "not set"
 
 
-def describe(settings: PolicySettings) -> str:
+def _summary(settings: PolicySettings) -> str:
+    """Settings as the audit log's details have always stored them."""
     return (
         f"max `{_label(settings.max_rating)}`, default `{_label(settings.default_rating)}`, "
         f"over-limit images: `{settings.over_limit_action or 'not set'}`"
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Actor:
-    user_id: int
-    guild_id: int
-    channel_id: int
+def _rules_reason(channel_id: int | None) -> str:
+    """The audit reason of a rating rules change (the wording the log has always had)."""
+    return f"rating rules of {'server' if channel_id is None else f'<#{channel_id}>'}"
+
+
+def _blocklist_reason(channel_id: int | None) -> str:
+    """The audit reason of a blocklist change (the wording the log has always had)."""
+    return f"blocklist of {'this server' if channel_id is None else f'<#{channel_id}>'}"
 
 
 class ModerationAdmin:
@@ -63,8 +130,8 @@ class ModerationAdmin:
         maximum: Rating | None = None,
         default: Rating | None = None,
         over_limit: OverLimitAction | None = None,
-    ) -> str:
-        """Set the server's (channel_id None) or a channel's rules; returns what changed."""
+    ) -> RatingChange | None:
+        """Set the server's (channel_id None) or a channel's rules; None when nothing was given."""
         values: dict[str, object] = {}
         if maximum is not None:
             values["max_rating"] = int(maximum)
@@ -73,27 +140,24 @@ class ModerationAdmin:
         if over_limit is not None:
             values["over_limit_action"] = over_limit.value
         if not values:
-            return "Nothing to change: give a maximum, a default or an over-limit action."
+            return None
         before = await self._settings(actor, channel_id)
         if channel_id is None:
             await self._policies.set_server(actor.guild_id, **values)
         else:
             await self._policies.set_channel(actor.guild_id, channel_id, **values)
         after = await self._settings(actor, channel_id)
-        scope = "server" if channel_id is None else f"<#{channel_id}>"
         await self._policy_changed(
             actor,
             channel_id,
             "changed",
-            f"rating rules of {scope}",
-            {"before": describe(before), "after": describe(after)},
+            _rules_reason(channel_id),
+            {"before": _summary(before), "after": _summary(after)},
         )
-        note = ""
-        if maximum is not None and maximum > Rating.SENSITIVE:
-            note = "\nNote: above `sensitive` only applies in age-restricted channels; Discord's rule wins elsewhere."
-        return f"Rating rules of {scope}: {describe(before)} → {describe(after)}.{note}"
+        above_sensitive = maximum is not None and maximum > Rating.SENSITIVE
+        return RatingChange(channel_id, before, after, note_above_sensitive=above_sensitive)
 
-    async def reset(self, actor: Actor, channel_id: int | None) -> str:
+    async def reset(self, actor: Actor, channel_id: int | None) -> RatingReset:
         """Clear the rating rules of the server or a channel (the channel then follows the server)."""
         before = await self._settings(actor, channel_id)
         cleared: dict[str, object] = {"max_rating": None, "default_rating": None, "over_limit_action": None}
@@ -101,18 +165,16 @@ class ModerationAdmin:
             await self._policies.set_server(actor.guild_id, **cleared)
         else:
             await self._policies.set_channel(actor.guild_id, channel_id, **cleared)
-        scope = "server" if channel_id is None else f"<#{channel_id}>"
         await self._policy_changed(
             actor,
             channel_id,
             "reset",
-            f"rating rules of {scope}",
-            {"before": describe(before), "after": describe(PolicySettings())},
+            _rules_reason(channel_id),
+            {"before": _summary(before), "after": _summary(PolicySettings())},
         )
-        follows = "Discord's rule and the defaults" if channel_id is None else "the server's rules"
-        return f"Rating rules of {scope} cleared ({describe(before)}); it now follows {follows}."
+        return RatingReset(channel_id, before)
 
-    async def set_modlog(self, actor: Actor, channel_id: int | None) -> str:
+    async def set_modlog(self, actor: Actor, channel_id: int | None) -> ModlogChange:
         before = (await self._policies.guild(actor.guild_id)).modlog_channel_id
         await self._policies.set_server(actor.guild_id, modlog_channel_id=channel_id)
         await self._policy_changed(
@@ -122,14 +184,14 @@ class ModerationAdmin:
             "mod-log channel",
             {"before": before, "after": channel_id},
         )
-        return f"Blocked attempts will be posted in <#{channel_id}>." if channel_id else "Mod-log posting is off."
+        return ModlogChange(channel_id)
 
-    async def block(self, actor: Actor, channel_id: int | None, tag: str, *, add: bool) -> str:
+    async def block(self, actor: Actor, channel_id: int | None, tag: str, *, add: bool) -> BlocklistChange | None:
+        """Add a tag to (or remove it from) a blocklist; None when ``tag`` names no tag."""
         canonical = self._canonicalize(tag)
         if not canonical:
-            return "Give a tag, e.g. `spider` or `long_hair`."
+            return None
         scope_id = SERVER_WIDE if channel_id is None else channel_id
-        scope = "this server" if channel_id is None else f"<#{channel_id}>"
         if add:
             changed = await self._policies.block(actor.guild_id, scope_id, canonical, actor.user_id)
         else:
@@ -139,25 +201,21 @@ class ModerationAdmin:
                 actor,
                 channel_id,
                 "blocked" if add else "unblocked",
-                f"blocklist of {scope}",
+                _blocklist_reason(channel_id),
                 {"tag": canonical, "entered": tag},
             )
-        if add:
-            return f"`{canonical}` is now blocked in {scope}." if changed else f"`{canonical}` was already blocked."
-        return f"`{canonical}` is no longer blocked in {scope}." if changed else f"`{canonical}` was not blocked there."
+        return BlocklistChange(canonical, channel_id, add=add, changed=changed)
 
-    async def overview(self, guild_id: int, channel_id: int) -> str:
+    async def overview(self, guild_id: int, channel_id: int) -> ModerationOverview:
         guild = await self._policies.guild(guild_id)
-        lines = [
-            f"**Server:** {describe(guild.server)}",
-            f"**<#{channel_id}>:** {describe(guild.channel(channel_id))}",
-            f"**Mod-log:** {f'<#{guild.modlog_channel_id}>' if guild.modlog_channel_id else 'off'}",
-            "**Blocked (server):** " + (", ".join(f"`{t}`" for t in sorted(guild.blocked_in(-1))) or "none"),
-            "**Blocked (this channel):** "
-            + (", ".join(f"`{t}`" for t in sorted(guild.blocklist.get(channel_id, frozenset()))) or "none"),
-            "Discord's rule always applies: nothing above `sensitive` outside age-restricted channels.",
-        ]
-        return "\n".join(lines)
+        return ModerationOverview(
+            channel_id=channel_id,
+            server=guild.server,
+            channel=guild.channel(channel_id),
+            modlog_channel_id=guild.modlog_channel_id,
+            blocked_server=tuple(sorted(guild.blocklist.get(SERVER_WIDE, frozenset()))),
+            blocked_channel=tuple(sorted(guild.blocklist.get(channel_id, frozenset()))),
+        )
 
     async def recent(self, guild_id: int, limit: int) -> list[AuditRecord]:
         return await self._audit.recent(guild_id, limit)

@@ -21,7 +21,19 @@ from prompt.tags import TagDatabase
 
 log = logging.getLogger(__name__)
 
-ModlogPoster = Callable[[int, str], Awaitable[None]]
+
+@dataclass(frozen=True, slots=True)
+class BlockedAttempt:
+    """A refused request, for the mod-log channel; ``core.client`` writes the post."""
+
+    user_id: int
+    channel_id: int
+    reason: str  # what the member was told
+    prompt: str  # the member's prompt, as the refusal's audit entry has it
+
+
+# (mod-log channel id, what to post there)
+ModlogPoster = Callable[[int, BlockedAttempt], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,11 +181,8 @@ class RequestGate:
         modlog = (await self._policies.guild(where.guild_id)).modlog_channel_id
         if modlog is None:
             return
-        text = (
-            f"🚫 Blocked `/imagine` by <@{where.user_id}> in <#{where.channel_id}>: {reason}\n"
-            f"Prompt: `{prompt[:1500].replace('`', 'ˋ')}`"
-        )
+        attempt = BlockedAttempt(where.user_id, where.channel_id, reason, prompt)
         try:
-            await self._post_modlog(modlog, text)
+            await self._post_modlog(modlog, attempt)
         except Exception:  # the refusal stands even if the mod-log channel is gone
             log.warning("could not post to mod-log channel %s", modlog, exc_info=True)

@@ -1,11 +1,52 @@
-"""What `/quota` and the admins' `/quotas` commands do, with every change in the audit log."""
+"""What `/quota` and the admins' `/quotas` commands do, with every change in the audit log.
+
+The services return data (``QuotaStatus``, ``QuotaOverview``, ``LimitChange``, ...); what the
+member reads is written in ``core.quota_text``. Only the audit log's reasons are worded here:
+they are stored data that ``/mod audit`` shows, and keep the wording they always had.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from moderation.admin import Actor
 from moderation.audit import AuditTrail
 from quota.policy import UNLIMITED, LimitKind, QuotaAsk, QuotaOverrides, QuotaStatus
 from quota.store import QuotaStore
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaOverview:
+    """A server's overrides, and the config's daily default they are set against."""
+
+    overrides: QuotaOverrides
+    default_daily: int
+
+
+@dataclass(frozen=True, slots=True)
+class LimitChange:
+    """An override was set (``daily``; 0 = unlimited) or, with ``daily`` None, removed."""
+
+    kind: LimitKind
+    target_id: int  # the role's or member's id; 0 for SERVER and BUDGET
+    daily: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class UserReset:
+    """A member's images for today and their cooldown were reset."""
+
+    user_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class BlockChange:
+    """``blocked``: the member's state asked for; ``changed``: False when unblocking a member
+    who was not blocked (blocking always changes: it replaces the reason)."""
+
+    user_id: int
+    blocked: bool
+    changed: bool = True
 
 
 def _amount(daily: int | None) -> str:
@@ -14,40 +55,17 @@ def _amount(daily: int | None) -> str:
     return "unlimited" if daily == UNLIMITED else f"{daily}/day"
 
 
-def describe_status(status: QuotaStatus, *, in_guild: bool) -> str:
-    limits = status.limits
-    if limits.blocked is not None:
-        why = f" Reason: {limits.blocked}" if limits.blocked else ""
-        return f"⛔ You are blocked from generating images in this server.{why}"
-    resets = f"<t:{int(status.resets_at.timestamp())}:R>"
-    if status.remaining is None:
-        lines = [f"🎟️ Images today: {status.used_today} made, no daily limit."]
-    else:
-        lines = [f"🎟️ Images left today: **{status.remaining}** of {limits.daily} (resets {resets})."]
-    queued = f"Queued or running: {status.active}"
-    if limits.max_active:
-        queued += f" of at most {limits.max_active} at once"
-    lines.append(queued + ".")
-    if status.cooldown_left_s > 0:
-        lines.append(f"Cooldown: {status.cooldown_left_s:.0f} s before your next request.")
-    if in_guild and limits.guild_budget:
-        left = max(limits.guild_budget - status.guild_used_today, 0)
-        lines.append(f"This server has {left} of its {limits.guild_budget} daily images left.")
-    return "\n".join(lines)
-
-
-def describe_overrides(overrides: QuotaOverrides, default_daily: int) -> str:
-    lines = [
-        f"**Daily images per member:** {_amount(overrides.server_daily)} (config default: {_amount(default_daily)})",
-        f"**Server budget:** {_amount(overrides.guild_budget)}",
-    ]
-    if overrides.roles:
-        lines.append("**Roles:** " + ", ".join(f"<@&{r}> {_amount(v)}" for r, v in overrides.roles.items()))
-    if overrides.users:
-        lines.append("**Members:** " + ", ".join(f"<@{u}> {_amount(v)}" for u, v in overrides.users.items()))
-    if overrides.blocked:
-        lines.append("**Blocked:** " + ", ".join(f"<@{u}>" for u in overrides.blocked))
-    return "\n".join(lines)
+def _limit_reason(change: LimitChange) -> str:
+    """The audit reason of a limit change (the wording the log has always had)."""
+    who = {
+        LimitKind.SERVER: "Members of this server",
+        LimitKind.BUDGET: "This server as a whole",
+        LimitKind.ROLE: f"Members with <@&{change.target_id}>",
+        LimitKind.USER: f"<@{change.target_id}>",
+    }[change.kind]
+    if change.daily is None:
+        return f"{who}: override removed; the default applies again."
+    return f"{who}: {_amount(change.daily)}."
 
 
 class QuotaAdmin:
@@ -55,11 +73,11 @@ class QuotaAdmin:
         self._store = store
         self._audit = audit
 
-    async def status(self, ask: QuotaAsk) -> str:
-        return describe_status(await self._store.status(ask), in_guild=ask.guild_id is not None)
+    async def status(self, ask: QuotaAsk) -> QuotaStatus:
+        return await self._store.status(ask)
 
-    async def overview(self, guild_id: int) -> str:
-        return describe_overrides(await self._store.overrides(guild_id), self._store.config.daily_images)
+    async def overview(self, guild_id: int) -> QuotaOverview:
+        return QuotaOverview(await self._store.overrides(guild_id), self._store.config.daily_images)
 
     async def _record(self, actor: Actor, decision: str, reason: str, details: dict[str, object]) -> None:
         await self._audit.record(
@@ -72,34 +90,28 @@ class QuotaAdmin:
             details=details,
         )
 
-    async def set_limit(self, actor: Actor, kind: LimitKind, target_id: int, daily: int | None) -> str:
-        """Set (or with None, remove) an override; returns what the admin is told."""
+    async def set_limit(self, actor: Actor, kind: LimitKind, target_id: int, daily: int | None) -> LimitChange:
+        """Set (or with None, remove) an override."""
         await self._store.set_limit(actor.guild_id, kind, target_id, daily, by=actor.user_id)
-        who = {
-            LimitKind.SERVER: "Members of this server",
-            LimitKind.BUDGET: "This server as a whole",
-            LimitKind.ROLE: f"Members with <@&{target_id}>",
-            LimitKind.USER: f"<@{target_id}>",
-        }[kind]
-        text = f"{who}: override removed; the default applies again." if daily is None else f"{who}: {_amount(daily)}."
-        await self._record(actor, f"set_{kind.value}", text, {"target": target_id, "daily": daily})
-        return "✅ " + text
+        change = LimitChange(kind, target_id, daily)
+        await self._record(actor, f"set_{kind.value}", _limit_reason(change), {"target": target_id, "daily": daily})
+        return change
 
-    async def reset_user(self, actor: Actor, user_id: int) -> str:
+    async def reset_user(self, actor: Actor, user_id: int) -> UserReset:
         await self._store.reset_user(actor.guild_id, user_id)
-        text = f"<@{user_id}>'s images for today and cooldown were reset."
-        await self._record(actor, "reset_user", text, {"target": user_id})
-        return "✅ " + text
+        reason = f"<@{user_id}>'s images for today and cooldown were reset."
+        await self._record(actor, "reset_user", reason, {"target": user_id})
+        return UserReset(user_id)
 
-    async def block(self, actor: Actor, user_id: int, reason: str) -> str:
+    async def block(self, actor: Actor, user_id: int, reason: str) -> BlockChange:
         await self._store.block(actor.guild_id, user_id, reason, by=actor.user_id)
-        text = f"<@{user_id}> can no longer generate images in this server."
-        await self._record(actor, "block_user", text, {"target": user_id, "reason": reason})
-        return "⛔ " + text
+        why = f"<@{user_id}> can no longer generate images in this server."
+        await self._record(actor, "block_user", why, {"target": user_id, "reason": reason})
+        return BlockChange(user_id, blocked=True)
 
-    async def unblock(self, actor: Actor, user_id: int) -> str:
+    async def unblock(self, actor: Actor, user_id: int) -> BlockChange:
         if not await self._store.unblock(actor.guild_id, user_id):
-            return f"<@{user_id}> was not blocked."
-        text = f"<@{user_id}> may generate images again."
-        await self._record(actor, "unblock_user", text, {"target": user_id})
-        return "✅ " + text
+            return BlockChange(user_id, blocked=False, changed=False)
+        reason = f"<@{user_id}> may generate images again."
+        await self._record(actor, "unblock_user", reason, {"target": user_id})
+        return BlockChange(user_id, blocked=False)

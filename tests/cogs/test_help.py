@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 from cogs.help import HelpCog
 from moderation.gate import Where
 from moderation.policy import ChannelRules
-from quota.policy import QuotaAsk
+from quota.policy import Limits, QuotaAsk, QuotaStatus
 from tests.support.interactions import FakeBot, FakeChannel, FakeInteraction, FakeMember, invoke, roles
 from tests.support.rules import AGE_RESTRICTED, ORDINARY
 
@@ -23,14 +24,25 @@ class FakeGate:
         return self.rules
 
 
+# 3 of 10 images left, 2 jobs queued; resets 2024-01-02 00:00 UTC.
+STATUS = QuotaStatus(
+    limits=Limits(daily=10, max_active=0, cooldown_s=0.0, guild_budget=0, blocked=None),
+    used_today=7,
+    active=2,
+    guild_used_today=0,
+    resets_at=datetime(2024, 1, 2, tzinfo=UTC),
+    cooldown_left_s=0.0,
+)
+
+
 @dataclass
 class FakeQuotas:
-    text: str = "3 of 10 images left today.\nResets <t:0:R>."
+    answer: QuotaStatus = STATUS
     asked: list[QuotaAsk] = field(default_factory=list)
 
-    async def status(self, ask: QuotaAsk) -> str:
+    async def status(self, ask: QuotaAsk) -> QuotaStatus:
         self.asked.append(ask)
-        return self.text
+        return self.answer
 
 
 def _context(rules: ChannelRules, quotas: FakeQuotas) -> SimpleNamespace:
@@ -52,7 +64,11 @@ async def test_help_names_this_channels_ratings_quota_and_prompt_limit() -> None
     assert _ratings_line(reply.content).startswith(
         "**Ratings allowed in this channel:** `general`, `sensitive` (default `general`)."
     )
-    assert "**Your quota:** 3 of 10 images left today. Resets <t:0:R>." in reply.content
+    # The status's two lines, joined into the one line of the help text.
+    assert (
+        "**Your quota:** 🎟️ Images left today: **3** of 10 (resets <t:1704153600:R>). Queued or running: 2."
+        in reply.content.splitlines()
+    )
     assert "**Longest prompt:** 1234 characters." in reply.content
     assert len(reply.content) <= 2000
     assert context.gate.asked == [Where(user_id=7, guild_id=10, channel_id=20, parent_id=None, age_restricted=False)]

@@ -6,11 +6,12 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.errors import ContentRefused, InvalidOption
+from core.moderation_text import blocked_attempt_text
 from db.audit import AuditLog
 from db.engine import create_sessionmaker
 from db.policies import PolicyStore
 from moderation.content import ContentFilter
-from moderation.gate import RequestGate, Where
+from moderation.gate import BlockedAttempt, RequestGate, Where
 from moderation.policy import SERVER_WIDE
 from prompt.ratings import Rating
 from prompt.request import ImagineOptions, PromptLimits
@@ -33,8 +34,9 @@ async def parts(engine: AsyncEngine, content: ContentFilter, tag_db: TagDatabase
     policies, audit = PolicyStore(sessions), AuditLog(sessions)
     posted: list[tuple[int, str]] = []
 
-    async def post(channel_id: int, text: str) -> None:
-        posted.append((channel_id, text))
+    async def post(channel_id: int, attempt: BlockedAttempt) -> None:
+        # The gate hands over data; the post the bot would make is what the tests read.
+        posted.append((channel_id, blocked_attempt_text(attempt)))
 
     gate = RequestGate(
         policies=policies, audit=audit, content=content, tags=tag_db, limits=PromptLimits(), post_modlog=post
@@ -104,3 +106,25 @@ async def test_a_request_the_quota_refuses_is_not_logged_as_allowed(parts) -> No
     latest = (await audit.recent(GUILD))[0]
     assert (latest.kind, latest.decision, latest.details) == ("generation", "allowed", {"job": 7})
     assert posted == []
+
+
+async def test_the_modlog_poster_gets_the_refused_attempt_as_data(
+    engine: AsyncEngine, content: ContentFilter, tag_db: TagDatabase
+) -> None:
+    sessions = create_sessionmaker(engine)
+    policies = PolicyStore(sessions)
+    attempts: list[tuple[int, BlockedAttempt]] = []
+
+    async def post(channel_id: int, attempt: BlockedAttempt) -> None:
+        attempts.append((channel_id, attempt))
+        raise RuntimeError("the mod-log channel is gone")  # the refusal must stand anyway
+
+    gate = RequestGate(policies=policies, audit=AuditLog(sessions), content=content, tags=tag_db, limits=PromptLimits())
+    gate.set_modlog_poster(post)
+    await policies.set_server(GUILD, modlog_channel_id=MODLOG)
+    await policies.block(GUILD, SERVER_WIDE, "spider", added_by=5)
+    with pytest.raises(ContentRefused) as refused:
+        await gate.admit(ImagineOptions(prompt="1girl, spider"), ORDINARY)
+    reason = "This server's moderators have blocked these tags here: `spider`."
+    assert refused.value.message == reason
+    assert attempts == [(MODLOG, BlockedAttempt(user_id=1, channel_id=CHANNEL, reason=reason, prompt="1girl, spider"))]
