@@ -14,11 +14,34 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from core.config import Config, load_config, require_token
 from core.errors import ConfigError, ModelLoadError
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from core.client import ImagineBot
+    from core.messenger import JobMessenger
+    from db.audit import AuditLog
+    from db.quotas import QuotaStore
+    from generation.worker import GenerationWorker
+    from jobs.service import GenerationService, Restored
+
 log = logging.getLogger("bot")
+
+
+@dataclass(frozen=True, slots=True)
+class Jobs:
+    """What runs and follows jobs, opened once and closed at the end."""
+
+    service: GenerationService
+    worker: GenerationWorker
+    quotas: QuotaStore
+    messenger: JobMessenger
+    restored: tuple[Restored, ...]
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -27,32 +50,122 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def run(config: Config) -> None:
-    # Heavy imports (torch, diffusers) happen here, after the config was found to be valid,
-    # so that a typo in the config is reported in a fraction of a second.
-    from core.client import BotContext, ImagineBot, configure_endpoints
+async def _open_jobs(config: Config, sessions: async_sessionmaker[AsyncSession], audit: AuditLog) -> Jobs:
+    """The job store, the GPU worker and the service, with last run's unfinished jobs queued first."""
     from core.errors import ClassifierLoadError
     from core.messenger import JobMessenger
-    from db.audit import AuditLog
-    from db.engine import create_engine, create_sessionmaker
     from db.jobs import JobStore
-    from db.migrate import upgrade_to_head
-    from db.policies import PolicyStore
     from db.quotas import QuotaStore
-    from db.settings import SettingsStore
-    from generation.loader import check_model_config, load_pipeline
+    from generation.loader import load_pipeline
     from generation.worker import GenerationWorker
     from jobs.scheduler import FairScheduler
     from jobs.service import GenerationService
-    from moderation.admin import ModerationAdmin
     from moderation.classifier import load_classifier
+    from moderation.output_check import OutputCheck
+
+    m = config.moderation
+    try:
+        # Downloaded on first use; refusing to start beats silently skipping the check.
+        classifier = await asyncio.to_thread(
+            load_classifier, m.classifier, m.classifier_model, cache_dir=None, device=m.classifier_device
+        )
+    except ClassifierLoadError as exc:
+        raise ConfigError(f"[moderation] classifier_model: {exc}") from None
+    quotas = QuotaStore(sessions, config.quota)
+    worker = GenerationWorker(
+        functools.partial(load_pipeline, config.model),
+        job_timeout_s=config.generation.job_timeout_s,
+        classifier=classifier,
+        max_batch=config.generation.max_batch,
+    )
+    service = GenerationService(JobStore(sessions, quotas), FairScheduler(config.generation.max_queue), worker)
+    # Before anything new is accepted: what the last run left queued or running goes first.
+    restored = await service.restore()
+    if restored:
+        log.info("resuming %d unfinished job(s) from the last run", len(restored))
+    messenger = JobMessenger(service, config.generation.progress_interval_s, OutputCheck(audit))
+    return Jobs(service, worker, quotas, messenger, tuple(restored))
+
+
+async def _build_bot(
+    config: Config, sessions: async_sessionmaker[AsyncSession], audit: AuditLog, jobs: Jobs
+) -> ImagineBot:
+    """The moderation gate, the tag data and the Bot with everything the cogs may use."""
+    from core.client import BotContext, ImagineBot
+    from db.policies import PolicyStore
+    from db.settings import SettingsStore
+    from moderation.admin import ModerationAdmin
     from moderation.content import ContentFilter
     from moderation.gate import RequestGate
-    from moderation.output_check import OutputCheck
     from prompt.autocomplete import TagIndex
     from prompt.request import PromptLimits
     from prompt.tags import TagDatabase
     from quota.admin import QuotaAdmin
+
+    # Loaded once (about a second for 140k tags), so autocomplete answers per keystroke.
+    tags = await asyncio.to_thread(TagDatabase.load)
+    tag_index = await asyncio.to_thread(TagIndex.from_database, tags)
+    content = await asyncio.to_thread(ContentFilter.load, tags)
+    policies = PolicyStore(sessions)
+    g = config.generation
+    # The worker counts tokens with the loaded model, so a prompt too long to ever run is
+    # refused before the quota is charged.
+    limits = PromptLimits(
+        max_prompt_chars=g.max_prompt_chars, max_negative_chars=g.max_negative_chars, tokens=jobs.worker
+    )
+    gate = RequestGate(policies=policies, audit=audit, content=content, tags=tags, limits=limits)
+    context = BotContext(
+        config=config,
+        service=jobs.service,
+        tags=tags,
+        tag_index=tag_index,
+        gate=gate,
+        moderation=ModerationAdmin(policies, audit, content.canonicalize_entry),
+        audit=audit,
+        quotas=QuotaAdmin(jobs.quotas, audit),
+        messenger=jobs.messenger,
+        settings=SettingsStore(sessions),
+        restored=jobs.restored,
+    )
+    return ImagineBot(context)
+
+
+async def _serve(bot: ImagineBot, jobs: Jobs, token: str) -> None:
+    """Run until SIGTERM/SIGINT: then new requests are refused; the running job stops at its next
+    step and, like every waiting job, stays queued in the database for the next start; finished
+    images are still delivered before the connection closes."""
+    closing: set[asyncio.Task[None]] = set()
+
+    async def shut_down() -> None:
+        try:
+            await jobs.service.close()
+            await jobs.messenger.drain(timeout=30)
+        except Exception:
+            log.exception("error while stopping the worker; closing anyway")
+        finally:
+            await bot.close()
+
+    def request_shutdown(sig: signal.Signals) -> None:
+        log.info("%s received: shutting down", sig.name)
+        if not closing:
+            closing.add(asyncio.create_task(shut_down()))
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, request_shutdown, sig)
+    jobs.service.start()  # the model loads in the background while the bot connects
+    async with bot:
+        await bot.start(token)
+
+
+async def run(config: Config) -> None:
+    # Heavy imports (torch, diffusers) happen in the helpers, after the config was found to be
+    # valid, so that a typo in the config is reported in a fraction of a second.
+    from core.client import configure_endpoints
+    from db.audit import AuditLog
+    from db.engine import create_engine, create_sessionmaker
+    from db.migrate import upgrade_to_head
+    from generation.loader import check_model_config
 
     token = require_token(config)
     try:
@@ -61,96 +174,16 @@ async def run(config: Config) -> None:
         raise ConfigError(str(exc)) from None
     configure_endpoints(config.discord)
     engine = create_engine(config.database.url)
-    service: GenerationService | None = None
+    jobs: Jobs | None = None
     try:
         await upgrade_to_head(engine)
         sessions = create_sessionmaker(engine)
-        quotas = QuotaStore(sessions, config.quota)
-        store = JobStore(sessions, quotas)
         audit = AuditLog(sessions)
-        m = config.moderation
-        try:
-            # Downloaded on first use; refusing to start beats silently skipping the check.
-            classifier = await asyncio.to_thread(
-                load_classifier, m.classifier, m.classifier_model, cache_dir=None, device=m.classifier_device
-            )
-        except ClassifierLoadError as exc:
-            raise ConfigError(f"[moderation] classifier_model: {exc}") from None
-        scheduler = FairScheduler(config.generation.max_queue)
-        worker = GenerationWorker(
-            functools.partial(load_pipeline, config.model),
-            job_timeout_s=config.generation.job_timeout_s,
-            classifier=classifier,
-            max_batch=config.generation.max_batch,
-        )
-        service = GenerationService(store, scheduler, worker)
-        # Before anything new is accepted: what the last run left queued or running goes first.
-        restored = await service.restore()
-        if restored:
-            log.info("resuming %d unfinished job(s) from the last run", len(restored))
-        messenger = JobMessenger(service, config.generation.progress_interval_s, OutputCheck(audit))
-        # Loaded once (about a second for 140k tags), so autocomplete answers per keystroke.
-        tags = await asyncio.to_thread(TagDatabase.load)
-        tag_index = await asyncio.to_thread(TagIndex.from_database, tags)
-        content = await asyncio.to_thread(ContentFilter.load, tags)
-        policies = PolicyStore(sessions)
-        g = config.generation
-        gate = RequestGate(
-            policies=policies,
-            audit=audit,
-            content=content,
-            tags=tags,
-            # The worker counts tokens with the loaded model, so a prompt too long to ever run
-            # is refused before the quota is charged.
-            limits=PromptLimits(
-                max_prompt_chars=g.max_prompt_chars, max_negative_chars=g.max_negative_chars, tokens=worker
-            ),
-        )
-        bot = ImagineBot(
-            BotContext(
-                config=config,
-                service=service,
-                tags=tags,
-                tag_index=tag_index,
-                gate=gate,
-                moderation=ModerationAdmin(policies, audit, content.canonicalize_entry),
-                audit=audit,
-                quotas=QuotaAdmin(quotas, audit),
-                messenger=messenger,
-                settings=SettingsStore(sessions),
-                restored=tuple(restored),
-            )
-        )
-        service.start()  # the model loads in the background while the bot connects
-        loop = asyncio.get_running_loop()
-
-        closing: set[asyncio.Task[None]] = set()
-
-        async def shut_down() -> None:
-            # New requests are refused; the running job stops at its next step and, like every
-            # waiting job, stays queued in the database for the next start; finished images
-            # are still delivered before the connection closes.
-            assert service is not None
-            try:
-                await service.close()
-                await messenger.drain(timeout=30)
-            except Exception:
-                log.exception("error while stopping the worker; closing anyway")
-            finally:
-                await bot.close()
-
-        def request_shutdown(sig: signal.Signals) -> None:
-            log.info("%s received: shutting down", sig.name)
-            if not closing:
-                closing.add(asyncio.create_task(shut_down()))
-
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, request_shutdown, sig)
-        async with bot:
-            await bot.start(token)
+        jobs = await _open_jobs(config, sessions, audit)
+        await _serve(await _build_bot(config, sessions, audit, jobs), jobs, token)
     finally:
-        if service is not None:
-            await service.close()
+        if jobs is not None:
+            await jobs.service.close()
         await engine.dispose()
 
 
