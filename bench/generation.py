@@ -139,47 +139,80 @@ def _request(size: int, steps: int) -> GenerationRequest:
 BATCHES = (1, 4, 8)
 
 
+def _stock_pipeline(config: str, folder: Path, device: str, dtype: torch.dtype) -> StableDiffusionXLPipeline:
+    """The benchmark's pipeline as most bots run it: diffusers' own Euler a."""
+    pipe = full_sdxl(folder, device, dtype) if config == "full" else small_sdxl(folder)
+    pipe.set_progress_bar_config(disable=True)
+    pipe.scheduler = EulerAncestralDiscreteScheduler.from_config(pipe.scheduler.config)
+    return pipe
+
+
+def _measure_stock(
+    pipe: StableDiffusionXLPipeline, request: GenerationRequest, device: str, *, size: int, steps: int, images: int
+) -> dict[str, float | None]:
+    """Stock diffusers, one image per call, measured before the pipeline is tuned."""
+
+    def stock_one(seed: int) -> None:
+        pipe(
+            prompt=PROMPT,
+            negative_prompt=request.negative,
+            width=size,
+            height=size,
+            num_inference_steps=steps,
+            guidance_scale=7.0,
+            generator=torch.Generator(device).manual_seed(seed),
+        )
+
+    stock_one(0)  # warm-up (kernels, allocator, cuDNN autotuning), outside the timings
+    _reset_peak(device)
+    return _figures(device, sum(_timed(device, lambda i=i: stock_one(i)) for i in range(images)), images)
+
+
+def _ours(model: LoadedModel, request: GenerationRequest, batch: int, seed: int) -> None:
+    run(model, [dataclasses.replace(request, seed=seed + i) for i in range(batch)])
+
+
+def _warm_up(model: LoadedModel, request: GenerationRequest) -> float:
+    """The bot's warm-up, timed: every shape, compiled if asked for."""
+    warmup_started = time.perf_counter()
+    for batch in BATCHES if "torch.compile" in model.speedups else (1,):
+        _ours(model, request, batch, 0)
+    return time.perf_counter() - warmup_started
+
+
+def _measure_ours(
+    model: LoadedModel, request: GenerationRequest, device: str, images: int
+) -> dict[str, dict[str, float | None]]:
+    """Our path at each batch size, ``images`` images (at least one batch) each."""
+    ours_runs: dict[str, dict[str, float | None]] = {}
+    for batch in BATCHES:
+        _reset_peak(device)
+        calls = max(1, images // batch)
+        seconds = sum(_timed(device, lambda b=batch, c=c: _ours(model, request, b, 100 * c)) for c in range(calls))
+        ours_runs[f"batch_{batch}"] = _figures(device, seconds, calls * batch)
+    return ours_runs
+
+
+def _ratios(ours_runs: dict[str, dict[str, float | None]], stock: dict[str, float | None]) -> dict[str, float]:
+    stock_ipm = stock["images_per_minute"]
+    assert stock_ipm is not None
+    return {
+        f"{name}_images_per_minute_vs_stock": round(run["images_per_minute"] / stock_ipm, 3)  # type: ignore[operator]
+        for name, run in ours_runs.items()
+    }
+
+
 def main(*, config: str, images: int, size: int, steps: int, compile_: OnOff = "off") -> dict[str, Any]:
     device = "cuda" if config == "full" else "cpu"
     dtype = torch.float16 if device == "cuda" else torch.float32
     with tempfile.TemporaryDirectory() as folder:
-        pipe = full_sdxl(Path(folder), device, dtype) if config == "full" else small_sdxl(Path(folder))
-        pipe.set_progress_bar_config(disable=True)
-        pipe.scheduler = EulerAncestralDiscreteScheduler.from_config(pipe.scheduler.config)
+        pipe = _stock_pipeline(config, Path(folder), device, dtype)
         request = _request(size, steps)
-
-        def stock_one(seed: int) -> None:
-            pipe(
-                prompt=PROMPT,
-                negative_prompt=request.negative,
-                width=size,
-                height=size,
-                num_inference_steps=steps,
-                guidance_scale=7.0,
-                generator=torch.Generator(device).manual_seed(seed),
-            )
-
-        stock_one(0)  # warm-up (kernels, allocator, cuDNN autotuning), outside the timings
-        _reset_peak(device)
-        stock = _figures(device, sum(_timed(device, lambda i=i: stock_one(i)) for i in range(images)), images)
-
+        stock = _measure_stock(pipe, request, device, size=size, steps=steps, images=images)
         model = tuned(pipe, device, dtype, compile_)
-
-        def ours(batch: int, seed: int) -> None:
-            run(model, [dataclasses.replace(request, seed=seed + i) for i in range(batch)])
-
-        warmup_started = time.perf_counter()
-        for batch in BATCHES if "torch.compile" in model.speedups else (1,):
-            ours(batch, 0)  # the bot's warm-up: every shape, compiled if asked for
-        warmup_s = time.perf_counter() - warmup_started
-        ours_runs: dict[str, dict[str, float | None]] = {}
-        for batch in BATCHES:
-            _reset_peak(device)
-            calls = max(1, images // batch)
-            seconds = sum(_timed(device, lambda b=batch, c=c: ours(b, 100 * c)) for c in range(calls))
-            ours_runs[f"batch_{batch}"] = _figures(device, seconds, calls * batch)
-        stock_ipm = stock["images_per_minute"]
-        assert stock_ipm is not None
+        warmup_s = _warm_up(model, request)
+        ours_runs = _measure_ours(model, request, device, images)
+        ratios = _ratios(ours_runs, stock)
         return {
             "benchmark": "generation",
             "config": "full-sdxl-cuda" if config == "full" else "small-cpu",
@@ -195,10 +228,7 @@ def main(*, config: str, images: int, size: int, steps: int, compile_: OnOff = "
             "ours_warmup_s": round(warmup_s, 2),
             "stock": stock,
             "ours": ours_runs,
-            "ratios": {
-                f"{name}_images_per_minute_vs_stock": round(run["images_per_minute"] / stock_ipm, 3)  # type: ignore[operator]
-                for name, run in ours_runs.items()
-            },
+            "ratios": ratios,
         }
 
 

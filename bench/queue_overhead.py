@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any, cast
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from core.config import QuotaConfig
 from db.audit import AuditLog
 from db.engine import create_engine, create_sessionmaker
@@ -93,52 +95,71 @@ async def _scheduler_part(jobs: int, users: int, rng: random.Random) -> dict[str
     return {"claim_put": _ms(put), "position": _ms(position), "take": _ms(take)}
 
 
+ACCEPT_PROMPTS = (
+    "1girl, long hair, smile, outdoors",
+    "2boys, (black jacket:1.2), city, night",
+    "1girl, hatsune miku, vocaloid, [twintails], BREAK, stage",
+)
+
+
+async def _accept_path(engine: AsyncEngine, capacity: int) -> tuple[RequestGate, GenerationService, FairScheduler]:
+    """The real accept path on a fresh database: gate, service and the queue behind it."""
+    await upgrade_to_head(engine)
+    sessions = create_sessionmaker(engine)
+    quotas = QuotaStore(sessions, QuotaConfig(daily_images=0, max_active=0, cooldown_s=0))
+    store = JobStore(sessions, quotas)
+    tags = await asyncio.to_thread(TagDatabase.load)
+    content = await asyncio.to_thread(ContentFilter.load, tags)
+    audit = AuditLog(sessions)
+    gate = RequestGate(policies=PolicyStore(sessions), audit=audit, content=content, tags=tags, limits=PromptLimits())
+    scheduler = FairScheduler(max_size=capacity)
+    # Never started: only the accept path (gate, quota, job record, queue) is measured.
+    service = GenerationService(store, scheduler, cast(Backend, object()))
+    return gate, service, scheduler
+
+
+async def _accept(gate: RequestGate, service: GenerationService, user: int, rng: random.Random) -> ActiveJob:
+    where = Where(user_id=user, guild_id=GUILD, channel_id=CHANNEL, parent_id=None, age_restricted=False)
+    options = ImagineOptions(prompt=rng.choice(ACCEPT_PROMPTS), steps=28)
+    service.ensure_room()
+    admission = await gate.check(options, where)
+    place = Place(user, f"u{user}", GUILD, "g", CHANNEL, False)
+    job = await service.submit(admission.request, place, quota=QuotaAsk(user, GUILD))
+    await gate.record_allowed(where, admission, job.id)
+    return job
+
+
+async def _measure_accept(
+    gate: RequestGate,
+    service: GenerationService,
+    scheduler: FairScheduler,
+    measured: int,
+    users: int,
+    rng: random.Random,
+) -> tuple[list[float], list[float]]:
+    """Seconds to accept each measured request, and for the worker to take the next job."""
+    accepted: list[float] = []
+    handed: list[float] = []
+    for _ in range(measured):
+        started = time.perf_counter()
+        await _accept(gate, service, rng.randint(1, users), rng)
+        accepted.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        await scheduler.get()  # the worker taking the next job
+        handed.append(time.perf_counter() - started)
+    return accepted, handed
+
+
 async def _accept_part(jobs: int, users: int, measured: int, rng: random.Random) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         engine = create_engine(f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}")
         try:
-            await upgrade_to_head(engine)
-            sessions = create_sessionmaker(engine)
-            quotas = QuotaStore(sessions, QuotaConfig(daily_images=0, max_active=0, cooldown_s=0))
-            store = JobStore(sessions, quotas)
-            tags = await asyncio.to_thread(TagDatabase.load)
-            content = await asyncio.to_thread(ContentFilter.load, tags)
-            audit = AuditLog(sessions)
-            gate = RequestGate(
-                policies=PolicyStore(sessions), audit=audit, content=content, tags=tags, limits=PromptLimits()
-            )
-            scheduler = FairScheduler(max_size=jobs + measured + 10)
-            # Never started: only the accept path (gate, quota, job record, queue) is measured.
-            service = GenerationService(store, scheduler, cast(Backend, object()))
-            prompts = [
-                "1girl, long hair, smile, outdoors",
-                "2boys, (black jacket:1.2), city, night",
-                "1girl, hatsune miku, vocaloid, [twintails], BREAK, stage",
-            ]
-
-            async def accept(user: int) -> ActiveJob:
-                where = Where(user_id=user, guild_id=GUILD, channel_id=CHANNEL, parent_id=None, age_restricted=False)
-                options = ImagineOptions(prompt=rng.choice(prompts), steps=28)
-                service.ensure_room()
-                admission = await gate.check(options, where)
-                place = Place(user, f"u{user}", GUILD, "g", CHANNEL, False)
-                job = await service.submit(admission.request, place, quota=QuotaAsk(user, GUILD))
-                await gate.record_allowed(where, admission, job.id)
-                return job
-
+            gate, service, scheduler = await _accept_path(engine, capacity=jobs + measured + 10)
             fill_started = time.perf_counter()
             for _ in range(jobs):
-                await accept(rng.randint(1, users))
+                await _accept(gate, service, rng.randint(1, users), rng)
             fill_s = time.perf_counter() - fill_started
-            accepted: list[float] = []
-            handed: list[float] = []
-            for _ in range(measured):
-                started = time.perf_counter()
-                await accept(rng.randint(1, users))
-                accepted.append(time.perf_counter() - started)
-                started = time.perf_counter()
-                await scheduler.get()  # the worker taking the next job
-                handed.append(time.perf_counter() - started)
+            accepted, handed = await _measure_accept(gate, service, scheduler, measured, users, rng)
             total = [a + h for a, h in zip(accepted, handed, strict=True)]
             return {
                 "queued_before": jobs,

@@ -125,6 +125,66 @@ def _load_vae(source: str, dtype: torch.dtype, cache_dir: str | None) -> Autoenc
     return AutoencoderKL.from_pretrained(source, torch_dtype=dtype, cache_dir=cache_dir)
 
 
+def _load_configured_vae(config: ModelConfig, device: torch.device, dtype: torch.dtype) -> AutoencoderKL | None:
+    """The separate VAE of ``[model] vae`` (or its "auto" choice), or None for the model's own."""
+    vae_source = resolve_vae(config.vae, device, dtype)
+    if not vae_source:
+        return None
+    try:
+        return _load_vae(vae_source, dtype, config.cache_dir or None)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(
+            f"could not load [model] vae {vae_source!r}: {exc}. Set [model] vae to a local copy, "
+            'or to "" to use the model\'s own VAE (slower in float16: it is upcast to float32)'
+        ) from exc
+
+
+def _load_from_source(
+    config: ModelConfig, kind: SourceKind, dtype: torch.dtype, extra: dict[str, object]
+) -> StableDiffusionXLPipeline:
+    """The pipeline from the source ``kind`` names, on the CPU, in ``dtype``."""
+    try:
+        if kind is SourceKind.SINGLE_FILE:
+            if config.single_file_config:
+                extra["config"] = config.single_file_config
+            return StableDiffusionXLPipeline.from_single_file(
+                str(Path(config.source).expanduser()), torch_dtype=dtype, **extra
+            )
+        source = str(Path(config.source).expanduser()) if kind is SourceKind.FOLDER else config.source
+        return StableDiffusionXLPipeline.from_pretrained(
+            source, torch_dtype=dtype, use_safetensors=True, add_watermarker=False, **extra
+        )
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"could not load [model] source {config.source!r}: {exc}") from exc
+
+
+def _prepare_pipeline(
+    pipeline: StableDiffusionXLPipeline,
+    config: ModelConfig,
+    device: torch.device,
+    dtype: torch.dtype,
+    *,
+    separate_vae: bool,
+) -> list[str]:
+    """Scheduler, VAE config, device and speed-ups; returns what apply_speedups turned on."""
+    # Euler a, with its per-step noise drawn before the loop (generation/noise.py).
+    pipeline.scheduler = PrefetchedEulerAncestral.from_config(pipeline.scheduler.config)
+    if separate_vae and dtype == torch.float16:
+        # The configured VAE is the fp16-safe one (e.g. madebyollin/sdxl-vae-fp16-fix):
+        # the fp32 upcast diffusers does for the stock SDXL VAE would only waste time and memory.
+        pipeline.vae.config.force_upcast = False
+    pipeline.to(device)
+    pipeline.set_progress_bar_config(disable=True)
+    return apply_speedups(pipeline, config, device)
+
+
+def _short_hash(config: ModelConfig, kind: SourceKind) -> str | None:
+    short_hash = config.hash or None
+    if short_hash is None and kind is SourceKind.SINGLE_FILE:
+        short_hash = file_short_hash(Path(config.source).expanduser())
+    return short_hash
+
+
 def load_pipeline(config: ModelConfig) -> LoadedModel:
     """Load the pipeline onto its device with Euler a as the scheduler."""
     kind = classify_source(config.source)
@@ -134,45 +194,13 @@ def load_pipeline(config: ModelConfig) -> LoadedModel:
     extra: dict[str, object] = {}
     if config.cache_dir:
         extra["cache_dir"] = config.cache_dir
-    vae: AutoencoderKL | None = None
-    vae_source = resolve_vae(config.vae, device, dtype)
-    if vae_source:
-        try:
-            vae = _load_vae(vae_source, dtype, config.cache_dir or None)
-        except (OSError, ValueError) as exc:
-            raise ModelLoadError(
-                f"could not load [model] vae {vae_source!r}: {exc}. Set [model] vae to a local copy, "
-                'or to "" to use the model\'s own VAE (slower in float16: it is upcast to float32)'
-            ) from exc
+    vae = _load_configured_vae(config, device, dtype)
+    if vae is not None:
         extra["vae"] = vae
-    try:
-        if kind is SourceKind.SINGLE_FILE:
-            if config.single_file_config:
-                extra["config"] = config.single_file_config
-            pipeline = StableDiffusionXLPipeline.from_single_file(
-                str(Path(config.source).expanduser()), torch_dtype=dtype, **extra
-            )
-        else:
-            source = str(Path(config.source).expanduser()) if kind is SourceKind.FOLDER else config.source
-            pipeline = StableDiffusionXLPipeline.from_pretrained(
-                source, torch_dtype=dtype, use_safetensors=True, add_watermarker=False, **extra
-            )
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"could not load [model] source {config.source!r}: {exc}") from exc
+    pipeline = _load_from_source(config, kind, dtype, extra)
+    speedups = _prepare_pipeline(pipeline, config, device, dtype, separate_vae=vae is not None)
 
-    # Euler a, with its per-step noise drawn before the loop (generation/noise.py).
-    pipeline.scheduler = PrefetchedEulerAncestral.from_config(pipeline.scheduler.config)
-    if vae is not None and dtype == torch.float16:
-        # The configured VAE is the fp16-safe one (e.g. madebyollin/sdxl-vae-fp16-fix):
-        # the fp32 upcast diffusers does for the stock SDXL VAE would only waste time and memory.
-        pipeline.vae.config.force_upcast = False
-    pipeline.to(device)
-    pipeline.set_progress_bar_config(disable=True)
-    speedups = apply_speedups(pipeline, config, device)
-
-    short_hash = config.hash or None
-    if short_hash is None and kind is SourceKind.SINGLE_FILE:
-        short_hash = file_short_hash(Path(config.source).expanduser())
+    short_hash = _short_hash(config, kind)
     encoder = PromptEncoder.from_pipeline(pipeline, max_chunks=MAX_PROMPT_CHUNKS)
     return LoadedModel(
         pipeline,

@@ -77,6 +77,50 @@ def _dedupe(units: list[str]) -> list[str]:
     return out
 
 
+def _check_lengths(prompt: str, negative: str, max_chars: int) -> None:
+    for label, text in (("prompt", prompt), ("negative prompt", negative)):
+        if len(text) > max_chars:
+            raise PromptTooLong(f"The {label} is {len(text)} characters long; the limit is {max_chars}.")
+
+
+def _user_units(prompt: str, rating: Rating | None, tags: TagDatabase | None) -> list[str]:
+    """The user's tags, normalised, without rating tags that contradict ``rating``, ordered."""
+    units = normalize_tags(prompt)
+    if rating is not None:
+        wanted = rating.prompt_tags
+        units = [u for u in units if _core(u) not in RATING_TAGS or _core(u) in wanted]
+    if not any(bare_tag(u) for u in units if u != BREAK):
+        raise EmptyPrompt("The prompt is empty; write a few comma-separated tags, e.g. `1girl, smile`.")
+    if tags is not None:
+        units = order_tags(units, tags)
+    return units
+
+
+def _preset_tags(quality: str, style: str) -> tuple[str, str]:
+    """What the presets alone add to the prompt and to the negative."""
+    try:
+        return apply_presets("", "", quality=quality, style=style)
+    except ValueError as exc:
+        raise UnknownOption(str(exc)) from None
+
+
+def _with_special_tags(units: list[str], preset_prompt: str, specials: tuple[str | None, ...]) -> list[str]:
+    """``units`` plus the special tags neither the user nor the presets already wrote."""
+    out = list(units)
+    present = {_core(u) for u in out} | {_core(u) for u in split_tags(preset_prompt)}
+    for special in specials:
+        if special is not None and special not in present:
+            out.append(special)
+            present.add(special)
+    return out
+
+
+def _check_weights(final_prompt: str, final_negative: str) -> None:
+    for text, weight in parse_attention(final_prompt) + parse_attention(final_negative):
+        if not math.isfinite(weight):
+            raise InvalidWeight(f"The weight of {text.strip()!r} is not a usable number.")
+
+
 def assemble_prompt(
     prompt: str,
     negative: str = "",
@@ -99,30 +143,14 @@ def assemble_prompt(
     includes ``nsfw``, the presets' ``nsfw`` negative tag is left out (the user's own
     negative is kept as written).
     """
-    for label, text in (("prompt", prompt), ("negative prompt", negative)):
-        if len(text) > max_chars:
-            raise PromptTooLong(f"The {label} is {len(text)} characters long; the limit is {max_chars}.")
+    _check_lengths(prompt, negative, max_chars)
     year_tag = _option(year, YEAR_TAGS, "year tag")
     aesthetic_tag = _option(aesthetic, AESTHETIC_TAGS, "aesthetic tag")
 
-    units = normalize_tags(prompt)
+    units = _user_units(prompt, rating, tags)
     wanted_rating = rating.prompt_tags if rating is not None else ()
-    if rating is not None:
-        units = [u for u in units if _core(u) not in RATING_TAGS or _core(u) in wanted_rating]
-    if not any(bare_tag(u) for u in units if u != BREAK):
-        raise EmptyPrompt("The prompt is empty; write a few comma-separated tags, e.g. `1girl, smile`.")
-    if tags is not None:
-        units = order_tags(units, tags)
-
-    try:
-        preset_prompt, preset_negative = apply_presets("", "", quality=quality, style=style)
-    except ValueError as exc:
-        raise UnknownOption(str(exc)) from None
-    present = {_core(u) for u in units} | {_core(u) for u in split_tags(preset_prompt)}
-    for special in (*wanted_rating, year_tag, aesthetic_tag):
-        if special is not None and special not in present:
-            units.append(special)
-            present.add(special)
+    preset_prompt, preset_negative = _preset_tags(quality, style)
+    units = _with_special_tags(units, preset_prompt, (*wanted_rating, year_tag, aesthetic_tag))
 
     user_negative = ", ".join(normalize_tags(negative))
     final_prompt, final_negative = apply_presets(", ".join(units), user_negative, quality=quality, style=style)
@@ -133,7 +161,5 @@ def assemble_prompt(
         kept = [u for u in split_tags(preset_negative) if _core(u) != "nsfw"]
         final_negative = ", ".join(part for part in (", ".join(kept), user_negative) if part)
 
-    for text, weight in parse_attention(final_prompt) + parse_attention(final_negative):
-        if not math.isfinite(weight):
-            raise InvalidWeight(f"The weight of {text.strip()!r} is not a usable number.")
+    _check_weights(final_prompt, final_negative)
     return AssembledPrompt(final_prompt, final_negative)

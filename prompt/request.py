@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from core.errors import InvalidOption, PromptError
-from prompt.assembly import AESTHETIC_TAGS, YEAR_TAGS, assemble_prompt
+from prompt.assembly import AESTHETIC_TAGS, YEAR_TAGS, AssembledPrompt, assemble_prompt
 from prompt.presets import (
     DEFAULT_QUALITY,
     DEFAULT_RESOLUTION,
@@ -307,6 +307,43 @@ def _check_tokens(limits: PromptLimits, prompt: str, negative: str) -> None:
         raise InvalidOption("prompt", str(exc)) from None
 
 
+def _choose_rating(options: ImagineOptions, rules: RatingRules) -> Rating:
+    """The rating the channel's rules apply to the one the member asked for (if any)."""
+    try:
+        requested = Rating.parse(options.rating) if options.rating is not None else None
+        return rules.choose(requested)
+    except ValueError as exc:  # an unknown label, or moderation's RatingRefused
+        raise InvalidOption("rating", str(exc)) from None
+
+
+def _assemble(
+    options: ImagineOptions,
+    user_prompt: str,
+    user_negative: str,
+    *,
+    rating: Rating,
+    rules: RatingRules,
+    limits: PromptLimits,
+    tags: TagDatabase | None,
+) -> AssembledPrompt:
+    """The final prompt and negative, with the assembler's errors as ``InvalidOption``."""
+    try:
+        return assemble_prompt(
+            user_prompt,
+            user_negative,
+            quality=options.quality,
+            style=options.style,
+            rating=rating,
+            year=options.year,
+            aesthetic=options.aesthetic,
+            tags=tags,
+            allow_nsfw=rules.allows_sexual,
+            max_chars=max(limits.max_prompt_chars, limits.max_negative_chars),
+        )
+    except PromptError as exc:
+        raise InvalidOption("prompt", str(exc)) from None
+
+
 def build_request(
     options: ImagineOptions,
     *,
@@ -322,26 +359,8 @@ def build_request(
     check_options(options, limits)
     user_prompt = _clean(options.prompt)
     user_negative = _clean(options.negative)
-    try:
-        requested = Rating.parse(options.rating) if options.rating is not None else None
-        rating = rules.choose(requested)
-    except ValueError as exc:  # an unknown label, or moderation's RatingRefused
-        raise InvalidOption("rating", str(exc)) from None
-    try:
-        assembled = assemble_prompt(
-            user_prompt,
-            user_negative,
-            quality=options.quality,
-            style=options.style,
-            rating=rating,
-            year=options.year,
-            aesthetic=options.aesthetic,
-            tags=tags,
-            allow_nsfw=rules.allows_sexual,
-            max_chars=max(limits.max_prompt_chars, limits.max_negative_chars),
-        )
-    except PromptError as exc:
-        raise InvalidOption("prompt", str(exc)) from None
+    rating = _choose_rating(options, rules)
+    assembled = _assemble(options, user_prompt, user_negative, rating=rating, rules=rules, limits=limits, tags=tags)
     negative = _rated_negative(assembled.negative, rules)
     _check_tokens(limits, assembled.prompt, negative)
     resolution = RESOLUTIONS_BY_KEY[options.aspect]
