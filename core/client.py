@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import discord
@@ -16,6 +16,7 @@ from discord.ext import commands
 from core import funnel
 from core.config import Config, DiscordConfig
 from core.moderation_text import blocked_attempt_text
+from core.pacer import Pacer
 from db.audit import AuditLog
 from db.settings import SettingsStore
 from jobs.service import GenerationService, Restored
@@ -55,8 +56,10 @@ class BotContext:
     quotas: QuotaAdmin
     messenger: JobMessenger
     settings: SettingsStore
-    # Jobs the previous run left unfinished, queued again; the imagine cog follows them.
+    # Jobs the previous run left unfinished, queued again; the messenger follows them.
     restored: tuple[Restored, ...] = ()
+    # When /imagine answers Discord before its decision (a burst): see core.submit.
+    pacer: Pacer = field(default_factory=Pacer)
 
 
 def configure_endpoints(config: DiscordConfig) -> None:

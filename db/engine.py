@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +45,25 @@ def create_engine(url: str) -> AsyncEngine:
     return engine
 
 
+class _TurnTakingSessions(async_sessionmaker[AsyncSession]):
+    """SQLite has one writer at a time. Its writing transactions (``begin()``) take turns on an
+    asyncio lock instead of polling the file lock (``busy_timeout`` sleeps between tries), which
+    halves the time a burst of requests takes to be recorded; reads (``sessions()``) run freely
+    alongside, as WAL allows."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(engine, expire_on_commit=False)
+        self._writer = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncSession]:  # type: ignore[override]
+        async with self._writer, super().begin() as session:
+            yield session
+
+
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    if engine.dialect.name == "sqlite":
+        return _TurnTakingSessions(engine)
     return async_sessionmaker(engine, expire_on_commit=False)
 
 

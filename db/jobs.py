@@ -37,10 +37,17 @@ class JobStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], quotas: QuotaStore | None = None) -> None:
         self._sessions = sessions
         self._quotas = quotas
+        self._written: dict[tuple[str, object], dict[str, object]] = {}
 
     async def _upsert(
         self, session: AsyncSession, model: type[User | Guild | Channel], values: dict[str, object]
     ) -> None:
+        # Written only when new or changed since this process last wrote it: a burst of requests
+        # from known members and channels then adds no row writes but the job's own.
+        known = (model.__tablename__, values["id"])
+        if self._written.get(known) == values:
+            return
+        session.info.setdefault("written", []).append((known, values))  # remembered once committed
         # One statement per row, race-free: two members of a new guild may ask at once.
         keys = {k: v for k, v in values.items() if k != "id"}
         stmt = upsert_insert(session, model).values(**values, created_at=utcnow())
@@ -91,7 +98,9 @@ class JobStore:
             )
             session.add(job)
             await session.flush()
-            return job.id
+            written = session.info.get("written", [])
+        self._written.update(written)  # committed: these rows need no write next time
+        return job.id
 
     async def get(self, job_id: int) -> JobRecord | None:
         async with self._sessions() as session:

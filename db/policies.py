@@ -6,6 +6,8 @@ bot process (sharding) would need a shared invalidation, noted for the scale pat
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -30,14 +32,29 @@ class PolicyStore:
         self._sessions = sessions
         self._cache: dict[int, GuildSettings] = {}
         self._versions: dict[int, int] = {}
+        # One read per server at a time: a burst of requests in a server not cached yet waits
+        # for the same read instead of sending one each.
+        self._loading: dict[int, tuple[int, asyncio.Future[GuildSettings]]] = {}
 
     async def guild(self, guild_id: int) -> GuildSettings:
         cached = self._cache.get(guild_id)
         if cached is not None:
             return cached
+        version = self._versions.get(guild_id, 0)
+        loading = self._loading.get(guild_id)
+        if loading is None or loading[0] != version:
+            loading = (version, asyncio.ensure_future(self._load(guild_id, version)))
+            self._loading[guild_id] = loading
+            loading[1].add_done_callback(lambda _: self._forget_load(guild_id, loading))
+        return await asyncio.shield(loading[1])
+
+    def _forget_load(self, guild_id: int, loading: tuple[int, asyncio.Future[GuildSettings]]) -> None:
+        if self._loading.get(guild_id) is loading:
+            del self._loading[guild_id]
+
+    async def _load(self, guild_id: int, version: int) -> GuildSettings:
         # A change committed while this read runs bumps the version; the stale snapshot is
         # then returned to this caller but not cached, so the change cannot be lost.
-        version = self._versions.get(guild_id, 0)
         async with self._sessions() as session:
             server = await session.get(GuildPolicy, guild_id)
             channels = (await session.scalars(select(ChannelPolicy).where(ChannelPolicy.guild_id == guild_id))).all()

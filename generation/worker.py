@@ -11,6 +11,7 @@ import functools
 import gc
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
@@ -33,6 +34,7 @@ OUT_OF_MEMORY = (
     "The GPU ran out of memory for this image, even after a retry. Try a smaller size or try again "
     "when the bot is less busy."
 )
+FITTING_REMEMBERED = 4096
 UNEXPECTED = "The image could not be generated (the error was logged)."
 
 
@@ -87,6 +89,7 @@ class GenerationWorker:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpu-worker")
         self._model: asyncio.Future[LoadedModel] | None = None
         self._events: BackendEvents | None = None
+        self._fitting: OrderedDict[tuple[str, str], None] = OrderedDict()  # prompts known to fit
 
     @property
     def max_batch(self) -> int:
@@ -154,8 +157,14 @@ class GenerationWorker:
         it runs, as before (a load failure refuses every job with its reason).
         """
         model = self._ready_model()
-        if model is not None:
-            model.encoder.check_tokens(prompt, negative)
+        if model is None or (prompt, negative) in self._fitting:
+            return
+        model.encoder.check_tokens(prompt, negative)
+        # Tokenising costs about a millisecond on the event loop: a burst of Re-rolls of one
+        # result asks for the same prompt hundreds of times.
+        self._fitting[(prompt, negative)] = None
+        if len(self._fitting) > FITTING_REMEMBERED:
+            self._fitting.popitem(last=False)
 
     def batch_key(self, request: GenerationRequest) -> Hashable | None:
         model = self._ready_model()

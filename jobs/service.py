@@ -14,7 +14,17 @@ from dataclasses import dataclass
 
 from core.errors import GenerationFailed, JobCancelled, JobRequeued, NotYourJob
 from jobs.backend import Backend
-from jobs.model import ActiveJob, GenerationResult, JobRecord, JobStatus, Place, Progress, StopReason, UnfinishedJob
+from jobs.model import (
+    ActiveJob,
+    GenerationResult,
+    JobRecord,
+    JobStatus,
+    Place,
+    Progress,
+    QueueSlot,
+    StopReason,
+    UnfinishedJob,
+)
 from jobs.scheduler import NORMAL, FairScheduler
 from jobs.store import JobStore
 from prompt.request import GenerationRequest
@@ -166,6 +176,15 @@ class GenerationService:
         """Raise QueueFull (or NotAccepting) now, before the interaction is deferred."""
         self._scheduler.ensure_room()
 
+    def hold_seat(self, user_id: int, priority: int = NORMAL) -> QueueSlot:
+        """A place in line, held while the request is decided: a full queue (or a stopping bot) is
+        refused now, before anything is answered or read. ``submit`` takes it, or release it."""
+        self._scheduler.ensure_room()
+        return self._scheduler.claim(user_id, priority)
+
+    def release_seat(self, user_id: int, slot: QueueSlot) -> None:
+        self._scheduler.release(user_id, slot)
+
     async def submit(
         self,
         request: GenerationRequest,
@@ -175,11 +194,13 @@ class GenerationService:
         priority: int = NORMAL,
         interaction_id: int | None = None,
         interaction_token: str | None = None,
+        slot: QueueSlot | None = None,
     ) -> ActiveJob:
         """Charge the quota and record the job in one transaction, then queue it: the record
-        exists before the member is told. QuotaRefused leaves no trace."""
-        self._scheduler.ensure_room()
-        slot = self._scheduler.claim(request.user_id, priority)
+        exists before the member is told. QuotaRefused leaves no trace. ``slot``: a seat taken
+        with ``hold_seat`` (released here if the job is not recorded)."""
+        if slot is None:
+            slot = self.hold_seat(request.user_id, priority)
         try:
             job_id = await self._store.create(
                 request,

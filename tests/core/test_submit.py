@@ -1,20 +1,23 @@
-"""The one path every request takes: room, gate, quota and record, then the defer and the followed job."""
+"""The one path every request takes: room, gate, quota and record, then the defer and the followed job;
+under a burst the defer comes first and a refusal is then told privately."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
 import discord
 import pytest
 
-from core.errors import QueueFull, QuotaRefused
+from core.errors import ContentRefused, QueueFull, QuotaRefused
+from core.pacer import Pacer
 from core.replies import InteractionReply
 from core.submit import submit_imagine
-from jobs.model import Place
+from jobs.model import Place, QueueSlot
 from jobs.scheduler import NORMAL, PRIORITY
 from moderation.gate import Admission, Where
 from prompt.request import ImagineOptions
@@ -39,10 +42,17 @@ class FakeService:
     quota_error: QuotaRefused | None = None
     submitted: list[dict[str, Any]] = field(default_factory=list)
 
-    def ensure_room(self) -> None:
-        self.calls.names.append("ensure_room")
+    released: list[tuple[int, QueueSlot]] = field(default_factory=list)
+
+    def hold_seat(self, user_id: int, priority: int = NORMAL) -> QueueSlot:
+        self.calls.names.append("hold_seat")
         if self.room_error is not None:
             raise self.room_error
+        return QueueSlot(round=3, priority=priority)
+
+    def release_seat(self, user_id: int, slot: QueueSlot) -> None:
+        self.calls.names.append("release_seat")
+        self.released.append((user_id, slot))
 
     async def submit(self, request: object, place: Place, **kwargs: Any) -> SimpleNamespace:
         self.calls.names.append("submit")
@@ -58,10 +68,13 @@ class FakeGate:
     checked: list[tuple[ImagineOptions, Where]] = field(default_factory=list)
     allowed: list[tuple[Where, int | None]] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
+    error: Exception | None = None
 
     async def check(self, options: ImagineOptions, where: Where) -> Admission:
         self.calls.names.append("check")
         self.checked.append((options, where))
+        if self.error is not None:
+            raise self.error
         return ADMISSION
 
     async def record_allowed(self, where: Where, admission: Admission, job_id: int | None = None) -> None:
@@ -96,13 +109,16 @@ class Setup:
     calls: Calls
 
 
-def _setup(*, room_error: Exception | None = None, quota_error: QuotaRefused | None = None) -> Setup:
+def _setup(
+    *, room_error: Exception | None = None, quota_error: QuotaRefused | None = None, pacer: Pacer | None = None
+) -> Setup:
+    pacer = pacer or Pacer()
     calls = Calls()
     service = FakeService(calls, room_error=room_error, quota_error=quota_error)
     gate = FakeGate(calls)
     messenger = FakeMessenger()
     config = SimpleNamespace(quota=SimpleNamespace(priority_roles=("vip",)))
-    bot = FakeBot(SimpleNamespace(service=service, gate=gate, messenger=messenger, config=config))
+    bot = FakeBot(SimpleNamespace(service=service, gate=gate, messenger=messenger, config=config, pacer=pacer))
     return Setup(service, gate, messenger, bot, calls)
 
 
@@ -121,7 +137,7 @@ async def test_an_accepted_request_is_recorded_then_deferred_and_followed() -> N
     s = _setup()
     interaction = _member()
     await submit_imagine(s.bot.as_bot(), interaction.as_interaction(), OPTIONS)
-    assert s.calls.names == ["ensure_room", "check", "submit", "record_allowed"]
+    assert s.calls.names == ["hold_seat", "check", "submit", "record_allowed"]
     assert interaction.response.deferred == [{"ephemeral": False, "thinking": True}]
     reply, job, rules = await _followed(s.messenger)
     assert (reply.private, reply.gone, reply.user_id) == (False, False, 7)
@@ -138,6 +154,7 @@ async def test_the_job_is_submitted_with_who_asked_where_and_their_priority() ->
     assert submitted["place"] == Place(7, "alice", 10, "Guild", 20, False)
     assert submitted["quota"] == QuotaAsk(user_id=7, guild_id=10, role_ids=(5,), images=2)
     assert submitted["priority"] == PRIORITY
+    assert submitted["slot"] == QueueSlot(round=3, priority=PRIORITY)  # the seat held before deciding
     assert (submitted["interaction_id"], submitted["interaction_token"]) == (interaction.id, "tok")
     assert s.gate.checked == [(OPTIONS, Where(7, 10, 20, None, False))]
     await _followed(s.messenger)
@@ -164,7 +181,7 @@ async def test_a_full_queue_refuses_before_the_gate_and_the_defer() -> None:
     interaction = _member()
     with pytest.raises(QueueFull):
         await submit_imagine(s.bot.as_bot(), interaction.as_interaction(), OPTIONS)
-    assert s.calls.names == ["ensure_room"]
+    assert s.calls.names == ["hold_seat"]
     assert not interaction.response.is_done()
 
 
@@ -173,7 +190,7 @@ async def test_a_quota_refusal_is_audited_and_raised_before_the_defer() -> None:
     interaction = _member()
     with pytest.raises(QuotaRefused, match="No images left today."):
         await submit_imagine(s.bot.as_bot(), interaction.as_interaction(), OPTIONS)
-    assert s.calls.names == ["ensure_room", "check", "submit", "record_quota_refusal"]
+    assert s.calls.names == ["hold_seat", "check", "submit", "record_quota_refusal"]
     assert s.gate.refusals == ["No images left today."]
     assert not interaction.response.is_done()
     assert s.messenger.started == []
@@ -192,3 +209,73 @@ async def test_a_failed_defer_still_follows_the_job_through_the_channel(caplog: 
 
 def test_http_error_double_is_a_discord_http_exception() -> None:
     assert isinstance(http_error(), discord.HTTPException)
+
+
+# ---- under a burst: answer first, decide after -------------------------------------------------
+
+
+def _busy() -> Pacer:
+    return Pacer(deciding=Pacer().busy_at)  # as many decisions running as make the bot busy
+
+
+async def test_when_busy_the_answer_comes_before_the_decision_and_the_job_is_followed() -> None:
+    s = _setup(pacer=_busy())
+    interaction = _member()
+    await submit_imagine(s.bot.as_bot(), interaction.as_interaction(), OPTIONS)
+    assert interaction.response.deferred == [{"ephemeral": False, "thinking": True}]
+    assert s.calls.names == ["hold_seat", "check", "submit", "record_allowed"]
+    reply, job, _ = await _followed(s.messenger)
+    assert (reply.private, reply.gone, getattr(job, "id", None)) == (False, False, 5)
+
+
+async def test_a_refusal_after_a_public_answer_deletes_it_and_tells_the_member_privately() -> None:
+    s = _setup(quota_error=QuotaRefused("No images left today."), pacer=_busy())
+    interaction = _member()
+    await submit_imagine(s.bot.as_bot(), interaction.as_interaction(), OPTIONS)  # told, not raised
+    assert interaction.response.deferred == [{"ephemeral": False, "thinking": True}]
+    assert interaction.original_deleted is True
+    assert [(m.content, m.ephemeral) for m in interaction.followup.sent] == [("No images left today.", True)]
+    assert interaction.edits == []  # nothing about the refused prompt was ever public
+    assert s.gate.refusals == ["No images left today."]
+    assert s.messenger.started == [] and s.gate.allowed == []
+
+
+async def test_a_refusal_after_a_private_answer_edits_it() -> None:
+    s = _setup(quota_error=QuotaRefused("No images left today."), pacer=_busy())
+    interaction = _member()
+    await submit_imagine(s.bot.as_bot(), interaction.as_interaction(), OPTIONS, private=True)
+    assert interaction.response.deferred == [{"ephemeral": True, "thinking": True}]
+    assert interaction.edits == [{"content": "No images left today."}]
+    assert interaction.original_deleted is False
+
+
+async def test_a_full_queue_is_refused_privately_at_once_even_when_busy() -> None:
+    s = _setup(room_error=QueueFull("The queue is full."), pacer=_busy())
+    interaction = _member()
+    with pytest.raises(QueueFull):
+        await submit_imagine(s.bot.as_bot(), interaction.as_interaction(), OPTIONS)
+    assert not interaction.response.is_done()
+
+
+def test_the_pacer_waits_out_the_budget_from_the_click_and_not_when_busy() -> None:
+    pacer = Pacer(budget_s=0.5, busy_at=2)
+    fresh = FakeInteraction().as_interaction()
+    assert 0.4 < pacer.wait_s(fresh) <= 0.5
+    old = FakeInteraction(interaction_id=discord.utils.time_snowflake(datetime.now(UTC) - timedelta(seconds=2)))
+    assert pacer.wait_s(old.as_interaction()) == 0.0
+    future = FakeInteraction(interaction_id=discord.utils.time_snowflake(datetime.now(UTC) + timedelta(seconds=9)))
+    assert pacer.wait_s(future.as_interaction()) == 0.5  # a fast clock never stretches the budget
+    with pacer.decision(), pacer.decision():
+        assert pacer.wait_s(fresh) == 0.0
+    assert pacer.deciding == 0
+
+
+async def test_a_refusal_by_the_gate_gives_the_seat_back() -> None:
+    s = _setup()
+    s.gate.error = ContentRefused("Not here.")
+    interaction = _member()
+    with pytest.raises(ContentRefused):
+        await submit_imagine(s.bot.as_bot(), interaction.as_interaction(), OPTIONS)
+    assert s.calls.names == ["hold_seat", "check", "release_seat"]
+    assert s.service.released == [(7, QueueSlot(round=3, priority=PRIORITY))]
+    assert s.service.submitted == []

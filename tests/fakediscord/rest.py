@@ -401,7 +401,8 @@ class RestApi:
             self.state.changed()
             raise ApiError(404, 10015, "Unknown Webhook")
         original = ix.original
-        if original is not None and original.loading and not ix.defer_filled:
+        # (Once the "thinking" message was deleted, a follow-up is a message of its own.)
+        if original is not None and original.loading and not original.deleted and not ix.defer_filled:
             # Discord turns the first follow-up after a "thinking" defer into the original response.
             if not _has_message_content(payload, len(body.files)):
                 raise ApiError(400, 50006, "Cannot send an empty message")

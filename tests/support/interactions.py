@@ -158,6 +158,7 @@ class FakeInteraction:
         self.response = FakeResponse()
         self.followup = FakeFollowup()
         self.edits: list[dict[str, Any]] = []
+        self.original_deleted = False
 
     @property
     def created_at(self) -> datetime:
@@ -167,6 +168,11 @@ class FakeInteraction:
         if self.response.fail_with is not None:
             raise self.response.fail_with
         self.edits.append(changes)
+
+    async def delete_original_response(self) -> None:
+        if self.response.fail_with is not None:
+            raise self.response.fail_with
+        self.original_deleted = True
 
     def as_interaction(self) -> discord.Interaction[Any]:
         return cast(discord.Interaction[Any], self)
