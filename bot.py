@@ -107,6 +107,8 @@ async def _build_bot(
     tag_index = await asyncio.to_thread(TagIndex.from_database, tags)
     content = await asyncio.to_thread(ContentFilter.load, tags)
     policies = PolicyStore(sessions)
+    settings = SettingsStore(sessions)
+    await settings.load()
     g = config.generation
     # The worker counts tokens with the loaded model, so a prompt too long to ever run is
     # refused before the quota is charged.
@@ -124,7 +126,7 @@ async def _build_bot(
         audit=audit,
         quotas=QuotaAdmin(jobs.quotas, audit),
         messenger=jobs.messenger,
-        settings=SettingsStore(sessions),
+        settings=settings,
         restored=jobs.restored,
     )
     return ImagineBot(context)
