@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -112,6 +113,17 @@ async def _probe_autocomplete(stage: Stage, stop: asyncio.Event, times: list[flo
         await asyncio.sleep(0.1)
 
 
+def _cpu_s(pid: int) -> tuple[float, float]:
+    """User + system CPU seconds so far (Linux) of a process's main thread (the event loop) and
+    of all its threads (with the GPU worker and the database threads)."""
+
+    def seconds(stat: Path) -> float:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    return seconds(Path(f"/proc/{pid}/task/{pid}/stat")), seconds(Path(f"/proc/{pid}/stat"))
+
+
 def _answered(ix: Interaction) -> bool:
     return bool(ix.responses or ix.rejected)
 
@@ -197,10 +209,15 @@ async def run_burst(backend: str, n: int, kind: str, servers: int, model: Path) 
             before = await _ledger(stage.database_url)
             stop, typing_times = asyncio.Event(), list[float]()
             probe = asyncio.create_task(_probe_autocomplete(stage, stop, typing_times))
+            assert stage.bot.process is not None
+            cpu_before = _cpu_s(stage.bot.process.pid), time.process_time()
             started = time.perf_counter()
             interactions = await _fire(stage, kind)
             fired_s = time.perf_counter() - started
             await _settle(stage, interactions)
+            settled_s = time.perf_counter() - started
+            loop_s, bot_s = (after - before for after, before in zip(_cpu_s(stage.bot.process.pid), cpu_before[0]))
+            cpu = loop_s, bot_s, time.process_time() - cpu_before[1]
             stop.set()
             await probe
             after = await _ledger(stage.database_url)
@@ -214,6 +231,10 @@ async def run_burst(backend: str, n: int, kind: str, servers: int, model: Path) 
         "n": n,
         "servers": servers,
         "fired_in_s": round(fired_s, 3),
+        # CPU seconds from the first interaction until every one was settled: the bot process,
+        # and this process (the local Discord, which checks every body against Discord's schema).
+        "settled_in_s": round(settled_s, 3),
+        "cpu_s": {"bot_event_loop": round(cpu[0], 2), "bot": round(cpu[1], 2), "local_discord": round(cpu[2], 2)},
         "ack_latency": _stats(acks),
         "within_3s": sum(1 for a in acks if a <= WINDOW_S),
         "outcomes": dict(outcomes),

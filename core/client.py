@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import aiohttp
 import discord
 import discord.gateway
 import discord.http
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from core.messenger import JobMessenger
 
 log = logging.getLogger(__name__)
+
+HTTP_CONNECTIONS = 32
 
 EXTENSIONS = (
     "cogs.imagine",
@@ -81,6 +84,10 @@ class ImagineBot(commands.Bot):
             help_command=None,
             guild_ready_timeout=context.config.discord.guild_ready_timeout,
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
+            # discord.py's default opens a new connection for every request in flight; a burst
+            # of answers then spends its time on handshakes (TLS with Discord). A bounded pool
+            # keeps them alive and reuses them.
+            connector=aiohttp.TCPConnector(limit=HTTP_CONNECTIONS),
         )
         self.context = context
         context.gate.set_modlog_poster(self.post_modlog)
