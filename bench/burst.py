@@ -188,14 +188,19 @@ async def _settle(stage: Stage, interactions: list[Interaction]) -> None:
         await stage.server.wait_for(settled, timeout=60)
 
 
-async def _ledger(database_url: str) -> dict[str, int]:
+async def _ledger(database_url: str, interactions: list[Interaction], members: list[User]) -> dict[str, int]:
+    """The burst's jobs (by interaction id) and images, and what its members were charged."""
     engine = create_engine(database_url)
+    ids, users = [ix.id for ix in interactions], [m.id for m in members]
     try:
         async with engine.connect() as conn:
-            jobs = int(await conn.scalar(select(func.count()).select_from(Job)) or 0)
-            images = int(await conn.scalar(select(func.coalesce(func.sum(Job.images), 0))) or 0)
+            mine = Job.interaction_id.in_(ids)
+            jobs = int(await conn.scalar(select(func.count()).select_from(Job).where(mine)) or 0)
+            images = int(await conn.scalar(select(func.coalesce(func.sum(Job.images), 0)).where(mine)) or 0)
             charged = int(
-                await conn.scalar(select(func.coalesce(func.sum(QuotaUsage.used), 0)).where(QuotaUsage.user_id != 0))
+                await conn.scalar(
+                    select(func.coalesce(func.sum(QuotaUsage.used), 0)).where(QuotaUsage.user_id.in_(users))
+                )
                 or 0
             )
     finally:
@@ -206,7 +211,6 @@ async def _ledger(database_url: str) -> dict[str, int]:
 async def run_burst(backend: str, n: int, kind: str, servers: int, model: Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         async with _stage(backend, Path(tmp), model, n, servers) as stage:
-            before = await _ledger(stage.database_url)
             stop, typing_times = asyncio.Event(), list[float]()
             probe = asyncio.create_task(_probe_autocomplete(stage, stop, typing_times))
             assert stage.bot.process is not None
@@ -216,15 +220,15 @@ async def run_burst(backend: str, n: int, kind: str, servers: int, model: Path) 
             fired_s = time.perf_counter() - started
             await _settle(stage, interactions)
             settled_s = time.perf_counter() - started
-            loop_s, bot_s = (after - before for after, before in zip(_cpu_s(stage.bot.process.pid), cpu_before[0]))
+            now_loop, now_bot = _cpu_s(stage.bot.process.pid)
+            loop_s, bot_s = now_loop - cpu_before[0][0], now_bot - cpu_before[0][1]
             cpu = loop_s, bot_s, time.process_time() - cpu_before[1]
             stop.set()
             await probe
-            after = await _ledger(stage.database_url)
+            ledger = await _ledger(stage.database_url, interactions, stage.members)
     outcomes = Counter(_outcome(ix) for ix in interactions)
     acks = [ix.responses[0].received_after for ix in interactions if ix.responses]
     queued = outcomes["queued"]
-    new_jobs = after["jobs"] - before["jobs"]
     return {
         "backend": backend,
         "kind": kind,
@@ -241,9 +245,8 @@ async def run_burst(backend: str, n: int, kind: str, servers: int, model: Path) 
         "refused_for": dict(Counter(_reason(ix) for ix in interactions if _outcome(ix) == "refused")),
         "autocomplete_latency": _stats(typing_times),
         # Nothing lost or charged twice: one job per queued request, each image counted once.
-        "jobs_recorded": new_jobs,
-        "nothing_lost": new_jobs == queued
-        and after["charged"] - before["charged"] == after["images"] - before["images"],
+        "jobs_recorded": ledger["jobs"],
+        "nothing_lost": ledger["jobs"] == queued and ledger["charged"] == ledger["images"],
     }
 
 

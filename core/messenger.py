@@ -91,6 +91,8 @@ def withheld_notice(plan: DeliveryPlan) -> str:
     )
 
 
+FIRST_STATUS_AFTER_S = 1.0
+
 RESTARTING = "⏸️ The bot is restarting. Your job is saved and will continue as soon as it is back."
 CANCELLED = "🚫 Cancelled. Nothing was counted against your quota."
 
@@ -138,7 +140,10 @@ class JobMessenger:
     async def follow(self, reply: Reply, job: ActiveJob, rules: ChannelRules) -> None:
         """Show position and progress (with a latent preview) until the job ends, then deliver it."""
         last_text = ""
-        last_edit = 0.0
+        # The first status follows the "thinking" answer after a moment (a second at most): in
+        # a burst the answers to everyone else go first, and a job that starts at once shows
+        # its progress straight away instead of a queue position.
+        last_edit = time.monotonic() - self._interval_s + min(self._interval_s, FIRST_STATUS_AFTER_S)
         shown_preview: bytes | None = None
         controls = cancel_view(job.id)
         while not job.result.done():

@@ -8,7 +8,7 @@ import asyncio
 import enum
 import logging
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -33,6 +33,8 @@ from quota.policy import QuotaAsk
 log = logging.getLogger(__name__)
 
 RECENT_JOBS = 20  # how many recent job times the wait estimate averages
+FINISHED_REMEMBERED = 512  # finished jobs' records kept for their result buttons
+FINISHED = frozenset({JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED})
 
 
 class CancelOutcome(enum.Enum):
@@ -63,6 +65,8 @@ class GenerationService:
         self._recent: deque[float] = deque(maxlen=RECENT_JOBS)
         self._running: tuple[ActiveJob, ...] = ()  # the batch the backend is running
         self._dispatcher: asyncio.Task[None] | None = None
+        self._finished: OrderedDict[int, JobRecord] = OrderedDict()
+        self._reading: dict[int, asyncio.Future[JobRecord | None]] = {}
         self._closing = False
 
     @property
@@ -253,8 +257,25 @@ class GenerationService:
         return [*running, *self._scheduler.jobs_of(user_id)]
 
     async def record(self, job_id: int) -> JobRecord | None:
-        """A job as stored, finished or not (the result buttons rebuild requests from it)."""
-        return await self._store.get(job_id)
+        """A job as stored, finished or not (the result buttons rebuild requests from it).
+
+        A popular result's buttons are clicked by many members at once: a finished job's record
+        no longer changes, so it is kept (the last few hundred), and concurrent reads of one job
+        share a single query."""
+        known = self._finished.get(job_id)
+        if known is not None:
+            return known
+        reading = self._reading.get(job_id)
+        if reading is None:
+            reading = asyncio.ensure_future(self._store.get(job_id))
+            self._reading[job_id] = reading
+            reading.add_done_callback(lambda _: self._reading.pop(job_id, None))
+        record = await asyncio.shield(reading)
+        if record is not None and record.status in FINISHED:
+            self._finished[job_id] = record
+            while len(self._finished) > FINISHED_REMEMBERED:
+                self._finished.popitem(last=False)
+        return record
 
     def find(self, job_id: int) -> ActiveJob | None:
         running = next((job for job in self._running if job.id == job_id), None)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
-from bench import generation, queue_overhead
+from bench import burst, generation, queue_overhead
 
 
 def test_generation_benchmark_small_config_has_every_field() -> None:
@@ -25,3 +26,12 @@ def test_queue_overhead_benchmark_runs() -> None:
     json.dumps(result)
     assert result["scheduler"]["position"]["n"] == 2000
     assert result["accept_to_worker"]["accept_to_worker"]["n"] == 5
+
+
+def test_burst_benchmark_small_config_has_every_field(fast_model_dir: Path) -> None:
+    result = asyncio.run(burst.run_burst("sqlite", 12, "imagine", 2, fast_model_dir))
+    json.dumps(result)
+    assert (result["n"], result["servers"], result["within_3s"]) == (12, 2, 12)
+    assert result["outcomes"] == {"queued": 12} and result["jobs_recorded"] == 12 and result["nothing_lost"]
+    assert set(result["ack_latency"]) == {"n", "p50_s", "p99_s", "max_s"}
+    assert set(result["cpu_s"]) == {"bot_event_loop", "bot", "local_discord"}
