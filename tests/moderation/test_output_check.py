@@ -7,7 +7,7 @@ from moderation.output_check import OutputCheck, Shown, Withheld, plan_delivery
 from moderation.policy import ChannelRules, OverLimitAction
 from moderation.scores import RatingScores
 from prompt.ratings import Rating
-from prompt.request import GenerationRequest
+from tests.support.requests import sample_request
 
 GENERAL = RatingScores(0.9, 0.05, 0.03, 0.02)
 QUESTIONABLE = RatingScores(0.05, 0.1, 0.8, 0.05)
@@ -63,33 +63,12 @@ class Audit:
         return []
 
 
-def request() -> GenerationRequest:
-    return GenerationRequest(
-        prompt="1girl, safe",
-        negative="",
-        user_prompt="1girl",
-        user_negative="",
-        width=1024,
-        height=1024,
-        steps=28,
-        cfg=7.0,
-        seed=1,
-        sampler="Euler a",
-        quality="(None)",
-        style="(None)",
-        rating="general",
-        year=None,
-        aesthetic=None,
-        user_id=5,
-        guild_id=6,
-        channel_id=7,
-    )
-
-
 async def test_review_audits_each_spoilered_or_withheld_image() -> None:
     audit = Audit()
     check = OutputCheck(audit)
-    plan = await check.review(42, request(), rules(Rating.GENERAL, OverLimitAction.SPOILER), [GENERAL, SENSITIVE])
+    plan = await check.review(
+        42, sample_request(), rules(Rating.GENERAL, OverLimitAction.SPOILER), [GENERAL, SENSITIVE]
+    )
     assert plan.shown == (Shown(0, False), Shown(1, True))
     assert [(e["kind"], e["decision"], e["details"]["job"]) for e in audit.entries] == [("output_check", "spoiler", 42)]
     assert audit.entries[0]["reason"] == "classified sensitive, channel limit general"
