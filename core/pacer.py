@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,13 +18,15 @@ class Pacer:
 
     ``budget_s``: a decision still running this long after the member clicked is answered
     first (the rest of Discord's 3 s is for the network and the "thinking" call itself).
-    ``busy_at``: with this many decisions already running, the next one is answered first
-    straight away: they wait on the same database, so it would not be quick.
+    ``busy_at``: with this many decisions running, every request is answered first straight
+    away, including those already waiting for their decision: they all wait on the same
+    database, so none would be quick.
     """
 
     budget_s: float = 1.0
     busy_at: int = 4
     deciding: int = 0
+    busy: asyncio.Event = field(default_factory=asyncio.Event)
 
     def wait_s(self, interaction: discord.Interaction[Any]) -> float:
         """How long to wait for the decision before answering; 0: answer now."""
@@ -32,10 +35,25 @@ class Pacer:
         age = (datetime.now(UTC) - interaction.created_at).total_seconds()
         return min(max(self.budget_s - age, 0.0), self.budget_s)  # a skewed clock cannot stretch it
 
+    async def until_answer(self, interaction: discord.Interaction[Any], deciding: asyncio.Future[Any]) -> None:
+        """Return when the decision is made, the budget is spent, or the bot became busy."""
+        wait = self.wait_s(interaction)
+        if wait <= 0:
+            return
+        busy = asyncio.ensure_future(self.busy.wait())
+        try:
+            await asyncio.wait({deciding, busy}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            busy.cancel()
+
     @contextlib.contextmanager
     def decision(self) -> Iterator[None]:
         self.deciding += 1
+        if self.deciding >= self.busy_at:
+            self.busy.set()
         try:
             yield
         finally:
             self.deciding -= 1
+            if self.deciding < self.busy_at:
+                self.busy.clear()

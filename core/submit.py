@@ -40,9 +40,7 @@ async def submit_imagine(
     slot = context.service.hold_seat(requester.user_id, requester.priority(context.config.quota.priority_roles))
     pacer = context.pacer
     deciding = asyncio.ensure_future(_decide(context, interaction, requester, options, slot))
-    wait = pacer.wait_s(interaction)
-    if wait > 0:
-        await asyncio.wait({deciding}, timeout=wait)
+    await pacer.until_answer(interaction, deciding)
     if deciding.done():
         job, admission = deciding.result()  # a refusal propagates: nothing was answered yet
         reply = await _answer(interaction, job.id, private)

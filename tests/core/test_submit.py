@@ -3,6 +3,7 @@ under a burst the defer comes first and a refusal is then told privately."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -279,3 +280,15 @@ async def test_a_refusal_by_the_gate_gives_the_seat_back() -> None:
     assert s.calls.names == ["hold_seat", "check", "release_seat"]
     assert s.service.released == [(7, QueueSlot(round=3, priority=PRIORITY))]
     assert s.service.submitted == []
+
+
+async def test_a_request_waiting_for_its_decision_is_answered_as_soon_as_the_bot_becomes_busy() -> None:
+    pacer = Pacer(budget_s=5.0, busy_at=2)
+    never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    waiting = asyncio.ensure_future(pacer.until_answer(FakeInteraction().as_interaction(), never))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()  # a quiet bot waits for the decision
+    with pacer.decision(), pacer.decision():
+        await asyncio.wait_for(waiting, 1)  # busy now: answer first
+    assert not pacer.busy.is_set()
+    never.cancel()
