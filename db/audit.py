@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import AuditEntry
@@ -29,21 +29,20 @@ class AuditLog:
         rating: str | None = None,
         details: dict[str, Any] | None = None,
     ) -> int:
+        # One INSERT ... RETURNING, without the ORM's unit of work: every request writes one.
+        values = {
+            "kind": kind,
+            "user_id": user_id,
+            "guild_id": guild_id,
+            "channel_id": channel_id,
+            "decision": decision,
+            "reason": reason,
+            "prompt": prompt,
+            "rating": rating,
+            "details": json.dumps(details or {}, sort_keys=True),
+        }
         async with self._sessions.begin() as session:
-            entry = AuditEntry(
-                kind=kind,
-                user_id=user_id,
-                guild_id=guild_id,
-                channel_id=channel_id,
-                decision=decision,
-                reason=reason,
-                prompt=prompt,
-                rating=rating,
-                details=json.dumps(details or {}, sort_keys=True),
-            )
-            session.add(entry)
-            await session.flush()
-            return entry.id
+            return int(await session.scalar(insert(AuditEntry).values(**values).returning(AuditEntry.id)) or 0)
 
     async def recent(self, guild_id: int, limit: int = 10) -> list[AuditRecord]:
         async with self._sessions() as session:

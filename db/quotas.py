@@ -57,6 +57,11 @@ class QuotaStore:
         self._sessions = sessions
         self._config = config
         self.clock = clock
+        # Admins' overrides per server, read on every request and changed only through this
+        # store: kept until it changes them. A change during a read bumps the version, and that
+        # read is then not kept (the policy store does the same).
+        self._overrides_of: dict[int, QuotaOverrides] = {}
+        self._versions: dict[int, int] = {}
 
     @property
     def config(self) -> QuotaConfig:
@@ -67,6 +72,20 @@ class QuotaStore:
     async def _overrides(self, session: AsyncSession, guild_id: int | None) -> QuotaOverrides:
         if guild_id is None:
             return QuotaOverrides()
+        known = self._overrides_of.get(guild_id)
+        if known is not None:
+            return known
+        version = self._versions.get(guild_id, 0)
+        overrides = await self._read_overrides(session, guild_id)
+        if self._versions.get(guild_id, 0) == version:
+            self._overrides_of[guild_id] = overrides
+        return overrides
+
+    def _changed(self, guild_id: int) -> None:
+        self._versions[guild_id] = self._versions.get(guild_id, 0) + 1
+        self._overrides_of.pop(guild_id, None)
+
+    async def _read_overrides(self, session: AsyncSession, guild_id: int) -> QuotaOverrides:
         limits = (await session.scalars(select(QuotaLimit).where(QuotaLimit.guild_id == guild_id))).all()
         blocks = (await session.scalars(select(GenerationBlock).where(GenerationBlock.guild_id == guild_id))).all()
         by_kind: dict[str, dict[int, int]] = {kind.value: {} for kind in LimitKind}
@@ -232,14 +251,15 @@ class QuotaStore:
             )
             if daily_images is None:
                 await session.execute(delete(QuotaLimit).where(key))
-                return
-            values = {"daily_images": daily_images, "updated_by": by, "updated_at": utcnow()}
-            insert = upsert_insert(session, QuotaLimit).values(
-                guild_id=guild_id, kind=kind.value, target_id=target_id, **values
-            )
-            await session.execute(
-                insert.on_conflict_do_update(index_elements=["guild_id", "kind", "target_id"], set_=values)
-            )
+            else:
+                values = {"daily_images": daily_images, "updated_by": by, "updated_at": utcnow()}
+                insert = upsert_insert(session, QuotaLimit).values(
+                    guild_id=guild_id, kind=kind.value, target_id=target_id, **values
+                )
+                await session.execute(
+                    insert.on_conflict_do_update(index_elements=["guild_id", "kind", "target_id"], set_=values)
+                )
+        self._changed(guild_id)
 
     async def reset_user(self, guild_id: int, user_id: int) -> None:
         """Today's count and the cooldown start again for this member."""
@@ -255,13 +275,15 @@ class QuotaStore:
             values = {"reason": reason, "blocked_by": by, "created_at": utcnow()}
             insert = upsert_insert(session, GenerationBlock).values(guild_id=guild_id, user_id=user_id, **values)
             await session.execute(insert.on_conflict_do_update(index_elements=["guild_id", "user_id"], set_=values))
+        self._changed(guild_id)
 
     async def unblock(self, guild_id: int, user_id: int) -> bool:
         async with self._sessions.begin() as session:
             result = await session.execute(
                 delete(GenerationBlock).where(GenerationBlock.guild_id == guild_id, GenerationBlock.user_id == user_id)
             )
-            return bool(getattr(result, "rowcount", 0))
+        self._changed(guild_id)
+        return bool(getattr(result, "rowcount", 0))
 
 
 def _aware(moment: datetime) -> datetime:
