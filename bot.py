@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from core.client import ImagineBot
     from core.messenger import JobMessenger
+    from core.pacer import Pacer
     from db.audit import AuditLog
     from db.quotas import QuotaStore
     from generation.worker import GenerationWorker
@@ -42,6 +43,7 @@ class Jobs:
     quotas: QuotaStore
     messenger: JobMessenger
     restored: tuple[Restored, ...]
+    pacer: Pacer
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -54,6 +56,7 @@ async def _open_jobs(config: Config, sessions: async_sessionmaker[AsyncSession],
     """The job store, the GPU worker and the service, with last run's unfinished jobs queued first."""
     from core.errors import ClassifierLoadError
     from core.messenger import JobMessenger
+    from core.pacer import Pacer
     from db.jobs import JobStore
     from db.quotas import QuotaStore
     from generation.loader import load_pipeline
@@ -78,13 +81,15 @@ async def _open_jobs(config: Config, sessions: async_sessionmaker[AsyncSession],
         classifier=classifier,
         max_batch=config.generation.max_batch,
     )
-    service = GenerationService(JobStore(sessions, quotas), FairScheduler(config.generation.max_queue), worker)
+    pacer = Pacer()  # under a burst the answers go first, the next batch after them
+    scheduler = FairScheduler(config.generation.max_queue)
+    service = GenerationService(JobStore(sessions, quotas), scheduler, worker, before_batch=pacer.quiet)
     # Before anything new is accepted: what the last run left queued or running goes first.
     restored = await service.restore()
     if restored:
         log.info("resuming %d unfinished job(s) from the last run", len(restored))
     messenger = JobMessenger(service, config.generation.progress_interval_s, OutputCheck(audit))
-    return Jobs(service, worker, quotas, messenger, tuple(restored))
+    return Jobs(service, worker, quotas, messenger, tuple(restored), pacer)
 
 
 async def _build_bot(
@@ -128,6 +133,7 @@ async def _build_bot(
         messenger=jobs.messenger,
         settings=settings,
         restored=jobs.restored,
+        pacer=jobs.pacer,
     )
     return ImagineBot(context)
 

@@ -11,6 +11,8 @@ from typing import Any
 
 import discord
 
+QUIET_POLL_S = 0.05
+
 
 @dataclass
 class Pacer:
@@ -45,6 +47,14 @@ class Pacer:
             await asyncio.wait({deciding, busy}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
         finally:
             busy.cancel()
+
+    async def quiet(self, longest_s: float = 2.0) -> None:
+        """Wait while the bot is busy answering a burst (``longest_s`` at most): the GPU thread's
+        next batch can wait that long, the members' answers cannot."""
+        waited = 0.0
+        while self.busy.is_set() and waited < longest_s:
+            await asyncio.sleep(QUIET_POLL_S)
+            waited += QUIET_POLL_S
 
     @contextlib.contextmanager
     def decision(self) -> Iterator[None]:

@@ -9,7 +9,7 @@ import enum
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from core.errors import GenerationFailed, JobCancelled, JobRequeued, NotYourJob
@@ -56,9 +56,18 @@ class GenerationService:
     (and refunds it). Implements ``jobs.backend.BackendEvents`` for the backend it dispatches to."""
 
     def __init__(
-        self, store: JobStore, scheduler: FairScheduler, backend: Backend, *, shutdown_grace_s: float = 60.0
+        self,
+        store: JobStore,
+        scheduler: FairScheduler,
+        backend: Backend,
+        *,
+        shutdown_grace_s: float = 60.0,
+        before_batch: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        """``before_batch``: awaited before each batch is taken from the queue (the bot lets a
+        burst of answers go first: the pipeline's thread would compete with them)."""
         self._store = store
+        self._before_batch = before_batch
         self._scheduler = scheduler
         self._backend = backend
         self._shutdown_grace_s = shutdown_grace_s
@@ -84,6 +93,8 @@ class GenerationService:
     async def _dispatch(self) -> None:
         await self._backend.ready()
         while True:
+            if self._before_batch is not None:
+                await self._before_batch()
             job = await self._scheduler.get()
             if self._closing:  # taken just as the bot stops: it stays queued in the database
                 job.result.set_exception(JobRequeued())
