@@ -12,27 +12,15 @@ from moderation.admin import (
     ModlogChange,
     RatingChange,
     RatingReset,
+    settings_summary,
 )
 from moderation.gate import BlockedAttempt
-from moderation.policy import PolicySettings
-from prompt.ratings import Rating
 
 NOTHING_TO_CHANGE = "Nothing to change: give a maximum, a default or an over-limit action."
 NOT_A_TAG = "Give a tag, e.g. `spider` or `long_hair`."
 ABOVE_SENSITIVE_NOTE = "Note: above `sensitive` only applies in age-restricted channels; Discord's rule wins elsewhere."
 DISCORDS_RULE = "Discord's rule always applies: nothing above `sensitive` outside age-restricted channels."
 MODLOG_PROMPT_CHARS = 1500  # with the reason, the post stays within Discord's 2000 characters
-
-
-def _label(rating: Rating | None) -> str:
-    return rating.label if rating is not None else "not set"
-
-
-def settings_text(settings: PolicySettings) -> str:
-    return (
-        f"max `{_label(settings.max_rating)}`, default `{_label(settings.default_rating)}`, "
-        f"over-limit images: `{settings.over_limit_action or 'not set'}`"
-    )
 
 
 def _rules_scope(channel_id: int | None) -> str:
@@ -50,14 +38,14 @@ def rating_change_text(change: RatingChange | None) -> str:
     note = f"\n{ABOVE_SENSITIVE_NOTE}" if change.note_above_sensitive else ""
     return (
         f"Rating rules of {_rules_scope(change.channel_id)}: "
-        f"{settings_text(change.before)} → {settings_text(change.after)}.{note}"
+        f"{settings_summary(change.before)} → {settings_summary(change.after)}.{note}"
     )
 
 
 def rating_reset_text(reset: RatingReset) -> str:
     follows = "Discord's rule and the defaults" if reset.channel_id is None else "the server's rules"
     return (
-        f"Rating rules of {_rules_scope(reset.channel_id)} cleared ({settings_text(reset.before)}); "
+        f"Rating rules of {_rules_scope(reset.channel_id)} cleared ({settings_summary(reset.before)}); "
         f"it now follows {follows}."
     )
 
@@ -83,8 +71,8 @@ def overview_text(overview: ModerationOverview) -> str:
     """`/mod show`: the server's and this channel's rules, mod-log and blocklists."""
     modlog = f"<#{overview.modlog_channel_id}>" if overview.modlog_channel_id else "off"
     lines = [
-        f"**Server:** {settings_text(overview.server)}",
-        f"**<#{overview.channel_id}>:** {settings_text(overview.channel)}",
+        f"**Server:** {settings_summary(overview.server)}",
+        f"**<#{overview.channel_id}>:** {settings_summary(overview.channel)}",
         f"**Mod-log:** {modlog}",
         f"**Blocked (server):** {_tags(overview.blocked_server)}",
         f"**Blocked (this channel):** {_tags(overview.blocked_channel)}",

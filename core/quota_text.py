@@ -3,15 +3,17 @@
 
 from __future__ import annotations
 
-from quota.admin import BlockChange, LimitChange, QuotaOverview, UserReset
-from quota.policy import UNLIMITED, LimitKind, QuotaStatus
-
-
-def amount(daily: int | None) -> str:
-    """A daily limit as admins set it: None = the default applies, 0 = unlimited."""
-    if daily is None:
-        return "default"
-    return "unlimited" if daily == UNLIMITED else f"{daily}/day"
+from quota.admin import (
+    BlockChange,
+    LimitChange,
+    QuotaOverview,
+    UserReset,
+    amount,
+    block_summary,
+    limit_summary,
+    reset_summary,
+)
+from quota.policy import QuotaStatus
 
 
 def status_text(status: QuotaStatus, *, in_guild: bool) -> str:
@@ -56,24 +58,16 @@ def overview_text(overview: QuotaOverview) -> str:
 
 
 def limit_change_text(change: LimitChange) -> str:
-    who = {
-        LimitKind.SERVER: "Members of this server",
-        LimitKind.BUDGET: "This server as a whole",
-        LimitKind.ROLE: f"Members with <@&{change.target_id}>",
-        LimitKind.USER: f"<@{change.target_id}>",
-    }[change.kind]
-    if change.daily is None:
-        return f"✅ {who}: override removed; the default applies again."
-    return f"✅ {who}: {amount(change.daily)}."
+    return f"✅ {limit_summary(change)}"
 
 
 def user_reset_text(reset: UserReset) -> str:
-    return f"✅ <@{reset.user_id}>'s images for today and cooldown were reset."
+    return f"✅ {reset_summary(reset)}"
 
 
 def block_change_text(change: BlockChange) -> str:
     if change.blocked:
-        return f"⛔ <@{change.user_id}> can no longer generate images in this server."
+        return f"⛔ {block_summary(change)}"
     if not change.changed:
         return f"<@{change.user_id}> was not blocked."
-    return f"✅ <@{change.user_id}> may generate images again."
+    return f"✅ {block_summary(change)}"

@@ -80,8 +80,8 @@ def _label(rating: Rating | None) -> str:
     return rating.label if rating is not None else "not set"
 
 
-def _summary(settings: PolicySettings) -> str:
-    """Settings as the audit log's details have always stored them."""
+def settings_summary(settings: PolicySettings) -> str:
+    """Settings in words: as the audit log's details store them, and as moderators read them."""
     return (
         f"max `{_label(settings.max_rating)}`, default `{_label(settings.default_rating)}`, "
         f"over-limit images: `{settings.over_limit_action or 'not set'}`"
@@ -152,7 +152,7 @@ class ModerationAdmin:
             channel_id,
             "changed",
             _rules_reason(channel_id),
-            {"before": _summary(before), "after": _summary(after)},
+            {"before": settings_summary(before), "after": settings_summary(after)},
         )
         above_sensitive = maximum is not None and maximum > Rating.SENSITIVE
         return RatingChange(channel_id, before, after, note_above_sensitive=above_sensitive)
@@ -170,7 +170,7 @@ class ModerationAdmin:
             channel_id,
             "reset",
             _rules_reason(channel_id),
-            {"before": _summary(before), "after": _summary(PolicySettings())},
+            {"before": settings_summary(before), "after": settings_summary(PolicySettings())},
         )
         return RatingReset(channel_id, before)
 

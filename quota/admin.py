@@ -49,14 +49,15 @@ class BlockChange:
     changed: bool = True
 
 
-def _amount(daily: int | None) -> str:
+def amount(daily: int | None) -> str:
+    """A daily limit as admins set it: None = the default applies, 0 = unlimited."""
     if daily is None:
         return "default"
     return "unlimited" if daily == UNLIMITED else f"{daily}/day"
 
 
-def _limit_reason(change: LimitChange) -> str:
-    """The audit reason of a limit change (the wording the log has always had)."""
+def limit_summary(change: LimitChange) -> str:
+    """A limit change in words: the audit log's reason, and what the admin reads after a mark."""
     who = {
         LimitKind.SERVER: "Members of this server",
         LimitKind.BUDGET: "This server as a whole",
@@ -65,7 +66,18 @@ def _limit_reason(change: LimitChange) -> str:
     }[change.kind]
     if change.daily is None:
         return f"{who}: override removed; the default applies again."
-    return f"{who}: {_amount(change.daily)}."
+    return f"{who}: {amount(change.daily)}."
+
+
+def reset_summary(reset: UserReset) -> str:
+    return f"<@{reset.user_id}>'s images for today and cooldown were reset."
+
+
+def block_summary(change: BlockChange) -> str:
+    """A change of a member's block (``changed`` ones only: nothing else is logged)."""
+    if change.blocked:
+        return f"<@{change.user_id}> can no longer generate images in this server."
+    return f"<@{change.user_id}> may generate images again."
 
 
 class QuotaAdmin:
@@ -94,24 +106,24 @@ class QuotaAdmin:
         """Set (or with None, remove) an override."""
         await self._store.set_limit(actor.guild_id, kind, target_id, daily, by=actor.user_id)
         change = LimitChange(kind, target_id, daily)
-        await self._record(actor, f"set_{kind.value}", _limit_reason(change), {"target": target_id, "daily": daily})
+        await self._record(actor, f"set_{kind.value}", limit_summary(change), {"target": target_id, "daily": daily})
         return change
 
     async def reset_user(self, actor: Actor, user_id: int) -> UserReset:
         await self._store.reset_user(actor.guild_id, user_id)
-        reason = f"<@{user_id}>'s images for today and cooldown were reset."
-        await self._record(actor, "reset_user", reason, {"target": user_id})
-        return UserReset(user_id)
+        reset = UserReset(user_id)
+        await self._record(actor, "reset_user", reset_summary(reset), {"target": user_id})
+        return reset
 
     async def block(self, actor: Actor, user_id: int, reason: str) -> BlockChange:
         await self._store.block(actor.guild_id, user_id, reason, by=actor.user_id)
-        why = f"<@{user_id}> can no longer generate images in this server."
-        await self._record(actor, "block_user", why, {"target": user_id, "reason": reason})
-        return BlockChange(user_id, blocked=True)
+        change = BlockChange(user_id, blocked=True)
+        await self._record(actor, "block_user", block_summary(change), {"target": user_id, "reason": reason})
+        return change
 
     async def unblock(self, actor: Actor, user_id: int) -> BlockChange:
         if not await self._store.unblock(actor.guild_id, user_id):
             return BlockChange(user_id, blocked=False, changed=False)
-        reason = f"<@{user_id}> may generate images again."
-        await self._record(actor, "unblock_user", reason, {"target": user_id})
-        return BlockChange(user_id, blocked=False)
+        change = BlockChange(user_id, blocked=False)
+        await self._record(actor, "unblock_user", block_summary(change), {"target": user_id})
+        return change

@@ -12,9 +12,9 @@ from core.moderation_text import (
     overview_text,
     rating_change_text,
     rating_reset_text,
-    settings_text,
 )
 from moderation.admin import BlocklistChange, ModerationOverview, ModlogChange, RatingChange, RatingReset
+from moderation.admin import settings_summary as settings_text
 from moderation.gate import BlockedAttempt
 from moderation.policy import OverLimitAction, PolicySettings
 from prompt.ratings import Rating
