@@ -13,8 +13,8 @@ from prompt.request import GenerationRequest
 from quota.policy import QuotaAsk
 
 
-class JobLedger(Protocol):
-    """The status changes a backend records while it runs jobs."""
+class JobStore(Protocol):
+    """Every job the service accepts is recorded here before the member hears it is queued."""
 
     async def mark_running(self, job_id: int) -> None: ...
 
@@ -23,10 +23,6 @@ class JobLedger(Protocol):
     async def mark_cancelled(self, job_id: int) -> None: ...
 
     async def requeue(self, job_id: int) -> None: ...
-
-
-class JobStore(JobLedger, Protocol):
-    """Every job the service accepts is recorded here before the member hears it is queued."""
 
     async def create(
         self,
