@@ -33,6 +33,14 @@ class World:
     mod: User
     database_url: str
 
+    @property
+    def url_from_here(self) -> str:
+        """The bot's database URL as this process reaches it: a SQLite path is relative to the
+        bot's folder (the admin's default layout)."""
+        if not self.database_url.startswith("sqlite"):
+            return self.database_url
+        return self.database_url.replace("///data/", f"///{self.bot.config.parent}/data/")
+
     async def restart_bot(self) -> None:
         assert await self.bot.stop() == 0, self.bot.output()[-3000:]
         sessions = self.server.gateway.ready_count + 1

@@ -59,10 +59,7 @@ def told_privately(ix: Interaction) -> str:
 
 
 async def jobs_of(world: World, ixs: list[Interaction]) -> int:
-    url = world.database_url
-    if url.startswith("sqlite"):  # relative to the bot's folder, as an admin's default is
-        url = url.replace("///data/", f"///{world.bot.config.parent}/data/")
-    engine = create_engine(url)
+    engine = create_engine(world.url_from_here)
     try:
         async with engine.connect() as conn:
             ids = [ix.id for ix in ixs]

@@ -29,10 +29,7 @@ def _image_done(ix) -> bool:  # type: ignore[no-untyped-def]
 
 
 async def _job_rows(world: World) -> list[Job]:
-    url = world.database_url
-    if url.startswith("sqlite"):
-        url = url.replace("///data/", f"///{world.bot.config.parent}/data/")
-    engine = create_engine(url)
+    engine = create_engine(world.url_from_here)
     try:
         async with engine.connect() as conn:
             return list((await conn.execute(select(Job).order_by(Job.id))).all())  # type: ignore[arg-type]

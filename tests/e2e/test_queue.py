@@ -73,10 +73,7 @@ def seed_of(png: bytes) -> str:
 
 
 async def jobs_of(world: World, user: User) -> list[Any]:
-    url = world.database_url
-    if url.startswith("sqlite"):
-        url = url.replace("///data/", f"///{world.bot.config.parent}/data/")
-    engine = create_engine(url)
+    engine = create_engine(world.url_from_here)
     try:
         async with engine.connect() as conn:
             return list((await conn.execute(select(Job).where(Job.user_id == user.id).order_by(Job.id))).all())
