@@ -14,20 +14,16 @@ import statistics
 import time
 from pathlib import Path
 
+from bench.stats import percentile
 from prompt.autocomplete import TagIndex
 from prompt.tags import DEFAULT_TAGS_PATH, TagDatabase, TagInfo
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _summary(values: list[float]) -> dict[str, float | int]:
     return {
         "n": len(values),
-        "p50_ms": round(_percentile(values, 0.50), 4),
-        "p99_ms": round(_percentile(values, 0.99), 4),
+        "p50_ms": round(percentile(values, 0.50), 4),
+        "p99_ms": round(percentile(values, 0.99), 4),
         "max_ms": round(max(values), 4),
         "mean_ms": round(statistics.fmean(values), 4),
     }

@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from bench.stats import percentile
 from db.engine import create_engine
 from db.models import Job, QuotaUsage
 from tests.conftest import create_postgres_database, drop_postgres_database
@@ -46,12 +47,11 @@ PROMPT = "1girl, smile, outdoors"
 def _stats(values: list[float]) -> dict[str, float | int | None]:
     if not values:
         return {"n": 0, "p50_s": None, "p99_s": None, "max_s": None}
-    ordered = sorted(values)
 
     def pct(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))], 4)
+        return round(percentile(values, q), 4)
 
-    return {"n": len(values), "p50_s": pct(0.5), "p99_s": pct(0.99), "max_s": round(ordered[-1], 4)}
+    return {"n": len(values), "p50_s": pct(0.5), "p99_s": pct(0.99), "max_s": pct(1.0)}
 
 
 @dataclass

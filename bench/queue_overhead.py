@@ -23,6 +23,7 @@ from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bench.stats import percentile
 from core.config import QuotaConfig
 from db.audit import AuditLog
 from db.engine import create_engine, create_sessionmaker
@@ -45,10 +46,8 @@ GUILD, CHANNEL = 1, 2
 
 
 def _ms(values: list[float]) -> dict[str, float | int]:
-    ordered = sorted(values)
-
     def pct(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000, 4)
+        return round(percentile(values, q) * 1000, 4)
 
     return {
         "n": len(values),
