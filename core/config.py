@@ -45,6 +45,7 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 Switch = Literal["auto", "on", "off"]  # "auto" = on with CUDA, off on the CPU
 OnOff = Literal["on", "off"]
 ClassifierName = Literal["none", "wd14"]
+BackendName = Literal["local", "nats"]
 
 DEVICES: tuple[str, ...] = get_args(DeviceName)
 DTYPES: tuple[str, ...] = get_args(DtypeName)
@@ -127,6 +128,19 @@ _Switch = Annotated[Switch, BeforeValidator(_lower)]
 _OnOff = Annotated[OnOff, BeforeValidator(_lower)]
 _Classifier = Annotated[ClassifierName, BeforeValidator(_lower)]
 _LogLevel = Annotated[LogLevel, BeforeValidator(_upper)]
+_Backend = Annotated[BackendName, BeforeValidator(_lower)]
+_NatsUrl = Annotated[
+    str,
+    StringConstraints(strict=True, pattern=r"^(nats|tls|ws|wss)://"),
+    _Accepts("must be a NATS URL such as nats://127.0.0.1:4222 or tls://nats.example.org:4222"),
+]
+# A NATS subject token: the prefix of every stream, subject and bucket name the bot uses.
+_Token = Annotated[
+    str,
+    StringConstraints(strict=True, pattern=r"^[A-Za-z0-9_-]+$"),
+    _Accepts("must be letters, digits, '-' or '_' only (it is used in NATS subject and stream names)"),
+]
+_Whole = Annotated[int, Field(strict=True, ge=0), _Accepts("must be a whole number, 0 or more")]
 
 # A misspelt key is an error, not a line silently ignored.
 _SECTION = ConfigDict(extra="forbid")
@@ -140,6 +154,8 @@ class DiscordConfig:
     dev_guild_id: _DiscordId = None
     # How long discord.py waits for GUILD_CREATEs before on_ready; tests use a small value.
     guild_ready_timeout: _PositiveNumber = 2.0
+    # Gateway shards in this one process (AutoShardedBot); 0 = as many as Discord recommends.
+    shard_count: _Whole = 0
 
 
 @dataclass(frozen=True, slots=True, config=_SECTION)
@@ -219,6 +235,42 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True, slots=True, config=_SECTION)
+class WorkersConfig:
+    """Where jobs run: "local" (the GPU of this process) or "nats" (GPU worker processes that
+    connect to a NATS JetStream server; the same section configures the bot and each worker)."""
+
+    backend: _Backend = "local"
+    nats_url: _NatsUrl = "nats://127.0.0.1:4222"
+    # One way to authenticate (the server's accounts decide which): user + password, a token,
+    # a .creds file (JWT + nkey seed) or an nkey seed file.
+    user: _Text = ""
+    password: _Text = ""
+    token: _Text = ""
+    creds_file: _Text = ""
+    nkey_seed_file: _Text = ""
+    # TLS for a server on another network: the CA that signed it, and a client certificate if asked.
+    tls_ca_file: _Text = ""
+    tls_cert_file: _Text = ""
+    tls_key_file: _Text = ""
+    namespace: _Token = "imagine"  # prefix of the streams, subjects and bucket (two bots, one server)
+    # A job whose worker sends no step heartbeat for this long is delivered again.
+    ack_wait_s: _PositiveNumber = 60.0
+    # Tries of one job (worker crashes or hangs) before it fails with a refund.
+    max_deliveries: _PositiveInt = 3
+    # A worker not heard from for this long is gone: its job runs elsewhere.
+    worker_timeout_s: _PositiveNumber = 10.0
+
+
+@dataclass(frozen=True, slots=True, config=_SECTION)
+class WorkerConfig:
+    """This GPU worker process (``python bot.py worker``)."""
+
+    name: _Token = "gpu-1"
+    # Largest image (width x height) this worker accepts; 0 = any size the bot allows.
+    max_pixels: _Whole = 0
+
+
+@dataclass(frozen=True, slots=True, config=_SECTION)
 class Config:
     discord: DiscordConfig = dataclasses.field(default_factory=DiscordConfig)
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
@@ -227,6 +279,8 @@ class Config:
     moderation: ModerationConfig = dataclasses.field(default_factory=ModerationConfig)
     quota: QuotaConfig = dataclasses.field(default_factory=QuotaConfig)
     logging: LoggingConfig = dataclasses.field(default_factory=LoggingConfig)
+    workers: WorkersConfig = dataclasses.field(default_factory=WorkersConfig)
+    worker: WorkerConfig = dataclasses.field(default_factory=WorkerConfig)
 
 
 # Validates a whole document: a dict per section, missing sections and keys take the defaults.

@@ -22,7 +22,7 @@ from core.errors import JobCancelled, ModelLoadError, PromptError
 from generation.loader import LoadedModel
 from generation.runner import RunControl, batch_key, run
 from generation.speedups import warm_up, warmup_requests, warmup_shapes
-from jobs.backend import BackendEvents
+from jobs.backend import BackendEvents, Lane, Recovery
 from jobs.model import ActiveJob, GenerationResult, Progress, StopReason
 from moderation.classifier import OutputClassifier
 from prompt.request import GenerationRequest
@@ -66,7 +66,8 @@ def free_accelerator_memory() -> None:
 
 
 class GenerationWorker:
-    """Loads the model off the event loop, then runs one batch at a time.
+    """Loads the model off the event loop, then runs one batch at a time: the backend and its
+    one lane.
 
     One thread owns the pipeline: diffusers pipelines are not safe to call concurrently, and
     one batch at a time already saturates a GPU at these sizes.
@@ -147,6 +148,15 @@ class GenerationWorker:
         if model is None or not model.done() or model.cancelled() or model.exception() is not None:
             return None
         return model.result()
+
+    def lanes(self) -> Sequence[Lane]:
+        return (self,)
+
+    def fits(self, request: GenerationRequest) -> bool:
+        return True  # the bot's own limits are this GPU's
+
+    async def recover(self, jobs: Sequence[ActiveJob]) -> Recovery:
+        return Recovery()  # nothing outlives this process: every unfinished job runs again
 
     def check_tokens(self, prompt: str, negative: str) -> None:
         """``prompt.request.TokenBudget``: raise PromptTooLong for a prompt the loaded model's

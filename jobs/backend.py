@@ -1,15 +1,18 @@
 """The seam between "the job" and "where it runs".
 
-The service keeps the fair order and hands a backend one batch at a time (``run``); the backend
-reports what happens to each job as events (started, progress, preview, result, failed, stopped)
-to the service, which is the only code that records a job's status or refunds it. Today's
-backend is the in-process GPU worker (``generation.worker.GenerationWorker``); one that sends
-batches to GPU worker processes implements the same protocol.
+The service keeps the fair order. A backend offers lanes: places where one batch can run now
+(the in-process GPU is one lane; each GPU worker process with a free slot is another). The
+service hands each free lane the first jobs in line that fit it, one batch at a time, and the
+backend reports what happens to each job as events (started, progress, preview, result, failed,
+stopped, returned) to the service, which is the only code that records a job's status or
+refunds it. Today's backends: the in-process GPU worker (``generation.worker.GenerationWorker``)
+and GPU worker processes over NATS JetStream (``cluster.backend.NatsBackend``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from jobs.model import ActiveJob, GenerationResult, Progress, StopReason
@@ -17,7 +20,7 @@ from prompt.request import GenerationRequest
 
 
 class BackendEvents(Protocol):
-    """What a backend reports, on the event loop, for the jobs of the batch it runs."""
+    """What a backend reports, on the event loop, for the jobs of the batches it runs."""
 
     async def started(self, jobs: Sequence[ActiveJob]) -> None:
         """The batch's pipeline call began."""
@@ -39,13 +42,47 @@ class BackendEvents(Protocol):
         """The job stopped because it was asked to (``job.stop_reason`` says why)."""
         ...
 
+    async def returned(self, jobs: Sequence[ActiveJob]) -> None:
+        """These jobs did not run to the end where they were sent (their worker went away): they
+        go back to the queue at the place they had, to run on the next free lane."""
+        ...
 
-class Backend(Protocol):
+    def lanes_changed(self) -> None:
+        """A lane appeared, went away or became free outside a ``run`` call (a worker joined)."""
+        ...
+
+
+class Lane(Protocol):
+    """One place where one batch can run now."""
+
     @property
     def max_batch(self) -> int:
         """Most images one ``run`` call takes."""
         ...
 
+    def fits(self, request: GenerationRequest) -> bool:
+        """Whether this lane can run the request at all (its size, its model)."""
+        ...
+
+    def batch_key(self, request: GenerationRequest) -> Hashable | None:
+        """Requests with equal keys may share a batch; None: this one runs alone (or the
+        backend cannot tell yet)."""
+        ...
+
+    async def run(self, batch: Sequence[ActiveJob]) -> None:
+        """Run a batch to its end, reporting every job's outcome (or its return) to the events."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """What a backend still holds of the jobs the last run left unfinished."""
+
+    settled: frozenset[int] = frozenset()  # finished while the bot was away: already reported
+    running: tuple[tuple[Lane, tuple[ActiveJob, ...]], ...] = field(default=())  # still running there
+
+
+class Backend(Protocol):
     def start(self, events: BackendEvents) -> None:
         """Get ready (e.g. load the model in the background) and report to ``events``."""
         ...
@@ -55,13 +92,13 @@ class Backend(Protocol):
         refuses each batch with the reason)."""
         ...
 
-    def batch_key(self, request: GenerationRequest) -> Hashable | None:
-        """Requests with equal keys may share a batch; None: this one runs alone (or the
-        backend cannot tell yet)."""
+    def lanes(self) -> Sequence[Lane]:
+        """The lanes that exist now, busy or not (the service knows which ones it gave a batch)."""
         ...
 
-    async def run(self, batch: Sequence[ActiveJob]) -> None:
-        """Run a batch to its end, reporting every job's outcome to the events."""
+    async def recover(self, jobs: Sequence[ActiveJob]) -> Recovery:
+        """After a restart, before anything is dispatched: take over the jobs of ``jobs`` that
+        are still running (or finished) where the last run sent them; the rest are queued again."""
         ...
 
     def cancel(self, job: ActiveJob, reason: StopReason) -> None:

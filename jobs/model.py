@@ -132,6 +132,7 @@ class ActiveJob:
     # Read from the pipeline's thread at every step, hence a thread-safe flag.
     cancel_flag: threading.Event = field(default_factory=threading.Event)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    slot: QueueSlot | None = None  # its place in the fair order, kept to put it back there
 
     @property
     def started(self) -> bool:
@@ -143,6 +144,13 @@ class ActiveJob:
 
     def mark_started(self) -> None:
         self.started_at = time.monotonic()
+        self.changed.set()
+
+    def back_in_line(self) -> None:
+        """It did not run to the end where it was sent and waits in the queue again."""
+        self.started_at = None
+        self.progress = None
+        self.preview = None
         self.changed.set()
 
     def show_preview(self, jpeg: bytes) -> None:

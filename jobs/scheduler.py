@@ -48,6 +48,8 @@ class FairScheduler:
         self._inflight: dict[tuple[int, int], list[int]] = {}
         self._inflight_total = 0
         self._nonempty = asyncio.Event()
+        # Set whenever a job is queued; the dispatcher clears it when it looks at the queue.
+        self.arrived = asyncio.Event()
         self._accepting = True
 
     def __len__(self) -> int:
@@ -134,7 +136,20 @@ class FairScheduler:
         self._last_round[user] = max(self._last_round.get(user, slot.round), slot.round)
         bisect.insort(self._keys, key)
         self._jobs[job.id] = (key, job)
+        job.slot = slot
         self._nonempty.set()
+        self.arrived.set()
+
+    def put_back(self, job: ActiveJob) -> None:
+        """A job taken from the queue that did not run to the end (its worker went away): it
+        goes back to the place its slot gives it, ahead of the jobs that came after it."""
+        assert job.slot is not None, "only a job that was queued can be put back"
+        self.put(job, job.slot)
+
+    async def wait_for_jobs(self) -> None:
+        while not self._keys:
+            self._nonempty.clear()
+            await self._nonempty.wait()
 
     async def get(self) -> ActiveJob:
         while not self._keys:
@@ -149,6 +164,14 @@ class FairScheduler:
         self._serving[priority] = max(self._serving.get(priority, 0), key.round)
         self._served[(priority, job.request.user_id)] = key.round
         return job
+
+    def take_first(self, fits: Callable[[ActiveJob], bool]) -> ActiveJob | None:
+        """The first job in line that ``fits`` (the lanes free now); None if none does. Jobs
+        that fit every lane (the usual case) make this the head of the queue."""
+        for index, key in enumerate(self._keys):
+            if fits(self._jobs[key.job_id][1]):
+                return self._take(index)
+        return None
 
     def take_following(self, fits: Callable[[ActiveJob], bool], images: int) -> list[ActiveJob]:
         """After get(): the next jobs in line, in order, while each fits and up to ``images``

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from core.errors import GenerationFailed, JobCancelled, JobRequeued, NotYourJob
-from jobs.backend import Backend
+from jobs.backend import Backend, Lane
 from jobs.model import (
     ActiveJob,
     GenerationResult,
@@ -72,7 +72,10 @@ class GenerationService:
         self._backend = backend
         self._shutdown_grace_s = shutdown_grace_s
         self._recent: deque[float] = deque(maxlen=RECENT_JOBS)
-        self._running: tuple[ActiveJob, ...] = ()  # the batch the backend is running
+        self._batches: dict[Lane, tuple[ActiveJob, ...]] = {}  # what each busy lane runs
+        self._runs: set[asyncio.Task[None]] = set()
+        self._lane_freed = asyncio.Event()
+        self._backend_started = False
         self._dispatcher: asyncio.Task[None] | None = None
         self._finished: OrderedDict[int, JobRecord] = OrderedDict()
         self._reading: dict[int, asyncio.Future[JobRecord | None]] = {}
@@ -80,14 +83,20 @@ class GenerationService:
 
     @property
     def running(self) -> tuple[ActiveJob, ...]:
-        """The jobs of the batch the backend is running now."""
-        return self._running
+        """The jobs of the batches the backend is running now."""
+        return tuple(job for batch in self._batches.values() for job in batch)
 
     # --- dispatching ----------------------------------------------------------------------
 
+    def _start_backend(self) -> None:
+        if not self._backend_started:
+            self._backend_started = True
+            self._backend.start(self)
+
     def start(self) -> None:
-        """Start the backend and hand it the queue's jobs, one batch at a time, in fair order."""
-        self._backend.start(self)
+        """Start the backend and hand its free lanes the queue's jobs, a batch at a time, in fair
+        order (just in time: a job stays in line, cancellable, until a lane is free for it)."""
+        self._start_backend()
         self._dispatcher = asyncio.create_task(self._dispatch(), name="job-dispatcher")
 
     async def _dispatch(self) -> None:
@@ -95,32 +104,72 @@ class GenerationService:
         while True:
             if self._before_batch is not None:
                 await self._before_batch()
-            job = await self._scheduler.get()
-            if self._closing:  # taken just as the bot stops: it stays queued in the database
-                job.result.set_exception(JobRequeued())
+            await self._scheduler.wait_for_jobs()
+            if self._closing:  # the bot is stopping: what is queued stays queued in the database
                 return
-            batch = [job, *self._followers(job)]
-            self._running = tuple(batch)
-            try:
-                await self._backend.run(batch)
-            except Exception:  # the dispatcher must outlive any one batch (and its bookkeeping)
-                log.exception("job(s) %s: unexpected error", [j.id for j in batch])
-                for one in batch:
-                    if not one.result.done():
-                        await self.failed(one, "unexpected error (logged)", "Something went wrong while generating.")
-            finally:
-                self._running = ()
+            picked = self._pick()
+            if picked is None:  # no free lane, or none that fits the jobs in line
+                await self._wait_for_change()
+                continue
+            lane, batch = picked
+            self._launch(lane, batch)
 
-    def _followers(self, lead: ActiveJob) -> list[ActiveJob]:
+    def _pick(self) -> tuple[Lane, list[ActiveJob]] | None:
+        """A free lane and the first jobs in line that it can run, or None (the dispatcher then
+        waits for a lane to free up or a job to arrive). Clears the "something changed" flags
+        before looking, so a change that comes after this look wakes the dispatcher."""
+        self._lane_freed.clear()
+        self._scheduler.arrived.clear()
+        free = [lane for lane in self._backend.lanes() if lane not in self._batches]
+        if not free:
+            return None
+        lead = self._scheduler.take_first(lambda job: any(lane.fits(job.request) for lane in free))
+        if lead is None:
+            return None
+        lane = next(lane for lane in free if lane.fits(lead.request))
+        return lane, [lead, *self._followers(lane, lead)]
+
+    async def _wait_for_change(self) -> None:
+        waits = {
+            asyncio.ensure_future(self._lane_freed.wait()),
+            asyncio.ensure_future(self._scheduler.arrived.wait()),
+        }
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+
+    def _launch(self, lane: Lane, batch: Sequence[ActiveJob]) -> None:
+        self._batches[lane] = tuple(batch)
+        run = asyncio.create_task(self._run(lane, batch), name=f"batch-{batch[0].id}")
+        self._runs.add(run)
+        run.add_done_callback(self._runs.discard)
+
+    async def _run(self, lane: Lane, batch: Sequence[ActiveJob]) -> None:
+        try:
+            await lane.run(batch)
+        except Exception:  # one batch's failure must not stop the others (or their bookkeeping)
+            log.exception("job(s) %s: unexpected error", [j.id for j in batch])
+            for one in batch:
+                if not one.result.done() and one in self._batches.get(lane, ()):
+                    await self.failed(one, "unexpected error (logged)", "Something went wrong while generating.")
+        finally:
+            self._batches.pop(lane, None)
+            self._lane_freed.set()
+
+    def _followers(self, lane: Lane, lead: ActiveJob) -> list[ActiveJob]:
         """The next jobs in line that can share the lead's batch (never one that would run later
         than a job left waiting)."""
-        if self._backend.max_batch <= 1 or self._closing:
+        if lane.max_batch <= 1 or self._closing:
             return []
-        key = self._backend.batch_key(lead.request)
+        key = lane.batch_key(lead.request)
         if key is None:
             return []
-        room = self._backend.max_batch - lead.request.count
-        return self._scheduler.take_following(lambda job: self._backend.batch_key(job.request) == key, room)
+        room = lane.max_batch - lead.request.count
+        return self._scheduler.take_following(
+            lambda job: lane.fits(job.request) and lane.batch_key(job.request) == key, room
+        )
 
     # --- what the backend reports (BackendEvents) -------------------------------------------
 
@@ -156,6 +205,21 @@ class GenerationService:
         if not job.result.done():
             job.result.set_exception(JobCancelled())
 
+    async def returned(self, jobs: Sequence[ActiveJob]) -> None:
+        for job in jobs:
+            for lane, batch in list(self._batches.items()):
+                if job in batch:
+                    self._batches[lane] = tuple(other for other in batch if other is not job)
+            if job.result.done():
+                continue
+            await self._store.requeue(job.id)
+            job.back_in_line()
+            self._scheduler.put_back(job)
+            log.info("job %s is back in line at #%s", job.id, self._scheduler.position(job.id))
+
+    def lanes_changed(self) -> None:
+        self._lane_freed.set()
+
     async def _requeue(self, job: ActiveJob) -> None:
         await self._store.requeue(job.id)
         if not job.result.done():
@@ -166,16 +230,17 @@ class GenerationService:
         (as do the waiting ones, which the database already holds as queued). Idempotent."""
         self._scheduler.close()
         self._closing = True
-        running = self._running
+        running = self.running
         for job in running:
             self._backend.cancel(job, StopReason.SHUTDOWN)
         if running:
             # Let the pipeline reach its next step and the backend report the jobs as stopped.
             await asyncio.wait({job.result for job in running}, timeout=self._shutdown_grace_s)
-        if self._dispatcher is not None:
-            self._dispatcher.cancel()
-            await asyncio.gather(self._dispatcher, return_exceptions=True)
-        for job in [*running, *self._running, *self._scheduler.drain()]:
+        tasks = [*self._runs, *([self._dispatcher] if self._dispatcher is not None else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for job in [*running, *self.running, *self._scheduler.drain()]:
             job.stop(StopReason.SHUTDOWN)
             if not job.result.done():
                 await self._requeue(job)
@@ -234,19 +299,32 @@ class GenerationService:
         return job
 
     async def restore(self) -> list[Restored]:
-        """Queue again what the last run left queued or running, in its order (running first)."""
-        restored = []
-        for record in await self._store.unfinished():
-            if record.status is JobStatus.RUNNING:
-                await self._store.requeue(record.id)
-            job = self._new_job(record.id, record.request)
-            self._scheduler.restore(job, record.slot)
-            restored.append(Restored(job, record))
+        """Queue again what the last run left queued or running, in its order (running first),
+        except what the backend still runs or finished meanwhile (GPU workers outlive the bot)."""
+        records = await self._store.unfinished()
+        restored = [Restored(self._new_job(record.id, record.request), record) for record in records]
+        for one in restored:
+            self._scheduler.restore(one.job, one.record.slot)
+        self._start_backend()
+        recovery = await self._backend.recover([one.job for one in restored])
+        taken = set(recovery.settled)
+        for lane, batch in recovery.running:
+            for job in batch:
+                self._scheduler.remove(job.id)
+                await self._store.mark_running(job.id)
+                job.mark_started()
+                taken.add(job.id)
+            self._launch(lane, batch)
+        for one in restored:
+            if one.job.id in recovery.settled:
+                self._scheduler.remove(one.job.id)
+            elif one.job.id not in taken and one.record.status is JobStatus.RUNNING:
+                await self._store.requeue(one.job.id)
         return restored
 
     def position(self, job: ActiveJob) -> int | None:
         """1-based position in the queue; 0 while running; None when finished."""
-        if job in self._running:
+        if job in self.running:
             return 0
         return self._scheduler.position(job.id)
 
@@ -256,15 +334,15 @@ class GenerationService:
         if not self._recent or position is None or position == 0:
             return None
         average = sum(self._recent) / len(self._recent)
-        current = self._running[0] if self._running else None
-        running_left = 0.0
-        if current is not None and current.started_at is not None:
-            running_left = max(average - (time.monotonic() - current.started_at), 0.0)
-        return running_left + average * (position - 1)
+        # Several lanes (GPU workers) take jobs from the line side by side.
+        lanes = max(len(self._backend.lanes()), 1)
+        started = [job.started_at for job in self.running if job.started_at is not None]
+        running_left = max(average - (time.monotonic() - min(started)), 0.0) if started else 0.0
+        return running_left + average * (position - 1) / lanes
 
     def active_jobs(self, user_id: int) -> list[ActiveJob]:
         """The member's running job (if any), then their queued ones in order."""
-        running = [job for job in self._running if job.request.user_id == user_id]
+        running = [job for job in self.running if job.request.user_id == user_id]
         return [*running, *self._scheduler.jobs_of(user_id)]
 
     async def record(self, job_id: int) -> JobRecord | None:
@@ -289,7 +367,7 @@ class GenerationService:
         return record
 
     def find(self, job_id: int) -> ActiveJob | None:
-        running = next((job for job in self._running if job.id == job_id), None)
+        running = next((job for job in self.running if job.id == job_id), None)
         return running if running is not None else self._scheduler.job(job_id)
 
     async def cancel(self, job_id: int) -> CancelOutcome:
@@ -300,7 +378,7 @@ class GenerationService:
             if not queued.result.done():
                 queued.result.set_exception(JobCancelled())
             return CancelOutcome.REMOVED
-        current = next((job for job in self._running if job.id == job_id), None)
+        current = next((job for job in self.running if job.id == job_id), None)
         if current is not None and not current.result.done():
             # Reported as stopped, then recorded and refunded; a batch stops once all its jobs are.
             self._backend.cancel(current, StopReason.CANCELLED)

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Hashable, Sequence
 from typing import Any, cast
 
-from jobs.backend import BackendEvents
+from jobs.backend import BackendEvents, Lane, Recovery
 from jobs.model import ActiveJob, GenerationResult, StopReason
 from jobs.scheduler import FairScheduler
 from jobs.service import GenerationService
@@ -26,6 +26,15 @@ class Backend:
 
     async def ready(self) -> None:
         return None
+
+    def lanes(self) -> Sequence[Lane]:
+        return (self,)
+
+    def fits(self, request: GenerationRequest) -> bool:
+        return True
+
+    async def recover(self, jobs: Sequence[ActiveJob]) -> Recovery:
+        return Recovery()
 
     def batch_key(self, request: GenerationRequest) -> Hashable | None:
         return None
