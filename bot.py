@@ -1,4 +1,5 @@
-"""Entry point: `python bot.py --config config.toml`.
+"""Entry point: `python bot.py --config config.toml`, and `python bot.py worker --config
+worker.toml` for a GPU worker process (``[workers] backend = "nats"``).
 
 Opens every resource (database, queue, worker, Discord client) here and passes it in, so that
 nothing is created at import time and tests can start the bot exactly as an admin does.
@@ -29,7 +30,10 @@ if TYPE_CHECKING:
     from db.audit import AuditLog
     from db.quotas import QuotaStore
     from generation.worker import GenerationWorker
+    from jobs.backend import Backend, Fleet
     from jobs.service import GenerationService, Restored
+    from moderation.classifier import OutputClassifier
+    from prompt.request import TokenBudget
 
 log = logging.getLogger("bot")
 
@@ -39,7 +43,9 @@ class Jobs:
     """What runs and follows jobs, opened once and closed at the end."""
 
     service: GenerationService
-    worker: GenerationWorker
+    backend: Backend
+    tokens: TokenBudget | None  # the loaded model's token count, when this process has it
+    fleet: Fleet | None  # the GPU workers, when they are other processes
     quotas: QuotaStore
     messenger: JobMessenger
     restored: tuple[Restored, ...]
@@ -48,48 +54,78 @@ class Jobs:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Animagine XL 3.1 Discord bot")
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=("bot", "worker"),
+        default="bot",
+        help='"bot" (default) runs the Discord bot; "worker" runs a GPU worker process ([workers] backend = "nats")',
+    )
     parser.add_argument("--config", default="config.toml", help="path to the TOML config (default: config.toml)")
     return parser.parse_args(argv)
 
 
-async def _open_jobs(config: Config, sessions: async_sessionmaker[AsyncSession], audit: AuditLog) -> Jobs:
-    """The job store, the GPU worker and the service, with last run's unfinished jobs queued first."""
-    from core.errors import ClassifierLoadError
-    from core.messenger import JobMessenger
-    from core.pacer import Pacer
-    from db.jobs import JobStore
-    from db.quotas import QuotaStore
+async def _local_backend(config: Config) -> GenerationWorker:
+    """This process's own GPU, with the output check beside it."""
     from generation.loader import load_pipeline
     from generation.worker import GenerationWorker
-    from jobs.scheduler import FairScheduler
-    from jobs.service import GenerationService
+
+    return GenerationWorker(
+        functools.partial(load_pipeline, config.model),
+        job_timeout_s=config.generation.job_timeout_s,
+        classifier=await _classifier(config),
+        max_batch=config.generation.max_batch,
+    )
+
+
+async def _classifier(config: Config) -> OutputClassifier | None:
+    from core.errors import ClassifierLoadError
     from moderation.classifier import load_classifier
-    from moderation.output_check import OutputCheck
 
     m = config.moderation
     try:
         # Downloaded on first use; refusing to start beats silently skipping the check.
-        classifier = await asyncio.to_thread(
+        return await asyncio.to_thread(
             load_classifier, m.classifier, m.classifier_model, cache_dir=None, device=m.classifier_device
         )
     except ClassifierLoadError as exc:
         raise ConfigError(f"[moderation] classifier_model: {exc}") from None
+
+
+async def _open_jobs(config: Config, sessions: async_sessionmaker[AsyncSession], audit: AuditLog) -> Jobs:
+    """The job store, the backend (this process's GPU or GPU worker processes) and the service,
+    with last run's unfinished jobs queued first."""
+    from core.messenger import JobMessenger
+    from core.pacer import Pacer
+    from db.jobs import JobStore
+    from db.quotas import QuotaStore
+    from jobs.scheduler import FairScheduler
+    from jobs.service import GenerationService
+    from moderation.output_check import OutputCheck
+
+    backend: Backend
+    tokens: TokenBudget | None = None
+    fleet: Fleet | None = None
+    if config.workers.backend == "nats":
+        from cluster.backend import NatsBackend
+
+        # The workers run the model and the output check; the bot needs neither (nor torch).
+        nats = NatsBackend(config.workers, model=config.model.name)
+        await nats.connect()
+        backend = fleet = nats
+    else:
+        local = await _local_backend(config)
+        backend = tokens = local
     quotas = QuotaStore(sessions, config.quota)
-    worker = GenerationWorker(
-        functools.partial(load_pipeline, config.model),
-        job_timeout_s=config.generation.job_timeout_s,
-        classifier=classifier,
-        max_batch=config.generation.max_batch,
-    )
     pacer = Pacer()  # under a burst the answers go first, the next batch after them
     scheduler = FairScheduler(config.generation.max_queue)
-    service = GenerationService(JobStore(sessions, quotas), scheduler, worker, before_batch=pacer.quiet)
+    service = GenerationService(JobStore(sessions, quotas), scheduler, backend, before_batch=pacer.quiet)
     # Before anything new is accepted: what the last run left queued or running goes first.
     restored = await service.restore()
     if restored:
         log.info("resuming %d unfinished job(s) from the last run", len(restored))
     messenger = JobMessenger(service, config.generation.progress_interval_s, OutputCheck(audit))
-    return Jobs(service, worker, quotas, messenger, tuple(restored), pacer)
+    return Jobs(service, backend, tokens, fleet, quotas, messenger, tuple(restored), pacer)
 
 
 async def _build_bot(
@@ -118,7 +154,7 @@ async def _build_bot(
     # The worker counts tokens with the loaded model, so a prompt too long to ever run is
     # refused before the quota is charged.
     limits = PromptLimits(
-        max_prompt_chars=g.max_prompt_chars, max_negative_chars=g.max_negative_chars, tokens=jobs.worker
+        max_prompt_chars=g.max_prompt_chars, max_negative_chars=g.max_negative_chars, tokens=jobs.tokens
     )
     gate = RequestGate(policies=policies, audit=audit, content=content, tags=tags, limits=limits)
     context = BotContext(
@@ -173,13 +209,15 @@ async def run(config: Config) -> None:
     from db.audit import AuditLog
     from db.engine import create_engine, create_sessionmaker
     from db.migrate import upgrade_to_head
-    from generation.loader import check_model_config
 
     token = require_token(config)
-    try:
-        check_model_config(config.model)
-    except ModelLoadError as exc:
-        raise ConfigError(str(exc)) from None
+    if config.workers.backend == "local":
+        from generation.loader import check_model_config
+
+        try:
+            check_model_config(config.model)
+        except ModelLoadError as exc:
+            raise ConfigError(str(exc)) from None
     configure_endpoints(config.discord)
     engine = create_engine(config.database.url)
     jobs: Jobs | None = None
@@ -195,11 +233,48 @@ async def run(config: Config) -> None:
         await engine.dispose()
 
 
+def _describe_device() -> tuple[str, float]:
+    """The GPU this worker uses (CUDA_VISIBLE_DEVICES picks it), and its memory in GiB."""
+    import torch
+
+    if torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(0)
+        return props.name, round(props.total_memory / 2**30, 1)
+    return f"CPU ({os.cpu_count()} cores)", 0.0
+
+
+async def run_worker(config: Config) -> None:
+    """A GPU worker process: loads its model and takes batches from the bot through NATS
+    until SIGTERM/SIGINT (the batch it runs then stops at its next step and goes back)."""
+    from cluster.worker import WorkerProcess
+    from generation.loader import check_model_config
+
+    try:
+        check_model_config(config.model)
+    except ModelLoadError as exc:
+        raise ConfigError(str(exc)) from None
+    gpu, memory_gb = _describe_device()
+    process = WorkerProcess(config, await _local_backend(config), gpu=gpu, memory_gb=memory_gb)
+    stop = asyncio.Event()
+
+    def request_stop(sig: signal.Signals) -> None:
+        log.info("%s received: stopping the worker", sig.name)
+        stop.set()
+        process.stop_running()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, request_stop, sig)
+    log.info("worker %s on %s, connecting to %s", config.worker.name, gpu, config.workers.nats_url)
+    await process.run(stop)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         config = load_config(args.config, os.environ)
-        require_token(config)
+        if args.command == "bot":
+            require_token(config)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
@@ -210,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     logging.getLogger("discord.http").setLevel(max(logging.INFO, logging.getLevelName(config.logging.level)))
     try:
-        asyncio.run(run(config))
+        asyncio.run(run(config) if args.command == "bot" else run_worker(config))
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2

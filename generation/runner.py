@@ -180,10 +180,10 @@ def _render(
 
 def batch_key(model: LoadedModel, request: GenerationRequest) -> tuple[object, ...] | None:
     """Requests with equal keys can share one pipeline call; None means "run it alone"."""
-    if request.hires or request.variation_seed is not None:
+    traits = request.batch_traits()
+    if traits is None:
         return None
-    length = model.encoder.length(request.prompt, request.negative)
-    return (request.width, request.height, request.steps, request.cfg, request.sampler, length)
+    return (*traits, model.encoder.length(request.prompt, request.negative))
 
 
 def _check_batch(model: LoadedModel, requests: Sequence[GenerationRequest]) -> GenerationRequest:

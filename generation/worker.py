@@ -149,6 +149,18 @@ class GenerationWorker:
             return None
         return model.result()
 
+    def model_error(self) -> str | None:
+        """Why the model is not there: None while it loads or once it is loaded."""
+        model = self._model
+        if model is None or not model.done() or model.cancelled() or model.exception() is None:
+            return None
+        error = model.exception()
+        return str(error) if isinstance(error, ModelLoadError) else "the model failed to load (see the log)"
+
+    def batch_key_ready(self) -> bool:
+        """The model is loaded (batch keys and token counts are exact)."""
+        return self._ready_model() is not None
+
     def lanes(self) -> Sequence[Lane]:
         return (self,)
 

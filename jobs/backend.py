@@ -108,3 +108,23 @@ class Backend(Protocol):
     async def close(self) -> None:
         """Release what ``start`` took (the service has already stopped the running jobs)."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerStatus:
+    """One GPU worker as ``/workers`` shows it."""
+
+    name: str
+    gpu: str
+    state: str  # loading, ready, busy, failed, gone
+    jobs: tuple[int, ...]
+    images_done: int
+    seconds_per_image: float | None  # after warm-up
+    last_seen_s: float  # seconds ago
+    error: str = ""
+
+
+class Fleet(Protocol):
+    """The GPU workers a backend knows of."""
+
+    def workers(self) -> Sequence[WorkerStatus]: ...

@@ -137,6 +137,14 @@ class GenerationRequest:
             return self.width, self.height
         return _hires(self.width), _hires(self.height)
 
+    def batch_traits(self) -> tuple[object, ...] | None:
+        """What requests sharing one pipeline call must have in common (the generator adds the
+        prompt-chunk count, which needs the tokenizer); None: it runs alone (a hires pass or a
+        variation seed)."""
+        if self.hires or self.variation_seed is not None:
+            return None
+        return (self.width, self.height, self.steps, self.cfg, self.sampler)
+
     def options(self, **changes: Any) -> ImagineOptions:
         """The /imagine options that make this request again (for the result buttons)."""
         base = ImagineOptions(

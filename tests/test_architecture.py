@@ -13,7 +13,7 @@ import pytest
 from core.client import EXTENSIONS
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("bench", "cogs", "core", "db", "generation", "jobs", "moderation", "prompt", "quota")
+PACKAGES = ("bench", "cluster", "cogs", "core", "db", "generation", "jobs", "moderation", "prompt", "quota")
 HEAVY = ("torch", "diffusers", "onnxruntime")
 
 
