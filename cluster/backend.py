@@ -44,7 +44,7 @@ class NatsBackend:
     def __init__(self, config: WorkersConfig, *, model: str) -> None:
         self._config = config
         self._names = Names(config.namespace)
-        self._fleet = Fleet(self.run_on, model, config.worker_timeout_s)
+        self._fleet = Fleet(lambda lane, batch: self.run_on(lane, batch), model, config.worker_timeout_s)
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self._results: ObjectStore | None = None
