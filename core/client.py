@@ -74,11 +74,16 @@ def configure_endpoints(config: DiscordConfig) -> None:
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(config.gateway_url)
 
 
-class ImagineBot(commands.Bot):
+class ImagineBot(commands.AutoShardedBot):
+    """One process, as many gateway shards as `[discord] shard_count` says (0: Discord's
+    recommendation, read from GET /gateway/bot at start-up)."""
+
     def __init__(self, context: BotContext) -> None:
         intents = discord.Intents.default()
         intents.message_content = False  # slash commands only; no privileged intent needed
+        shards = context.config.discord.shard_count
         super().__init__(
+            shard_count=shards or None,
             command_prefix=commands.when_mentioned,
             intents=intents,
             help_command=None,
@@ -92,6 +97,15 @@ class ImagineBot(commands.Bot):
         self.context = context
         context.gate.set_modlog_poster(self.post_modlog)
         self.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
+
+    async def launch_shards(self) -> None:
+        if self.shard_count is None:
+            # discord.py would connect to the gateway URL that GET /gateway/bot names; take only
+            # the recommended count from it, so the configured gateway_url (a proxy, the local
+            # test server) is the one used either way.
+            self.shard_count, _, _ = await self.http.get_bot_gateway()
+            log.info("%d shard(s), as Discord recommends", self.shard_count)
+        await super().launch_shards()
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:

@@ -49,13 +49,16 @@ class World:
 
 
 @contextlib.asynccontextmanager
-async def running_world(backend: str, workdir: Path, model: Path, **sections: dict[str, Any]) -> AsyncIterator[World]:
-    """Start the local Discord and the real bot process (`python bot.py --config ...`)."""
+async def running_world(
+    backend: str, workdir: Path, model: Path, *, recommended_shards: int = 1, **sections: dict[str, Any]
+) -> AsyncIterator[World]:
+    """Start the local Discord and the real bot process (`python bot.py --config ...`);
+    `recommended_shards` is what the local Discord's GET /gateway/bot recommends."""
     if backend == "sqlite":
         database_url = "sqlite+aiosqlite:///data/bot.db"  # relative: the admin's default layout
     else:
         database_url = await create_postgres_database()
-    server = FakeDiscord()
+    server = FakeDiscord(recommended_shards=recommended_shards)
     await server.start()
     guild = server.add_guild("Test Guild")
     general = server.add_channel(guild.id, "general")

@@ -20,12 +20,14 @@ def write_config(
 ) -> Path:
     """A config file as an admin would write it, pointed at the local server."""
     generation = {"progress_interval_s": 0.2, **sections.pop("generation", {})}
+    discord = sections.pop("discord", {})
     lines = [
         "[discord]",
         f'token = "{server.token}"',
         f'api_base_url = "{server.api_base_url}"',
         f'gateway_url = "{server.gateway_url}"',
         "guild_ready_timeout = 0.2",
+        *(f"{k} = {v!r}" for k, v in discord.items()),
         "[model]",
         f'source = "{model}"',
         'device = "cpu"',

@@ -14,7 +14,9 @@ Usage sketch::
     assert server.validation_errors == [] and server.unhandled == []
     await server.stop()
 
-Add guilds/channels/users before the bot connects: GUILD_CREATE is only sent on IDENTIFY.
+Add guilds/channels/users before the bot connects (GUILD_CREATE is sent on IDENTIFY), or announce a
+guild added later with `await server.join_guild(guild)`; `add_guild(..., shard=(id, count))` picks an
+id that shard owns, for sharded bots.
 """
 
 from .interaction_builder import InteractionSpecError

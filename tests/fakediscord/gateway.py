@@ -3,6 +3,10 @@
 Frames are sent as plain JSON text even when the client asks for zlib-stream compression;
 discord.py accepts text frames. Each connection is a `GatewaySession`; the server survives bot
 restarts because every new websocket simply starts a new session.
+
+Sharding as on Discord: a session that IDENTIFYs with `shard: [id, count]` gets READY with that
+`shard` field, and it alone gets the events of the guilds it owns (`(guild_id >> 22) % count ==
+id`); direct messages go to shard 0. A session that names no shard is shard 0 of 1 (all guilds).
 """
 
 from __future__ import annotations
@@ -28,6 +32,12 @@ RESUME, RECONNECT, REQUEST_MEMBERS, INVALID_SESSION, HELLO, HEARTBEAT_ACK = 6, 7
 HEARTBEAT_INTERVAL_MS = 41250
 CLOSE_AUTHENTICATION_FAILED = 4004
 CLOSE_NOT_AUTHENTICATED = 4003
+CLOSE_INVALID_SHARD = 4010
+
+
+def shard_of(guild_id: int | None, shard_count: int) -> int:
+    """Discord's formula: which shard receives a guild's events (DMs: shard 0)."""
+    return 0 if guild_id is None else (guild_id >> 22) % shard_count
 
 
 class GatewaySession:
@@ -40,6 +50,8 @@ class GatewaySession:
         self.identified = False
         self.ready = False
         self.intents = 0
+        # [shard_id, shard_count] from IDENTIFY; None = no sharding (shard 0 of 1).
+        self.shard: tuple[int, int] | None = None
         self._send_lock = asyncio.Lock()
 
     async def send(self, op: int, d: Any, t: str | None = None) -> None:
@@ -52,6 +64,10 @@ class GatewaySession:
                 self.seq += 1
                 seq = self.seq
             await self.ws.send_str(json.dumps({"op": op, "d": d, "s": seq, "t": t}))
+
+    def owns(self, guild_id: int | None) -> bool:
+        shard_id, shard_count = self.shard or (0, 1)
+        return shard_of(guild_id, shard_count) == shard_id
 
 
 class Gateway:
@@ -107,13 +123,26 @@ class Gateway:
         if token.removeprefix("Bot ") != self._token():
             await session.ws.close(code=CLOSE_AUTHENTICATION_FAILED, message=b"Authentication failed.")
             return
+        shard = d.get("shard")
+        if shard is not None:
+            valid = (
+                isinstance(shard, list)
+                and len(shard) == 2
+                and all(isinstance(n, int) and not isinstance(n, bool) for n in shard)
+                and 0 <= shard[0] < shard[1]
+            )
+            if not valid:
+                await session.ws.close(code=CLOSE_INVALID_SHARD, message=b"Invalid shard.")
+                return
+            session.shard = (shard[0], shard[1])
         session.identified = True
         session.intents = int(d.get("intents") or 0)
         self.identify_count += 1
-        ready = {
+        guilds = [g for g in list(self.state.guilds.values()) if session.owns(g.id)]
+        ready: JsonObj = {
             "v": GATEWAY_VERSION,
             "user": bot_user_payload(self.state.bot_user),
-            "guilds": [{"id": str(g), "unavailable": True} for g in self.state.guilds],
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
             "session_id": session.session_id,
             "session_type": "normal",
             "resume_gateway_url": self._url(),
@@ -125,8 +154,10 @@ class Gateway:
             "user_settings": {},
             "_trace": ["fake-gateway"],
         }
+        if session.shard is not None:
+            ready["shard"] = list(session.shard)
         await session.send(DISPATCH, ready, "READY")
-        for guild in list(self.state.guilds.values()):
+        for guild in guilds:
             await session.send(DISPATCH, guild_create_payload(self.state, guild), "GUILD_CREATE")
         session.ready = True
         self.ready_count += 1
@@ -149,9 +180,12 @@ class Gateway:
         await session.send(DISPATCH, chunk, "GUILD_MEMBERS_CHUNK")
 
     async def dispatch(self, event: str, data: JsonObj) -> None:
-        sessions = self.ready_sessions
+        """Send an event to the session(s) of the shard that owns its guild (DMs: shard 0)."""
+        raw = data.get("id") if event == "GUILD_CREATE" else data.get("guild_id")
+        guild_id = int(raw) if raw is not None else None
+        sessions = [s for s in self.ready_sessions if s.owns(guild_id)]
         if not sessions:
-            raise RuntimeError(f"cannot dispatch {event}: no bot is connected and ready")
+            raise RuntimeError(f"cannot dispatch {event}: no bot shard for guild {guild_id} is connected and ready")
         for session in sessions:
             await session.send(DISPATCH, data, event)
 

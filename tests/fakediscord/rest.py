@@ -49,6 +49,7 @@ class Host(Protocol):
     unhandled: list[str]
     attachment_size_limit: int
     app_owner: User
+    recommended_shards: int
 
     @property
     def base_url(self) -> str: ...
@@ -209,7 +210,7 @@ class RestApi:
         return json_response(
             {
                 "url": self.host.gateway_url,
-                "shards": 1,
+                "shards": self.host.recommended_shards,
                 "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1},
             }
         )

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from .gateway import Gateway
 from .interaction_builder import InteractionSpecError, base_payload, choose_channel, command_data, find_component
-from .payloads import JsonObj, message_payload
+from .payloads import JsonObj, guild_create_payload, message_payload
 from .rest import API_PREFIX, RestApi
 from .state import (
     DEFAULT_BOT_PERMISSIONS,
@@ -44,6 +44,7 @@ class FakeDiscord:
         *,
         bot_name: str = "TestBot",
         attachment_size_limit: int = 10 * 1024 * 1024,
+        recommended_shards: int = 1,
     ) -> None:
         snowflakes = SnowflakeGenerator()
         self.token = token
@@ -54,6 +55,8 @@ class FakeDiscord:
         self.state.users[bot.id] = bot
         self.app_owner = self.add_user("app-owner")
         self.attachment_size_limit = attachment_size_limit
+        # What GET /gateway/bot recommends (`shards`), for bots that let Discord choose.
+        self.recommended_shards = recommended_shards
         self.time_offset: float = 0.0
         self.validation_errors: list[str] = []
         self.limit_errors: list[str] = []
@@ -123,13 +126,15 @@ class FakeDiscord:
         owner_id: int | None = None,
         everyone_permissions: int = DEFAULT_EVERYONE_PERMISSIONS,
         bot_permissions: int = DEFAULT_BOT_PERMISSIONS,
+        shard: tuple[int, int] | None = None,
     ) -> Guild:
-        """Owner defaults to a fresh user so test members never inherit owner powers by accident."""
+        """Owner defaults to a fresh user so test members never inherit owner powers by accident.
+        `shard` = (shard_id, shard_count): an id that this shard of a sharded bot owns."""
         if owner_id is None:
             owner_id = self.add_user(f"owner-of-{name}").id
-        guild = Guild(
-            id=self.state.snowflakes.next(), name=name, owner_id=owner_id, everyone_permissions=everyone_permissions
-        )
+        snowflakes = self.state.snowflakes
+        guild_id = snowflakes.next() if shard is None else snowflakes.next_on_shard(*shard)
+        guild = Guild(id=guild_id, name=name, owner_id=owner_id, everyone_permissions=everyone_permissions)
         self.state.guilds[guild.id] = guild
         self.state.bot_permissions[guild.id] = bot_permissions
         return guild
@@ -197,6 +202,10 @@ class FakeDiscord:
         if user_id not in guild.member_ids:
             guild.member_ids.append(user_id)
         return member
+
+    async def join_guild(self, guild: Guild) -> None:
+        """The bot joins a guild added after it connected: GUILD_CREATE to the shard owning it."""
+        await self.gateway.dispatch("GUILD_CREATE", guild_create_payload(self.state, guild))
 
     # ---- observation -------------------------------------------------------------------------
 

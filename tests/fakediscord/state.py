@@ -63,6 +63,15 @@ class SnowflakeGenerator:
         self._last = value
         return value
 
+    def next_on_shard(self, shard_id: int, shard_count: int) -> int:
+        """An id whose events shard `shard_id` of `shard_count` receives (its timestamp bits moved
+        forward by at most shard_count - 1 ms; ids stay increasing)."""
+        value = self.next()
+        ms = (value >> 22) + (shard_id - (value >> 22)) % shard_count
+        value = max(value, ms << 22)
+        self._last = value
+        return value
+
 
 class ChangeNotifier:
     """Wakes every waiter whenever anything in the fake server changes.

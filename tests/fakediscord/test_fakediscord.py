@@ -341,3 +341,69 @@ def test_validation_lenient_on_integer_ids() -> None:
     body = {"content": "x", "attachments": [{"id": 0, "filename": "a.png"}]}
     assert validate_body("/channels/{channel_id}/messages", "post", body) == []
     assert validate_body("/channels/{channel_id}/messages", "post", {"content": 1}) != []
+
+
+class _ShardedBot(commands.AutoShardedBot):
+    async def setup_hook(self) -> None:
+        await self.tree.sync()
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        pass  # discord.py waits 5 s between IDENTIFYs (Discord's rate limit); not needed here
+
+
+async def test_sharded_bot_gets_each_guild_on_its_own_shard() -> None:
+    async with FakeDiscord(token=TOKEN, recommended_shards=2) as server:
+        guilds = [server.add_guild(f"guild {n}", shard=(n, 2)) for n in range(2)]
+        channels = [server.add_channel(g.id, "general") for g in guilds]
+        alice = server.add_user("alice")
+        for g in guilds:
+            server.add_member(g.id, alice.id)
+        bot = _ShardedBot(command_prefix="!", intents=discord.Intents.default(), guild_ready_timeout=0.05)
+        handled: list[tuple[int | None, int | None]] = []
+
+        @bot.tree.command(description="Which shard am I on")
+        async def where(interaction: discord.Interaction) -> None:
+            handled.append((interaction.guild_id, interaction.guild.shard_id if interaction.guild else None))
+            await interaction.response.send_message("here", ephemeral=True)
+
+        old_base, old_gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+        discord.http.Route.BASE = server.api_base_url
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(server.gateway_url)
+        task = asyncio.create_task(bot.start(TOKEN))
+        try:
+            await server.wait_until_ready(timeout=10, sessions=2)
+            await asyncio.wait_for(bot.wait_until_ready(), 5)
+            assert bot.shard_count == 2  # the count GET /gateway/bot recommends
+            identified = sorted(d["shard"] for op, d in server.gateway.received if op == 2)
+            assert identified == [[0, 2], [1, 2]]
+            assert {g.id: g.shard_id for g in bot.guilds} == {guilds[0].id: 0, guilds[1].id: 1}
+
+            # Each guild's interaction reaches its own shard only, and is answered once.
+            for channel in channels:
+                ix = await server.invoke(alice, channel, "where")
+                await ix.wait_response()
+            await server.wait_for(lambda: len(handled) == 2)
+            assert handled == [(guilds[0].id, 0), (guilds[1].id, 1)]
+
+            # A guild joined later arrives on the shard that owns it.
+            late = server.add_guild("late", shard=(1, 2))
+            await server.join_guild(late)
+            await server.wait_for(lambda: bot.get_guild(late.id) is not None)
+            assert bot.get_guild(late.id).shard_id == 1  # type: ignore[union-attr]
+        finally:
+            await bot.close()
+            await asyncio.wait_for(task, 5)
+            discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = old_base, old_gateway
+        assert server.unhandled == [] and server.validation_errors == []
+
+
+async def test_invalid_shard_is_rejected() -> None:
+    async with (
+        FakeDiscord(token=TOKEN) as server,
+        aiohttp.ClientSession() as session,
+        session.ws_connect(server.gateway_url + "?v=10&encoding=json") as ws,
+    ):
+        await ws.receive_json()  # HELLO
+        await ws.send_json({"op": 2, "d": {"token": TOKEN, "properties": {}, "intents": 0, "shard": [2, 2]}})
+        msg = await ws.receive()
+        assert msg.type == aiohttp.WSMsgType.CLOSE and ws.close_code == 4010
