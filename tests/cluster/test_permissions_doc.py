@@ -98,6 +98,7 @@ async def test_a_worker_can_do_its_job_and_nothing_of_another_workers(example_se
         await bjs.add_consumer(
             WORK, durable_name="work-gpu-2", filter_subject="imagine.work.gpu-2.>", ack_policy="explicit"
         )
+        await bot.subscribe(f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{WORK}.*")
         hellos = await bot.subscribe("imagine.hello.*")
         progress = await bot.subscribe("imagine.progress.*")
         events = await bjs.pull_subscribe("imagine.events.>", durable="bot", stream=EVENTS)
