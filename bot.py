@@ -45,7 +45,7 @@ class Jobs:
     service: GenerationService
     backend: Backend
     tokens: TokenBudget | None  # the loaded model's token count, when this process has it
-    fleet: Fleet | None  # the GPU workers, when they are other processes
+    fleet: Fleet  # the GPU workers, for /workers
     quotas: QuotaStore
     messenger: JobMessenger
     restored: tuple[Restored, ...]
@@ -105,7 +105,7 @@ async def _open_jobs(config: Config, sessions: async_sessionmaker[AsyncSession],
 
     backend: Backend
     tokens: TokenBudget | None = None
-    fleet: Fleet | None = None
+    fleet: Fleet
     if config.workers.backend == "nats":
         from cluster.backend import NatsBackend
 
@@ -115,7 +115,7 @@ async def _open_jobs(config: Config, sessions: async_sessionmaker[AsyncSession],
         backend = fleet = nats
     else:
         local = await _local_backend(config)
-        backend = tokens = local
+        backend = tokens = fleet = local
     quotas = QuotaStore(sessions, config.quota)
     pacer = Pacer()  # under a burst the answers go first, the next batch after them
     scheduler = FairScheduler(config.generation.max_queue)
@@ -170,6 +170,7 @@ async def _build_bot(
         settings=settings,
         restored=jobs.restored,
         pacer=jobs.pacer,
+        fleet=jobs.fleet,
     )
     return ImagineBot(context)
 

@@ -27,7 +27,7 @@ from nats.js.object_store import ObjectStore
 from cluster import connection
 from cluster.assignment import Assignment
 from cluster.fleet import Fleet, WorkerLane
-from cluster.recovery import recover
+from cluster.recovery import Streams, recover
 from cluster.wire import TERMINAL, Control, Event, Hello, Names, StepReport, WorkOrder
 from core.config import WorkersConfig
 from core.errors import JobRequeued
@@ -198,14 +198,20 @@ class NatsBackend:
 
     # --- what workers report --------------------------------------------------------------
 
-    async def _finish(self, assignment: Assignment, job: ActiveJob, kind: str, event: Event | None = None) -> None:
-        """Report one job's end to the service; the assignment ends with its last job."""
+    async def _finish(
+        self, assignment: Assignment, job: ActiveJob, kind: str, event: Event | None = None, *, lost_ok: bool = False
+    ) -> bool:
+        """Report one job's end to the service; the assignment ends with its last job. With
+        ``lost_ok``, a result whose images are gone is not reported (False): it runs again."""
         if job.id in assignment.finished:
-            return
+            return True
         assignment.finished.add(job.id)
         events = self._reported
         if kind == "succeeded" and event is not None:
             result = await self._fetch_result(event)
+            if result is None and lost_ok:
+                assignment.finished.discard(job.id)
+                return False
             if result is None:
                 await events.failed(job, "the result's images were lost", "The image was made but got lost; try again.")
             else:
@@ -217,6 +223,7 @@ class NatsBackend:
         self._tries.pop(job.id, None)
         if not assignment.open_jobs():
             assignment.done.set()
+        return True
 
     async def _fetch_result(self, event: Event) -> GenerationResult | None:
         assert self._results is not None
@@ -224,8 +231,8 @@ class NatsBackend:
         for info in event.images:
             try:
                 got = await self._results.get(info.key)
-            except Exception:
-                log.exception("job %s: could not read %s from the results bucket", event.job_id, info.key)
+            except Exception as exc:
+                log.warning("job %s: could not read %s from the results bucket: %s", event.job_id, info.key, exc)
                 return None
             assert got.data is not None
             images.append(info.image(got.data))
@@ -268,6 +275,7 @@ class NatsBackend:
                 event.job_id,
             )
             return
+        assignment.heard()
         if event.kind == "started":
             if not job.started and not job.result.done():
                 await self._reported.started([job])
@@ -284,6 +292,7 @@ class NatsBackend:
         assignment = self._assignments.get(report.assignment)
         if assignment is None or assignment.lane.name != worker:
             return
+        assignment.heard()
         wanted = []
         for job_id in report.job_ids:
             job = assignment.jobs.get(job_id)
@@ -310,7 +319,7 @@ class NatsBackend:
         changed, restarted = self._fleet.hello(hello)
         if restarted:
             log.warning("worker %s started again: its unfinished job(s) go back in line", hello.name)
-            await self._take_back(self._fleet.lane(hello.name))
+            await self._take_back(self._of_lane(self._fleet.lane(hello.name)))
         if changed:
             self._reported.lanes_changed()
 
@@ -341,13 +350,32 @@ class NatsBackend:
             gone: list[WorkerLane] = []
             self._fleet.expire(gone.append)
             for lane in gone:
-                await self._take_back(lane)
+                await self._take_back(self._of_lane(lane))
                 self._reported.lanes_changed()
+            await self._take_back_stalled()
 
-    async def _take_back(self, lane: WorkerLane) -> None:
+    def _of_lane(self, lane: WorkerLane) -> list[Assignment]:
+        return [a for a in self._assignments.values() if a.lane is lane]
+
+    async def _take_back_stalled(self) -> None:
+        """A batch whose worker still says hello but has made no step for ``ack_wait_s`` (a hung
+        GPU: the heartbeat comes from the step callback) is taken back like a lost worker's,
+        and that worker gets nothing more until it says it is idle again."""
+        limit = self._config.ack_wait_s
+        for assignment in [a for a in self._assignments.values() if a.silent_for() > limit]:
+            log.error(
+                "worker %s made no step on job(s) %s for %.0f s (a hung GPU?): taking them back",
+                assignment.lane.name,
+                list(assignment.jobs),
+                assignment.silent_for(),
+            )
+            self._fleet.suspend(assignment.lane.name)
+            await self._take_back([assignment])
+
+    async def _take_back(self, assignments: Sequence[Assignment]) -> None:
         """The worker went away: its batch is taken back (its message deleted, so it does not
         run it when it returns) and its jobs go back in line, or fail after too many tries."""
-        for assignment in [a for a in self._assignments.values() if a.lane is lane]:
+        for assignment in assignments:
             await self._delete_order(assignment)
             back = []
             for job in assignment.open_jobs():
@@ -367,13 +395,7 @@ class NatsBackend:
 
     async def recover(self, jobs: Sequence[ActiveJob]) -> Recovery:
         assert self._events_sub is not None
-        return await recover(
-            self._js_,
-            self._names,
-            self._fleet,
-            self._assignments,
-            self._events_sub,
-            jobs,
-            on_event=self._on_event,
-            finish=self._finish,
+        streams = Streams(
+            self._js_, self._names, self._fleet, self._assignments, self._events_sub, self._on_event, self._finish
         )
+        return await recover(streams, jobs)

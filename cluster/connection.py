@@ -149,6 +149,6 @@ def events_consumer(names: Names) -> ConsumerConfig:
         durable_name=names.bot_consumer,
         filter_subject=f"{names.namespace}.events.>",
         ack_policy=AckPolicy.EXPLICIT,
-        ack_wait=30.0,
+        ack_wait=10.0,  # an event taken by a pull of a bot that then stopped comes back soon
         deliver_policy=DeliverPolicy.NEW,
     )

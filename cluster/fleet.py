@@ -53,6 +53,7 @@ class _Seen:
     lane: WorkerLane
     last_seen: float = field(default_factory=time.monotonic)
     online: bool = True
+    suspended: bool = False  # its last batch stalled: nothing more until it is idle again
 
 
 class Fleet:
@@ -85,6 +86,10 @@ class Fleet:
         restarted = previous is not None and previous.boot != hello.boot
         came_back = not seen.online
         seen.online, seen.last_seen = True, time.monotonic()
+        if seen.suspended and (restarted or hello.state == "ready"):
+            seen.suspended = False
+            log.info("worker %s is idle again: it takes jobs again", hello.name)
+            came_back = True
         lane.hello = hello
         if came_back:
             log.info(
@@ -100,7 +105,8 @@ class Fleet:
 
     def usable(self, lane: WorkerLane) -> bool:
         hello = lane.hello
-        if hello is None or not self._seen[lane.name].online or hello.state not in ("ready", "busy"):
+        seen = self._seen[lane.name]
+        if hello is None or not seen.online or seen.suspended or hello.state not in ("ready", "busy"):
             return False
         if hello.model != self._model:
             if (lane.name, hello.model) not in self._refused:
@@ -128,6 +134,9 @@ class Fleet:
             elif not seen.online and seen.lane.hello is None and now - seen.last_seen > self._timeout_s:
                 on_gone(seen.lane)  # a worker a recovered batch was sent to, never heard from since
 
+    def suspend(self, name: str) -> None:
+        self._seen[name].suspended = True
+
     def is_online(self, name: str) -> bool:
         seen = self._seen.get(name)
         return seen is not None and seen.online
@@ -143,7 +152,7 @@ class Fleet:
                 WorkerStatus(
                     name=name,
                     gpu=hello.gpu,
-                    state=hello.state if seen.online else "gone",
+                    state=("stalled" if seen.suspended else hello.state) if seen.online else "gone",
                     jobs=hello.jobs if seen.online else (),
                     images_done=hello.images_done,
                     seconds_per_image=hello.seconds_per_image,

@@ -63,8 +63,6 @@ class WorkerProcess:
         self._current: _Current | None = None
         self._cancelled: set[int] = set()  # cancel asks for jobs not (yet) running here
         self._finished: list[str] = []
-        self._images_done = 0
-        self._seconds_per_image: float | None = None
         self._sending: set[asyncio.Future[None]] = set()
 
     # --- the loop -----------------------------------------------------------------------
@@ -170,6 +168,7 @@ class WorkerProcess:
         return "ready" if self._engine.batch_key_ready() else "loading"
 
     def hello(self) -> Hello:
+        (engine,) = self._engine.workers()  # its counts: images done, speed after warm-up
         return Hello(
             name=self._name,
             boot=self._boot,
@@ -180,8 +179,8 @@ class WorkerProcess:
             max_batch=self._config.generation.max_batch,
             max_pixels=self._config.worker.max_pixels,
             jobs=tuple(self._current.jobs) if self._current is not None else (),
-            images_done=self._images_done,
-            seconds_per_image=self._seconds_per_image,
+            images_done=engine.images_done,
+            seconds_per_image=engine.seconds_per_image,
             error=self._engine.model_error() or "",
         )
 
@@ -273,16 +272,8 @@ class WorkerProcess:
             await self._results.put(key, image.png)
             images.append(ImageInfo.of(key, image))
         await self._report(job, "succeeded", seconds=result.seconds, images=tuple(images))
-        self._count(result)
         if not job.result.done():
             job.result.set_result(result)
-
-    def _count(self, result: GenerationResult) -> None:
-        if self._images_done > 0:  # the first job warms up: not a fair speed
-            per_image = result.seconds / max(len(result.images), 1)
-            old = self._seconds_per_image
-            self._seconds_per_image = per_image if old is None else 0.8 * old + 0.2 * per_image
-        self._images_done += len(result.images)
 
     async def failed(self, job: ActiveJob, recorded: str, told: str) -> None:
         await self._report(job, "failed", recorded=recorded, told=told)

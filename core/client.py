@@ -20,6 +20,7 @@ from core.moderation_text import blocked_attempt_text
 from core.pacer import Pacer
 from db.audit import AuditLog
 from db.settings import SettingsStore
+from jobs.backend import Fleet, WorkerStatus
 from jobs.service import GenerationService, Restored
 from moderation.admin import ModerationAdmin
 from moderation.gate import BlockedAttempt, RequestGate
@@ -42,7 +43,13 @@ EXTENSIONS = (
     "cogs.settings",
     "cogs.help",
     "cogs.moderation",
+    "cogs.workers",
 )
+
+
+class _NoWorkers:
+    def workers(self) -> tuple[WorkerStatus, ...]:
+        return ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +70,8 @@ class BotContext:
     restored: tuple[Restored, ...] = ()
     # When /imagine answers Discord before its decision (a burst): see core.submit.
     pacer: Pacer = field(default_factory=Pacer)
+    # The GPU workers (this process's own GPU, or worker processes), for /workers.
+    fleet: Fleet = field(default_factory=_NoWorkers)
 
 
 def configure_endpoints(config: DiscordConfig) -> None:

@@ -22,7 +22,7 @@ from core.errors import JobCancelled, ModelLoadError, PromptError
 from generation.loader import LoadedModel
 from generation.runner import RunControl, batch_key, run
 from generation.speedups import warm_up, warmup_requests, warmup_shapes
-from jobs.backend import BackendEvents, Lane, Recovery
+from jobs.backend import BackendEvents, Lane, Recovery, WorkerStatus
 from jobs.model import ActiveJob, GenerationResult, Progress, StopReason
 from moderation.classifier import OutputClassifier
 from prompt.request import GenerationRequest
@@ -91,6 +91,9 @@ class GenerationWorker:
         self._model: asyncio.Future[LoadedModel] | None = None
         self._events: BackendEvents | None = None
         self._fitting: OrderedDict[tuple[str, str], None] = OrderedDict()  # prompts known to fit
+        self._running: tuple[int, ...] = ()
+        self._images_done = 0
+        self._seconds_per_image: float | None = None
 
     @property
     def max_batch(self) -> int:
@@ -161,6 +164,25 @@ class GenerationWorker:
         """The model is loaded (batch keys and token counts are exact)."""
         return self._ready_model() is not None
 
+    def workers(self) -> list[WorkerStatus]:
+        """``jobs.backend.Fleet``: this process's own GPU, as /workers shows it."""
+        model = self._ready_model()
+        error = self.model_error()
+        state = "failed" if error else "loading" if model is None else "busy" if self._running else "ready"
+        gpu = f"{model.device} ({model.dtype})" if model is not None else "this process"
+        return [
+            WorkerStatus(
+                name="local",
+                gpu=gpu,
+                state=state,
+                jobs=self._running,
+                images_done=self._images_done,
+                seconds_per_image=self._seconds_per_image,
+                last_seen_s=0.0,
+                error=error or "",
+            )
+        ]
+
     def lanes(self) -> Sequence[Lane]:
         return (self,)
 
@@ -210,6 +232,14 @@ class GenerationWorker:
             return
         events = self._reported
         await events.started(jobs)
+        self._running = tuple(_ids(jobs))
+        try:
+            await self._run_started(model, jobs)
+        finally:
+            self._running = ()
+
+    async def _run_started(self, model: LoadedModel, jobs: Sequence[ActiveJob]) -> None:
+        events = self._reported
         if len(jobs) > 1:
             log.info("batch of %d jobs: %s", len(jobs), _ids(jobs))
         running = self._launch(model, jobs)
@@ -293,7 +323,15 @@ class GenerationWorker:
                 await events.stopped(job)
                 continue
             log.info("job %s made its image in %.2f s%s", job.id, result.seconds, _batch_note(jobs))
+            self._count(result)
             await events.succeeded(job, result)
+
+    def _count(self, result: GenerationResult) -> None:
+        if self._images_done > 0:  # the first job warms up: not a fair speed
+            per_image = result.seconds / max(len(result.images), 1)
+            old = self._seconds_per_image
+            self._seconds_per_image = per_image if old is None else 0.8 * old + 0.2 * per_image
+        self._images_done += len(result.images)
 
     async def _fail_all(self, jobs: Sequence[ActiveJob], recorded: str, told: str) -> None:
         for job in jobs:

@@ -30,11 +30,12 @@ from db.quotas import QuotaStore
 from generation.loader import LoadedModel
 from generation.runner import RunControl
 from generation.worker import GenerationWorker
-from jobs.model import ActiveJob, GenerationResult, Place, RenderedImage
+from jobs.model import ActiveJob, GenerationResult, JobStatus, Place, RenderedImage
 from jobs.scheduler import FairScheduler
 from jobs.service import GenerationService
 from moderation.classifier import OutputClassifier
 from prompt.request import GenerationRequest
+from quota.policy import QuotaAsk
 from tests.support.requests import sample_request
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,7 +111,17 @@ class Bot:
     sent: list[tuple[str, tuple[int, ...]]]  # (worker, job ids) in the order batches were sent
 
     async def submit(self, user_id: int, **changes: Any) -> ActiveJob:
-        return await self.service.submit(request(user_id, **changes), place(user_id))
+        ask = QuotaAsk(user_id=user_id, guild_id=10)
+        return await self.service.submit(request(user_id, **changes), place(user_id), quota=ask)
+
+    async def used(self, user_id: int) -> int:
+        """Images charged to the member today (a refund takes one back)."""
+        return (await self.quotas.status(QuotaAsk(user_id=user_id, guild_id=10))).used_today
+
+    async def status(self, job_id: int) -> JobStatus:
+        record = await self.store.get(job_id)
+        assert record is not None
+        return record.status
 
 
 @contextlib.asynccontextmanager
