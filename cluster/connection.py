@@ -29,7 +29,8 @@ from core.errors import ConfigError
 log = logging.getLogger(__name__)
 
 DAY_S = 24 * 3600.0
-DEDUPE_WINDOW_S = 120.0  # a publish retried within this long (a reconnect) is stored once
+DEDUPE_WINDOW_S = 120.0
+FIRST_CONNECT_S = 15.0  # a publish retried within this long (a reconnect) is stored once
 
 
 def _tls(config: WorkersConfig) -> ssl.SSLContext | None:
@@ -76,18 +77,27 @@ async def connect(config: WorkersConfig, name: str) -> Client:
         log.debug("NATS: %s", exc)
 
     try:
-        return await nats.connect(
-            **connect_options(config, name),
-            disconnected_cb=disconnected,
-            reconnected_cb=reconnected,
-            error_cb=error,
-            allow_reconnect=True,
+        # Reconnecting for ever also retries a first connection for ever: bound that one, so a
+        # wrong address is reported instead of waited on.
+        return await asyncio.wait_for(
+            nats.connect(
+                **connect_options(config, name),
+                disconnected_cb=disconnected,
+                reconnected_cb=reconnected,
+                error_cb=error,
+                allow_reconnect=True,
+            ),
+            FIRST_CONNECT_S,
         )
     except (OSError, TimeoutError, nats.errors.Error) as exc:
         raise ConfigError(
-            f"[workers] nats_url: cannot connect to NATS at {config.nats_url} ({type(exc).__name__}: {exc}); "
+            f"[workers] nats_url: cannot connect to NATS at {config.nats_url} ({type(exc).__name__}{_detail(exc)}); "
             "check that nats-server runs with JetStream (-js) and the credentials"
         ) from None
+
+
+def _detail(exc: BaseException) -> str:
+    return f": {exc}" if str(exc) else ""
 
 
 async def ensure_streams(js: JetStreamContext, names: Names) -> ObjectStore:

@@ -132,6 +132,7 @@ class Fleet:
                 log.warning("worker %s went away (not heard from for %.0f s)", name, now - seen.last_seen)
                 on_gone(seen.lane)
             elif not seen.online and seen.lane.hello is None and now - seen.last_seen > self._timeout_s:
+                seen.last_seen = now  # asked again only after another timeout
                 on_gone(seen.lane)  # a worker a recovered batch was sent to, never heard from since
 
     def suspend(self, name: str) -> None:

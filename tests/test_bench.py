@@ -35,3 +35,15 @@ def test_burst_benchmark_small_config_has_every_field(fast_model_dir: Path) -> N
     assert result["outcomes"] == {"queued": 12} and result["jobs_recorded"] == 12 and result["nothing_lost"]
     assert set(result["ack_latency"]) == {"n", "p50_s", "p99_s", "max_s"}
     assert set(result["cpu_s"]) == {"bot_event_loop", "bot", "local_discord"}
+
+
+def test_workers_benchmark_small_config_has_every_field() -> None:
+    from bench import workers
+
+    result = asyncio.run(workers.main(images=2, size=256, steps=1, queued=20, nats="nats://127.0.0.1:4222"))
+    json.dumps(result)
+    throughput = result["throughput"]
+    assert throughput["one_worker_images_per_minute"] > 0 and throughput["two_workers_images_per_minute"] > 0
+    assert throughput["two_vs_one"] > 0
+    assert result["dispatch_overhead"]["n"] == 18  # every job after each worker's first
+    assert set(result["dispatch_overhead"]) == {"queued", "workers", "n", "p50_ms", "p99_ms", "max_ms"}
