@@ -37,6 +37,7 @@ from jobs.model import ActiveJob, GenerationResult, Progress, StopReason
 log = logging.getLogger(__name__)
 
 RETRY_S = 0.5
+RESULT_READS = 4
 TOO_MANY_TRIES = "This image could not be made: its GPU worker stopped {n} times while making it. You were not charged."
 
 
@@ -52,6 +53,9 @@ class NatsBackend:
         self._assignments: dict[str, Assignment] = {}
         self._tries: dict[int, int] = {}  # job id -> tries that ended with the worker gone
         self._tasks: set[asyncio.Task[None]] = set()
+        # Events are consumed once recovery has registered the batches still running (or once
+        # dispatching starts, when there was nothing to recover).
+        self._recovered = asyncio.Event()
         self._events_sub: JetStreamContext.PullSubscription | None = None
 
     # --- connection ---------------------------------------------------------------------
@@ -62,11 +66,8 @@ class NatsBackend:
         self._nc = await connection.connect(self._config, "animagine-bot")
         self._js = self._nc.jetstream()
         self._results = await connection.ensure_streams(self._js, self._names)
-        self._events_sub = await self._js.pull_subscribe(
-            f"{self._names.namespace}.events.>",
-            durable=self._names.bot_consumer,
-            stream=self._names.events_stream,
-            config=connection.events_consumer(self._names),
+        self._events_sub = await connection.bind(
+            self._js, self._names.events_stream, connection.events_consumer(self._names)
         )
         await self._nc.subscribe(self._names.hello(), cb=self._on_hello)
         await self._nc.subscribe(self._names.progress(), cb=self._on_progress)
@@ -91,7 +92,7 @@ class NatsBackend:
         self._spawn(self._watch_workers(), "nats-watchdog")
 
     async def ready(self) -> None:
-        return None  # jobs wait in line until a worker is there
+        self._recovered.set()  # jobs wait in line until a worker is there
 
     def lanes(self) -> Sequence[Lane]:
         return self._fleet.lanes()
@@ -108,9 +109,11 @@ class NatsBackend:
         """Send a batch to a worker and wait until each job's outcome is reported (or the batch
         comes back because the worker went away)."""
         jobs = [job for job in batch if not job.result.done()]
+        recovered = self._recovered_assignment(lane, batch)
         if not jobs:
+            if recovered is not None:
+                self._assignments.pop(recovered.id, None)
             return
-        recovered = self._recovered_assignment(lane, jobs)
         if recovered is not None:  # still running there from before a bot restart
             try:
                 await recovered.done.wait()
@@ -135,7 +138,7 @@ class NatsBackend:
         """Publish until JetStream has stored it (NATS may be restarting); the message id makes
         a publish that was stored but not acknowledged count once."""
         subject = self._names.work(assignment.lane.name, assignment.id)
-        while not assignment.done.is_set():
+        while True:
             try:
                 ack = await self._js_.publish(subject, order.encode(), headers={"Nats-Msg-Id": assignment.id})
             except Exception as exc:  # (not connected, timeout: try again)
@@ -148,6 +151,8 @@ class NatsBackend:
                 await asyncio.sleep(RETRY_S)
                 continue
             assignment.seq = ack.seq
+            if assignment.done.is_set():  # taken back while it was being sent: nobody runs it
+                await self._delete_order(assignment)
             return
 
     def cancel(self, job: ActiveJob, reason: StopReason) -> None:
@@ -170,7 +175,7 @@ class NatsBackend:
         if not_started and all_cancelled and assignment.seq is not None and await self._delete_order(assignment):
             for other in assignment.open_jobs():
                 await self._finish(assignment, other, "stopped")
-            return
+        # (also after a delete: the worker may have fetched it a moment before)
         with contextlib.suppress(Exception):  # not connected: the job ends when its worker goes
             await self._nc_publish(self._names.control(assignment.lane.name), Control(cancel=(job.id,)).encode())
 
@@ -229,10 +234,15 @@ class NatsBackend:
         assert self._results is not None
         images = []
         for info in event.images:
-            try:
-                got = await self._results.get(info.key)
-            except Exception as exc:
-                log.warning("job %s: could not read %s from the results bucket: %s", event.job_id, info.key, exc)
+            got = None
+            for attempt in range(RESULT_READS):
+                try:
+                    got = await self._results.get(info.key)
+                    break
+                except Exception as exc:  # NATS reconnecting, or the object is gone
+                    log.warning("job %s: could not read %s (try %d): %s", event.job_id, info.key, attempt + 1, exc)
+                    await asyncio.sleep(RETRY_S * (attempt + 1))
+            if got is None:
                 return None
             assert got.data is not None
             images.append(info.image(got.data))
@@ -242,6 +252,7 @@ class NatsBackend:
 
     async def _consume_events(self) -> None:
         assert self._events_sub is not None
+        await self._recovered.wait()
         while True:
             try:
                 messages = await self._events_sub.fetch(batch=32, timeout=1.0)
@@ -287,7 +298,7 @@ class NatsBackend:
         self._fleet.heard(worker)
         try:
             report = StepReport.decode(message.data)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, KeyError):
             return
         assignment = self._assignments.get(report.assignment)
         if assignment is None or assignment.lane.name != worker:
@@ -311,7 +322,7 @@ class NatsBackend:
     async def _on_hello(self, message: Msg) -> None:
         try:
             hello = Hello.decode(message.data)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, KeyError) as exc:
             log.warning("ignored a malformed hello on %s: %s", message.subject, exc)
             return
         if hello.name != self._names.worker_of(message.subject):
@@ -347,12 +358,25 @@ class NatsBackend:
     async def _watch_workers(self) -> None:
         while True:
             await asyncio.sleep(min(1.0, self._config.worker_timeout_s / 4))
-            gone: list[WorkerLane] = []
-            self._fleet.expire(gone.append)
-            for lane in gone:
-                await self._take_back(self._of_lane(lane))
-                self._reported.lanes_changed()
-            await self._take_back_stalled()
+            try:
+                await self._watch_once()
+            except Exception:  # the watch must go on (e.g. the database was away for a moment)
+                log.exception("error while watching the workers")
+
+    async def _watch_once(self) -> None:
+        if self._nc is None or not self._nc.is_connected:
+            # Silence while the bot itself is cut off says nothing about the workers: their
+            # clocks start again when it is back.
+            self._fleet.heard_all()
+            for assignment in self._assignments.values():
+                assignment.heard()
+            return
+        gone: list[WorkerLane] = []
+        self._fleet.expire(gone.append)
+        for lane in gone:
+            await self._take_back(self._of_lane(lane))
+            self._reported.lanes_changed()
+        await self._take_back_stalled()
 
     def _of_lane(self, lane: WorkerLane) -> list[Assignment]:
         return [a for a in self._assignments.values() if a.lane is lane]
@@ -363,6 +387,8 @@ class NatsBackend:
         and that worker gets nothing more until it says it is idle again."""
         limit = self._config.ack_wait_s
         for assignment in [a for a in self._assignments.values() if a.silent_for() > limit]:
+            if assignment.done.is_set():  # finished; its run_on has not collected it yet
+                continue
             log.error(
                 "worker %s made no step on job(s) %s for %.0f s (a hung GPU?): taking them back",
                 assignment.lane.name,
@@ -376,20 +402,25 @@ class NatsBackend:
         """The worker went away: its batch is taken back (its message deleted, so it does not
         run it when it returns) and its jobs go back in line, or fail after too many tries."""
         for assignment in assignments:
-            await self._delete_order(assignment)
-            back = []
-            for job in assignment.open_jobs():
-                tries = self._tries[job.id] = self._tries.get(job.id, 0) + 1
-                if job.cancel_flag.is_set():
-                    await self._finish(assignment, job, "stopped")
-                elif tries >= self._config.max_deliveries:
-                    await self._fail_tries(assignment, job, tries)
-                else:
-                    assignment.finished.add(job.id)
-                    back.append(job)
-            if back:
-                await self._reported.returned(back)
-            assignment.done.set()
+            try:
+                await self._take_back_one(assignment)
+            finally:
+                assignment.done.set()
+
+    async def _take_back_one(self, assignment: Assignment) -> None:
+        await self._delete_order(assignment)
+        back = []
+        for job in assignment.open_jobs():
+            tries = self._tries[job.id] = self._tries.get(job.id, 0) + 1
+            if job.cancel_flag.is_set():
+                await self._finish(assignment, job, "stopped")
+            elif tries >= self._config.max_deliveries:
+                await self._fail_tries(assignment, job, tries)
+            else:
+                assignment.finished.add(job.id)
+                back.append(job)
+        if back:
+            await self._reported.returned(back)
 
     # --- after a bot restart ------------------------------------------------------------
 
@@ -398,4 +429,7 @@ class NatsBackend:
         streams = Streams(
             self._js_, self._names, self._fleet, self._assignments, self._events_sub, self._on_event, self._finish
         )
-        return await recover(streams, jobs)
+        try:
+            return await recover(streams, jobs)
+        finally:
+            self._recovered.set()

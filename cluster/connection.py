@@ -154,6 +154,14 @@ def work_consumer(names: Names, worker: str, config: WorkersConfig) -> ConsumerC
     )
 
 
+async def bind(js: JetStreamContext, stream: str, config: ConsumerConfig) -> JetStreamContext.PullSubscription:
+    """Create the durable consumer, or bring an existing one in line with ``config`` (a changed
+    ack_wait_s or max_deliveries must reach JetStream), and pull from it."""
+    assert config.durable_name is not None
+    await js.add_consumer(stream, config)
+    return await js.pull_subscribe_bind(config.durable_name, stream)
+
+
 def events_consumer(names: Names) -> ConsumerConfig:
     return ConsumerConfig(
         durable_name=names.bot_consumer,

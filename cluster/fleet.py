@@ -73,6 +73,11 @@ class Fleet:
             seen = self._seen[name] = _Seen(WorkerLane(self._run_on, name), online=False)
         return seen.lane
 
+    def heard_all(self) -> None:
+        now = time.monotonic()
+        for seen in self._seen.values():
+            seen.last_seen = now
+
     def heard(self, name: str) -> None:
         seen = self._seen.get(name)
         if seen is not None:

@@ -89,7 +89,11 @@ async def _settle(streams: Streams, job: ActiveJob) -> bool:
             raw = await js.get_last_msg(names.events_stream, subject)
         except NotFoundError:
             continue
-        event = Event.decode(raw.data or b"")
+        try:
+            event = Event.decode(raw.data or b"")
+        except (ValueError, TypeError, KeyError) as exc:
+            log.warning("ignored a malformed event on %s: %s", subject, exc)
+            continue
         if event.kind not in TERMINAL:
             continue
         assignment = Assignment(event.assignment, streams.fleet.lane(names.worker_of(subject)), {job.id: job})
@@ -108,5 +112,8 @@ async def _drain_events(streams: Streams) -> None:
         except TimeoutError:
             return
         for message in messages:
-            await streams.on_event(message)
+            try:
+                await streams.on_event(message)
+            except (ValueError, TypeError, KeyError) as exc:
+                log.warning("ignored a malformed event on %s: %s", message.subject, exc)
             await message.ack()

@@ -130,10 +130,25 @@ class Hello:
     @classmethod
     def decode(cls, payload: bytes) -> Hello:
         data = _load(payload)
-        data["jobs"] = tuple(int(i) for i in data.get("jobs", ()))
         if data.get("state") not in WORKER_STATES:
             raise ValueError(f"unknown worker state {data.get('state')!r}")
-        return cls(**data)
+        per_image = data.get("seconds_per_image")
+        # Typed field by field: a worker of another version must not put a string where the
+        # dispatcher does arithmetic.
+        return cls(
+            name=str(data["name"]),
+            boot=str(data["boot"]),
+            state=data["state"],
+            model=str(data["model"]),
+            gpu=str(data.get("gpu", "")),
+            memory_gb=float(data.get("memory_gb", 0.0)),
+            max_batch=max(int(data["max_batch"]), 1),
+            max_pixels=max(int(data.get("max_pixels", 0)), 0),
+            jobs=tuple(int(i) for i in data.get("jobs", ())),
+            images_done=int(data.get("images_done", 0)),
+            seconds_per_image=None if per_image is None else float(per_image),
+            error=str(data.get("error", "")),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,11 +191,28 @@ class Event:
     @classmethod
     def decode(cls, payload: bytes) -> Event:
         data = _load(payload)
-        data["images"] = tuple(
-            ImageInfo(**{**i, "scores": None if i.get("scores") is None else tuple(i["scores"])})
+        images = tuple(
+            ImageInfo(
+                key=str(i["key"]),
+                width=int(i["width"]),
+                height=int(i["height"]),
+                seed=int(i["seed"]),
+                infotext=str(i["infotext"]),
+                scores=None if i.get("scores") is None else tuple(float(x) for x in i["scores"]),  # type: ignore[arg-type]
+            )
             for i in data.get("images", ())
         )
-        return cls(**data)
+        if data.get("kind") not in ("started", "succeeded", "failed", "stopped"):
+            raise ValueError(f"unknown event {data.get('kind')!r}")
+        return cls(
+            kind=data["kind"],
+            assignment=str(data["assignment"]),
+            job_id=int(data["job_id"]),
+            seconds=float(data.get("seconds", 0.0)),
+            images=images,
+            recorded=str(data.get("recorded", "")),
+            told=str(data.get("told", "")),
+        )
 
 
 @dataclass(frozen=True, slots=True)

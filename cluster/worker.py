@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 HELLO_EVERY_S = 1.0
 HEARTBEAT_EVERY_S = 1.0
 RETRY_S = 0.5
-REMEMBERED = 256  # finished assignments, to acknowledge a redelivered one without running it again
+REMEMBERED = 256
+UPLOAD_TRIES = 10  # finished assignments, to acknowledge a redelivered one without running it again
 
 
 @dataclass
@@ -88,7 +89,12 @@ class WorkerProcess:
                     await asyncio.sleep(RETRY_S)
                     continue
                 for message in messages:
-                    await self._take(message, stop)
+                    try:
+                        await self._take(message, stop)
+                    except Exception:  # e.g. NATS away while the results were uploaded
+                        log.exception("could not finish the batch; it will be delivered again")
+                        with contextlib.suppress(Exception):
+                            await message.nak()
         finally:
             hello.cancel()
             await asyncio.gather(hello, return_exceptions=True)
@@ -103,12 +109,7 @@ class WorkerProcess:
         consumer = connection.work_consumer(self._names, self._name, self._config.workers)
         while True:
             try:
-                return await self._js.pull_subscribe(
-                    consumer.filter_subject or "",
-                    durable=consumer.durable_name,
-                    stream=self._names.work_stream,
-                    config=consumer,
-                )
+                return await connection.bind(self._js, self._names.work_stream, consumer)
             except NotFoundError:
                 log.info("waiting for the bot to create the %s stream", self._names.work_stream)
                 await asyncio.sleep(2.0)
@@ -130,7 +131,9 @@ class WorkerProcess:
                 if stop.is_set():
                     break
                 await self._engine.run(group)
-            if stop.is_set() and any(job.stop_reason is StopReason.SHUTDOWN for job in jobs.values()):
+            if stop.is_set() and any(
+                not job.result.done() or job.stop_reason is StopReason.SHUTDOWN for job in jobs.values()
+            ):
                 await message.nak()  # not finished: delivered again (or taken back by the bot)
                 return
             await message.ack()
@@ -194,7 +197,7 @@ class WorkerProcess:
     async def _on_control(self, message: Msg) -> None:
         try:
             control = Control.decode(message.data)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, KeyError):
             return
         current = self._current
         for job_id in control.cancel:
@@ -269,11 +272,24 @@ class WorkerProcess:
         images = []
         for n, image in enumerate(result.images):
             key = f"{self._assignment()}/{job.id}/{n}.png"
-            await self._results.put(key, image.png)
+            await self._upload(key, image.png)
             images.append(ImageInfo.of(key, image))
         await self._report(job, "succeeded", seconds=result.seconds, images=tuple(images))
         if not job.result.done():
             job.result.set_result(result)
+
+    async def _upload(self, key: str, png: bytes) -> None:
+        """Until the object store has it (a put to the same key replaces a partial one)."""
+        assert self._results is not None
+        for attempt in range(UPLOAD_TRIES):
+            try:
+                await self._results.put(key, png)
+                return
+            except Exception as exc:
+                if attempt == UPLOAD_TRIES - 1:
+                    raise
+                log.warning("could not store %s (%s); retrying", key, exc)
+                await asyncio.sleep(RETRY_S * (attempt + 1))
 
     async def failed(self, job: ActiveJob, recorded: str, told: str) -> None:
         await self._report(job, "failed", recorded=recorded, told=told)

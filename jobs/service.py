@@ -107,7 +107,11 @@ class GenerationService:
             await self._scheduler.wait_for_jobs()
             if self._closing:  # the bot is stopping: what is queued stays queued in the database
                 return
-            picked = self._pick()
+            try:
+                picked = self._pick()
+            except Exception:  # a backend that misreports a lane must not stop all dispatching
+                log.exception("could not pick the next batch")
+                picked = None
             if picked is None:  # no free lane, or none that fits the jobs in line
                 await self._wait_for_change()
                 continue
@@ -212,7 +216,10 @@ class GenerationService:
                     self._batches[lane] = tuple(other for other in batch if other is not job)
             if job.result.done():
                 continue
-            await self._store.requeue(job.id)
+            try:
+                await self._store.requeue(job.id)
+            except Exception:  # it runs from the queue anyway; the record follows when it starts
+                log.exception("job %s: could not record its return to the queue", job.id)
             job.back_in_line()
             self._scheduler.put_back(job)
             log.info("job %s is back in line at #%s", job.id, self._scheduler.position(job.id))
