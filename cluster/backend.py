@@ -24,7 +24,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.object_store import ObjectStore
 
-from cluster import connection
+from cluster import connection, results
 from cluster.assignment import Assignment
 from cluster.fleet import Fleet, WorkerLane
 from cluster.recovery import Streams, recover
@@ -32,12 +32,11 @@ from cluster.wire import TERMINAL, Control, Event, Hello, Names, StepReport, Wor
 from core.config import WorkersConfig
 from core.errors import JobRequeued
 from jobs.backend import BackendEvents, Lane, Recovery, WorkerStatus
-from jobs.model import ActiveJob, GenerationResult, Progress, StopReason
+from jobs.model import ActiveJob, Progress, StopReason
 
 log = logging.getLogger(__name__)
 
 RETRY_S = 0.5
-RESULT_READS = 4
 TOO_MANY_TRIES = "This image could not be made: its GPU worker stopped {n} times while making it. You were not charged."
 
 
@@ -213,7 +212,8 @@ class NatsBackend:
         assignment.finished.add(job.id)
         events = self._reported
         if kind == "succeeded" and event is not None:
-            result = await self._fetch_result(event)
+            assert self._results is not None
+            result = await results.fetch(self._results, event)
             if result is None and lost_ok:
                 assignment.finished.discard(job.id)
                 return False
@@ -229,26 +229,6 @@ class NatsBackend:
         if not assignment.open_jobs():
             assignment.done.set()
         return True
-
-    async def _fetch_result(self, event: Event) -> GenerationResult | None:
-        assert self._results is not None
-        images = []
-        for info in event.images:
-            got = None
-            for attempt in range(RESULT_READS):
-                try:
-                    got = await self._results.get(info.key)
-                    break
-                except Exception as exc:  # NATS reconnecting, or the object is gone
-                    log.warning("job %s: could not read %s (try %d): %s", event.job_id, info.key, attempt + 1, exc)
-                    await asyncio.sleep(RETRY_S * (attempt + 1))
-            if got is None:
-                return None
-            assert got.data is not None
-            images.append(info.image(got.data))
-            with contextlib.suppress(Exception):
-                await self._results.delete(info.key)
-        return GenerationResult(images=tuple(images), seconds=event.seconds)
 
     async def _consume_events(self) -> None:
         assert self._events_sub is not None

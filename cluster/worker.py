@@ -25,7 +25,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from nats.js.object_store import ObjectStore
 
-from cluster import connection
+from cluster import connection, results
 from cluster.wire import Control, Event, EventKind, Hello, ImageInfo, Names, StepReport, WorkerState, WorkOrder
 from core.config import Config
 from generation.worker import GenerationWorker
@@ -272,24 +272,11 @@ class WorkerProcess:
         images = []
         for n, image in enumerate(result.images):
             key = f"{self._assignment()}/{job.id}/{n}.png"
-            await self._upload(key, image.png)
+            await results.upload(self._results, key, image.png)
             images.append(ImageInfo.of(key, image))
         await self._report(job, "succeeded", seconds=result.seconds, images=tuple(images))
         if not job.result.done():
             job.result.set_result(result)
-
-    async def _upload(self, key: str, png: bytes) -> None:
-        """Until the object store has it (a put to the same key replaces a partial one)."""
-        assert self._results is not None
-        for attempt in range(UPLOAD_TRIES):
-            try:
-                await self._results.put(key, png)
-                return
-            except Exception as exc:
-                if attempt == UPLOAD_TRIES - 1:
-                    raise
-                log.warning("could not store %s (%s); retrying", key, exc)
-                await asyncio.sleep(RETRY_S * (attempt + 1))
 
     async def failed(self, job: ActiveJob, recorded: str, told: str) -> None:
         await self._report(job, "failed", recorded=recorded, told=told)

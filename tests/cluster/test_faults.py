@@ -82,6 +82,23 @@ async def test_nats_restart_loses_nothing(engine: AsyncEngine, own_nats: NatsSer
         assert runner.calls == [(1,), (2,)]
 
 
+async def test_a_nats_outage_longer_than_the_worker_timeout_takes_nothing_back(
+    engine: AsyncEngine, own_nats: NatsServer
+) -> None:
+    # The bot hears no hello while it is cut off itself: that says nothing about its workers.
+    workers = workers_config(own_nats.url, "outage", worker_timeout_s=2.0, ack_wait_s=2.0)
+    runner = ScriptedRunner(step_s=0.05)
+    async with in_process_worker(workers, "w1", runner=runner), bot(engine, workers, daily=5) as b:
+        job = await b.submit(1, steps=100)
+        await wait_until(lambda: job.progress is not None, what="steps")
+        own_nats.stop()
+        await asyncio.sleep(4.0)  # twice the worker timeout and the ack wait
+        own_nats.start()
+        result = await asyncio.wait_for(job.result, 60)
+        assert b.sent == [("w1", (job.id,))] and result.images[0].seed == 1
+        assert len(runner.calls) == 1
+
+
 async def test_a_hung_gpu_loses_its_job_to_another_worker(engine: AsyncEngine, workers: WorkersConfig) -> None:
     workers = dataclasses.replace(workers, ack_wait_s=1.5)
     hung, healthy = ScriptedRunner(), ScriptedRunner()
