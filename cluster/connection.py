@@ -66,6 +66,7 @@ def connect_options(config: WorkersConfig, name: str) -> dict[str, Any]:
 
 async def connect(config: WorkersConfig, name: str) -> Client:
     """Connect, or raise ConfigError with the address and what to check."""
+    refused: asyncio.Future[Exception] = asyncio.get_running_loop().create_future()
 
     async def disconnected() -> None:
         log.warning("lost the connection to NATS at %s; reconnecting", config.nats_url)
@@ -74,22 +75,31 @@ async def connect(config: WorkersConfig, name: str) -> Client:
         log.info("reconnected to NATS at %s", config.nats_url)
 
     async def error(exc: Exception) -> None:
+        # nats-py reports a refused login as a plain Error during the first connection.
+        refusal = isinstance(exc, nats.errors.AuthorizationError) or "authorization violation" in str(exc).lower()
+        if refusal and not refused.done():
+            refused.set_result(exc)  # wrong credentials: retrying will not help
         log.debug("NATS: %s", exc)
 
-    try:
-        # Reconnecting for ever also retries a first connection for ever: bound that one, so a
-        # wrong address is reported instead of waited on.
-        return await asyncio.wait_for(
-            nats.connect(
-                **connect_options(config, name),
-                disconnected_cb=disconnected,
-                reconnected_cb=reconnected,
-                error_cb=error,
-                allow_reconnect=True,
-            ),
-            FIRST_CONNECT_S,
+    # Reconnecting for ever also retries a first connection for ever: bound that one, so a
+    # wrong address or wrong credentials are reported instead of waited on.
+    connecting = asyncio.ensure_future(
+        nats.connect(
+            **connect_options(config, name),
+            disconnected_cb=disconnected,
+            reconnected_cb=reconnected,
+            error_cb=error,
+            allow_reconnect=True,
         )
+    )
+    waits: set[asyncio.Future[Any]] = {connecting, refused}
+    done, _ = await asyncio.wait(waits, timeout=FIRST_CONNECT_S, return_when=asyncio.FIRST_COMPLETED)
+    try:
+        if connecting in done:
+            return connecting.result()
+        raise refused.result() if refused in done else TimeoutError()
     except (OSError, TimeoutError, nats.errors.Error) as exc:
+        connecting.cancel()
         raise ConfigError(
             f"[workers] nats_url: cannot connect to NATS at {config.nats_url} ({type(exc).__name__}{_detail(exc)}); "
             "check that nats-server runs with JetStream (-js) and the credentials"
