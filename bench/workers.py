@@ -31,11 +31,11 @@ from db.migrate import upgrade_to_head
 from jobs.model import ActiveJob
 from tests.cluster.support import (
     ScriptedRunner,
-    WorkerSubprocess,
     bot,
     in_process_worker,
     new_namespace,
     wait_until,
+    worker_process,
     workers_config,
     write_worker_config,
 )
@@ -57,7 +57,7 @@ async def _throughput(folder: Path, model: Path, url: str, workers: int, images:
     engine = await _engine(run)
     names = [f"bench-{i}" for i in range(workers)]
     processes = [
-        WorkerSubprocess(write_worker_config(run, name, model, config, max_batch=1), run / f"{name}.log")
+        worker_process(write_worker_config(run, name, model, config, max_batch=1), run / f"{name}.log")
         for name in names
     ]
     try:

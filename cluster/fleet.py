@@ -143,10 +143,6 @@ class Fleet:
     def suspend(self, name: str) -> None:
         self._seen[name].suspended = True
 
-    def is_online(self, name: str) -> bool:
-        seen = self._seen.get(name)
-        return seen is not None and seen.online
-
     def workers(self) -> list[WorkerStatus]:
         now = time.monotonic()
         statuses = []

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -36,6 +33,7 @@ from jobs.service import GenerationService
 from moderation.classifier import OutputClassifier
 from prompt.request import GenerationRequest
 from quota.policy import QuotaAsk
+from tests.e2e.harness import BotProcess
 from tests.support.requests import sample_request
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -157,7 +155,6 @@ class ScriptedRunner:
     step_s: float = 0.01
     hold: threading.Event = field(default_factory=threading.Event)
     calls: list[tuple[int, ...]] = field(default_factory=list)
-    stepping: threading.Event = field(default_factory=threading.Event)
 
     def __call__(
         self,
@@ -179,7 +176,6 @@ class ScriptedRunner:
                 raise JobCancelled()
             if control.on_step is not None:
                 control.on_step(step, steps)
-            self.stepping.set()
         return [
             GenerationResult(
                 images=(
@@ -252,46 +248,9 @@ async def wait_until(check: Callable[[], bool], timeout: float = 30.0, what: str
         await asyncio.sleep(0.02)
 
 
-@dataclass
-class WorkerSubprocess:
-    """A real GPU worker: `python bot.py worker --config worker.toml` on the tiny model."""
-
-    config: Path
-    log: Path
-    process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-        with self.log.open("ab") as handle:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                str(ROOT / "bot.py"),
-                "worker",
-                "--config",
-                str(self.config),
-                cwd=str(self.config.parent),
-                env=env,
-                stdout=handle,
-                stderr=handle,
-            )
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-
-    async def stop(self) -> int:
-        assert self.process is not None
-        if self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.process.wait(), 30)
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
-        return self.process.returncode or 0
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
+def worker_process(config: Path, log: Path) -> BotProcess:
+    """A real GPU worker: `python bot.py worker --config worker.toml` (one torch thread)."""
+    return BotProcess(config=config, log=log, env={"OMP_NUM_THREADS": "1"}, command=("worker",))
 
 
 def write_worker_config(folder: Path, name: str, model: Path, workers: WorkersConfig, *, max_batch: int = 2) -> Path:

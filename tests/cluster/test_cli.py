@@ -17,7 +17,7 @@ def _run(args: list[str], config: Path) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=120,
         cwd=config.parent,
-        env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "NATS_TEST": "1"},
+        env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"},
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from cluster.wire import Event, Names
 from core.config import WorkersConfig
 from jobs.model import JobStatus
-from tests.cluster.support import Bot, WorkerSubprocess, bot, wait_until, write_worker_config
+from tests.cluster.support import Bot, bot, wait_until, worker_process, write_worker_config
+from tests.e2e.harness import BotProcess
 
 SMALL = {"width": 512, "height": 512}
 
@@ -23,9 +25,9 @@ SMALL = {"width": 512, "height": 512}
 @contextlib.asynccontextmanager
 async def worker_processes(
     folder: Path, model: Path, workers: WorkersConfig, names: tuple[str, ...], *, max_batch: int = 2
-) -> AsyncIterator[dict[str, WorkerSubprocess]]:
+) -> AsyncIterator[dict[str, BotProcess]]:
     processes = {
-        name: WorkerSubprocess(
+        name: worker_process(
             write_worker_config(folder, name, model, workers, max_batch=max_batch), folder / f"{name}.log"
         )
         for name in names
@@ -90,7 +92,7 @@ async def test_a_worker_killed_mid_job_loses_it_to_the_other(
         job = await b.submit(1, steps=40, **SMALL)
         await wait_until(lambda: job.progress is not None and job.progress.step >= 2, timeout=120, what="steps")
         victim = b.sent[0][0]
-        processes[victim].kill()  # SIGKILL: no goodbye, no ack
+        await processes[victim].stop(signal.SIGKILL)  # no goodbye, no ack
         result = await asyncio.wait_for(job.result, 180)
         await b.service.complete(job)
         survivor = next(name for name in processes if name != victim)

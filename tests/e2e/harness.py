@@ -50,6 +50,7 @@ class BotProcess:
     config: Path
     log: Path
     env: dict[str, str] = field(default_factory=dict)
+    command: tuple[str, ...] = ()  # ("worker",) for a GPU worker process
     process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
@@ -59,6 +60,7 @@ class BotProcess:
         self.process = await asyncio.create_subprocess_exec(
             sys.executable,
             str(ROOT / "bot.py"),
+            *self.command,
             "--config",
             str(self.config),
             cwd=str(self.config.parent),

@@ -12,7 +12,7 @@ import pytest_asyncio
 from PIL import Image
 
 from generation.metadata import parse_infotext, read_png_parameters
-from tests.cluster.support import WorkerSubprocess, answers, new_namespace, workers_config, write_worker_config
+from tests.cluster.support import answers, new_namespace, worker_process, workers_config, write_worker_config
 from tests.e2e.conftest import World, running_world
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
@@ -31,7 +31,7 @@ async def world(  # type: ignore[override]
     section = {"backend": "nats", "nats_url": workers.nats_url, "namespace": workers.namespace}
     async with running_world(request.param, tmp_path_factory.mktemp("bot"), fast_model_dir, workers=section) as world:
         processes = [
-            WorkerSubprocess(write_worker_config(folder, name, fast_model_dir, workers), folder / f"{name}.log")
+            worker_process(write_worker_config(folder, name, fast_model_dir, workers), folder / f"{name}.log")
             for name in ("gpu-a", "gpu-b")
         ]
         for process in processes:
