@@ -98,3 +98,8 @@ class NotAModerator(UserFacingError):
 
 class NotAnAdmin(UserFacingError):
     pass
+
+
+class BadImage(UserFacingError):
+    """An image a member gave (an attachment, a message's image) cannot be used; the message
+    says why (not an image, too large, truncated...). Raised before anything is charged."""
