@@ -229,6 +229,26 @@ class ModerationConfig:
     classifier_device: _Device = "cpu"
 
 
+_Threshold = Annotated[
+    float, Field(strict=True, gt=0, le=1, allow_inf_nan=False), _Accepts("must be a number above 0, at most 1")
+]
+
+
+@dataclass(frozen=True, slots=True, config=_SECTION)
+class DescribeConfig:
+    """/describe and Remix: the WD14 tagger that turns an image into tags, and what a member's
+    image may be."""
+
+    # The output check's model when it is on ([moderation] classifier = "wd14"); this one otherwise.
+    tagger_model: _Text = "SmilingWolf/wd-vit-tagger-v3"
+    general_threshold: _Threshold = 0.35
+    character_threshold: _Threshold = 0.85
+    # A member's image: the most bytes downloaded (Discord's own upload limit by default), and
+    # how long the download may take.
+    max_image_bytes: _PositiveInt = 10 * 1024 * 1024
+    download_timeout_s: _PositiveNumber = 15.0
+
+
 @dataclass(frozen=True, slots=True, config=_SECTION)
 class LoggingConfig:
     level: _LogLevel = "INFO"
@@ -277,6 +297,7 @@ class Config:
     database: DatabaseConfig = dataclasses.field(default_factory=DatabaseConfig)
     generation: GenerationConfig = dataclasses.field(default_factory=GenerationConfig)
     moderation: ModerationConfig = dataclasses.field(default_factory=ModerationConfig)
+    describe: DescribeConfig = dataclasses.field(default_factory=DescribeConfig)
     quota: QuotaConfig = dataclasses.field(default_factory=QuotaConfig)
     logging: LoggingConfig = dataclasses.field(default_factory=LoggingConfig)
     workers: WorkersConfig = dataclasses.field(default_factory=WorkersConfig)

@@ -8,7 +8,7 @@ from sqlalchemy import case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.engine import upsert_insert
-from db.models import Channel, Guild, Job, User, utcnow
+from db.models import Channel, Guild, Job, SourceImage, User, utcnow
 from db.quotas import ACTIVE, Charge, QuotaStore
 from jobs.model import JobRecord, JobStatus, Place, QueueSlot, UnfinishedJob
 from prompt.request import GenerationRequest
@@ -62,9 +62,10 @@ class JobStore:
         interaction_token: str | None = None,
         quota: QuotaAsk | None = None,
         slot: QueueSlot = _FIRST_SLOT,
+        source_png: bytes | None = None,
     ) -> int:
         """Record an accepted job; with ``quota``, charge it in the same transaction (QuotaRefused
-        leaves nothing behind)."""
+        leaves nothing behind). A remix's ``source_png`` is kept under ``request.source``."""
         async with self._sessions.begin() as session:
             await self._upsert(session, User, {"id": place.user_id, "name": place.user_name[:100]})
             if place.guild_id is not None:
@@ -72,6 +73,8 @@ class JobStore:
             await self._upsert(
                 session, Channel, {"id": place.channel_id, "guild_id": place.guild_id, "nsfw": place.channel_nsfw}
             )
+            if request.source is not None and source_png is not None:
+                await self._keep_source(session, request.source, source_png)
             charge: Charge | None = None
             if quota is not None and self._quotas is not None:
                 charge = await self._quotas.reserve(session, quota)
@@ -96,11 +99,24 @@ class JobStore:
                 quota_day=charge.day if charge is not None else None,
                 queue_round=slot.round,
                 priority=slot.priority,
+                source_digest=request.source,
             )
             job_id = int(await session.scalar(insert(Job).values(**values).returning(Job.id)) or 0)
             written = session.info.get("written", [])
         self._written.update(written)  # committed: these rows need no write next time
         return job_id
+
+    @staticmethod
+    async def _keep_source(session: AsyncSession, digest: str, png: bytes) -> None:
+        # The digest names the bytes: a re-roll of the same remix finds them already there.
+        stmt = upsert_insert(session, SourceImage).values(digest=digest, png=png, created_at=utcnow())
+        await session.execute(stmt.on_conflict_do_nothing(index_elements=["digest"]))
+
+    async def load_source(self, digest: str) -> bytes | None:
+        """A remix's source image (PNG), or None when it is no longer kept."""
+        async with self._sessions() as session:
+            png: bytes | None = await session.scalar(select(SourceImage.png).where(SourceImage.digest == digest))
+            return png
 
     async def get(self, job_id: int) -> JobRecord | None:
         async with self._sessions() as session:
@@ -166,13 +182,14 @@ class JobStore:
         running_first = case((Job.status == JobStatus.RUNNING, 0), else_=1)
         async with self._sessions() as session:
             rows = await session.execute(
-                select(Job, Channel.nsfw)
+                select(Job, Channel.nsfw, SourceImage.png)
                 .join(Channel, Channel.id == Job.channel_id)
+                .outerjoin(SourceImage, SourceImage.digest == Job.source_digest)
                 .where(Job.status.in_(ACTIVE))
                 .order_by(running_first, Job.priority.desc(), Job.queue_round, Job.id)
             )
             unfinished, unreadable = [], []
-            for job, nsfw in rows.all():
+            for job, nsfw, source_png in rows.all():
                 try:
                     request = GenerationRequest.from_json(job.request)
                 except (ValueError, TypeError):  # e.g. written by a newer version, or edited by hand
@@ -188,6 +205,7 @@ class JobStore:
                         channel_nsfw=bool(nsfw),
                         interaction_id=job.interaction_id,
                         interaction_token=job.interaction_token,
+                        source_png=source_png,
                     )
                 )
         for job_id in unreadable:  # one bad row must not stop every start-up

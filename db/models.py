@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -99,6 +100,19 @@ class Job(Base):
     # The fair scheduler's order, kept so a restart resumes the queue in the same order.
     queue_round: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A remix's source image (source_images.digest); also in `request`, here for the join.
+    source_digest: Mapped[str | None] = mapped_column(String(64), index=True)
+
+
+class SourceImage(Base):
+    """A remix's source, fitted to its trained size, as PNG: kept with its jobs so that a restart
+    resumes them and Re-roll can remix it again. Shared by the jobs that use it (by digest)."""
+
+    __tablename__ = "source_images"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of png
+    png: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class GuildPolicy(Base):

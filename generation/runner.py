@@ -3,15 +3,17 @@ synchronously (call it from a worker thread)."""
 
 from __future__ import annotations
 
+import io
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from diffusers import StableDiffusionXLImg2ImgPipeline
+from PIL import Image as PILImage
 from PIL.Image import Image
 
 from core.errors import JobCancelled
@@ -106,9 +108,12 @@ def _infotext(model: LoadedModel, request: GenerationRequest, index: int) -> str
             ("Variation seed", str(request.variation_seed + index)),
             ("Variation seed strength", f"{request.variation_strength:g}"),
         ]
+    if request.source is not None:
+        # What A1111 (and Civitai, reading it) take as the mark of an img2img image.
+        extra.append(("Denoising strength", f"{request.strength:g}"))
     if request.hires:
         extra += [
-            ("Denoising strength", f"{HIRES_STRENGTH:g}"),
+            *([] if request.source is not None else [("Denoising strength", f"{HIRES_STRENGTH:g}")]),
             ("Hires upscale", f"{HIRES_SCALE:g}"),
             ("Hires upscaler", "Latent (nearest-exact)"),
         ]
@@ -225,7 +230,7 @@ def _hires_pass(
 ) -> Any:
     """The official app's hires pass: the same components (no second copy of the weights),
     latents enlarged, then img2img with the same prompt, steps, CFG and seed."""
-    step_end.done_before = request.steps
+    step_end.done_before = request.denoising_steps
     upscaler = StableDiffusionXLImg2ImgPipeline(**model.pipeline.components)
     upscaler.set_progress_bar_config(disable=True)
     enlarged = torch.nn.functional.interpolate(latents, scale_factor=HIRES_SCALE, mode="nearest-exact")
@@ -240,46 +245,105 @@ def _hires_pass(
     )
 
 
+def source_pictures(requests: Sequence[GenerationRequest], sources: Mapping[str, bytes]) -> list[Image]:
+    """One source picture per image of the call (a request's ``count`` repeats its source)."""
+    pictures: list[Image] = []
+    for request in requests:
+        png = sources.get(request.source or "")
+        if png is None:
+            raise ValueError(f"the source image {request.source} of a remix was not given to run()")
+        picture = PILImage.open(io.BytesIO(png)).convert("RGB")
+        if picture.size != (request.width, request.height):
+            raise ValueError(
+                f"a remix's source image must be fitted to {request.size} first (prompt.images.fit_image); "
+                f"got {picture.width}x{picture.height}"
+            )
+        pictures.extend([picture] * request.count)
+    return pictures
+
+
+def _remix_pass(
+    model: LoadedModel,
+    requests: Sequence[GenerationRequest],
+    sources: Mapping[str, bytes],
+    conditioning: dict[str, torch.Tensor],
+    generators: list[torch.Generator],
+    step_end: StepHook,
+) -> Any:
+    """Remix: SDXL img2img built on the same components (no second copy of the weights). The
+    VAE encodes each source with its image's generator, which then draws that image's noise, so
+    a seed gives the same image alone and in a batch."""
+    first, alone = requests[0], len(requests) == 1
+    remixer = StableDiffusionXLImg2ImgPipeline(**model.pipeline.components)
+    remixer.set_progress_bar_config(disable=True)
+    pictures = source_pictures(requests, sources)
+    return remixer(
+        **conditioning,
+        image=pictures[:1] if alone else pictures,
+        strength=first.strength,
+        num_inference_steps=first.steps,
+        guidance_scale=first.cfg,
+        num_images_per_prompt=first.count if alone else 1,
+        generator=generators[0] if len(generators) == 1 else generators,
+        output_type="latent" if first.hires else "pil",
+        callback_on_step_end=step_end,
+    )
+
+
+def _first_pass(
+    model: LoadedModel,
+    requests: Sequence[GenerationRequest],
+    conditioning: dict[str, torch.Tensor],
+    generators: list[torch.Generator],
+    step_end: StepHook,
+) -> Any:
+    """Text to image, with every step's noise drawn before the loop."""
+    first, alone = requests[0], len(requests) == 1
+    initial = initial_noise(model, first, generators) if alone else None
+    with noise_for(
+        model, generators, width=first.width, height=first.height, steps=first.steps, initial=initial
+    ) as latents:
+        return model.pipeline(
+            **conditioning,
+            width=first.width,
+            height=first.height,
+            num_inference_steps=first.steps,
+            guidance_scale=first.cfg,
+            num_images_per_prompt=first.count if alone else 1,
+            # One image keeps the stock single-generator call.
+            generator=generators[0] if len(generators) == 1 else generators,
+            latents=latents,
+            output_type="latent" if first.hires else "pil",
+            callback_on_step_end=step_end,
+        )
+
+
 def run(
     model: LoadedModel,
     requests: Sequence[GenerationRequest],
     control: RunControl = NO_CONTROL,
     *,
     classifier: OutputClassifier | None = None,
+    sources: Mapping[str, bytes] | None = None,
 ) -> list[GenerationResult]:
     """Make the images of one request, or of several that share a ``batch_key``, in one
     pipeline call. Each image keeps its own CPU generator and its own conditioning, so it is
     the image its request makes alone. Synchronous: call it from the worker thread."""
     started = time.perf_counter()
-    pipe = model.pipeline
     # 1. Check that the requests can share one call.
     first = _check_batch(model, requests)
-    alone = len(requests) == 1
-    step_end = StepHook(first.steps + hires_steps(first), control)
-    # 2. Seeds: one CPU generator per image, and the variation seed's noise (only alone).
+    step_end = StepHook(first.denoising_steps + hires_steps(first), control)
+    # 2. Seeds: one CPU generator per image (and a variation seed's noise, only alone).
     generators = [make_generator(seed) for request in requests for seed in request.seeds]
-    initial = initial_noise(model, first, generators) if alone else None
-    set_vae_slicing(pipe, len(generators), model.vae_slicing_from)
+    set_vae_slicing(model.pipeline, len(generators), model.vae_slicing_from)
     with torch.inference_mode():
         # 3. Encode the prompts.
         conditioning = _conditioning(model, requests)
-        # 4. Denoise, with every step's noise drawn before the loop.
-        with noise_for(
-            model, generators, width=first.width, height=first.height, steps=first.steps, initial=initial
-        ) as latents:
-            output = pipe(
-                **conditioning,
-                width=first.width,
-                height=first.height,
-                num_inference_steps=first.steps,
-                guidance_scale=first.cfg,
-                num_images_per_prompt=first.count if alone else 1,
-                # One image keeps the stock single-generator call.
-                generator=generators[0] if len(generators) == 1 else generators,
-                latents=latents,
-                output_type="latent" if first.hires else "pil",
-                callback_on_step_end=step_end,
-            )
+        # 4. Denoise: from noise, or a remix from the member's image.
+        if first.source is not None:
+            output = _remix_pass(model, requests, sources or {}, conditioning, generators, step_end)
+        else:
+            output = _first_pass(model, requests, conditioning, generators, step_end)
         # 5. The hires pass (Upscale), on one image made alone.
         if first.hires and not step_end.cancelled:
             output = _hires_pass(model, first, output.images, conditioning, step_end)
@@ -301,6 +365,8 @@ def run_request(
     control: RunControl = NO_CONTROL,
     *,
     classifier: OutputClassifier | None = None,
+    source_png: bytes | None = None,
 ) -> GenerationResult:
     """``run`` for one request (a convenience for callers that have one)."""
-    return run(model, [request], control, classifier=classifier)[0]
+    sources = {request.source: source_png} if request.source is not None and source_png is not None else None
+    return run(model, [request], control, classifier=classifier, sources=sources)[0]

@@ -12,7 +12,7 @@ import gc
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
@@ -48,11 +48,17 @@ class Runner(Protocol):
         control: RunControl,
         *,
         classifier: OutputClassifier | None,
+        sources: Mapping[str, bytes] | None = None,
     ) -> list[GenerationResult]: ...
 
 
 def _ids(jobs: Sequence[ActiveJob]) -> list[int]:
     return [job.id for job in jobs]
+
+
+def job_sources(jobs: Sequence[ActiveJob]) -> dict[str, bytes]:
+    """The remixes' source images, by digest, as ``run`` takes them."""
+    return {job.request.source: job.source_png for job in jobs if job.request.source and job.source_png}
 
 
 def _batch_note(jobs: Sequence[ActiveJob]) -> str:
@@ -301,12 +307,13 @@ class GenerationWorker:
     def _attempt(self, model: LoadedModel, jobs: Sequence[ActiveJob], control: RunControl) -> list[GenerationResult]:
         """In the worker thread; an out-of-memory error is retried once with the cache freed."""
         requests = [job.request for job in jobs]
+        sources = job_sources(jobs)
         try:
-            return self._runner(model, requests, control, classifier=self._classifier)
+            return self._runner(model, requests, control, classifier=self._classifier, sources=sources)
         except torch.OutOfMemoryError:
             log.warning("job(s) %s ran out of GPU memory; freeing the cache and retrying once", _ids(jobs))
         free_accelerator_memory()
-        return self._runner(model, requests, control, classifier=self._classifier)
+        return self._runner(model, requests, control, classifier=self._classifier, sources=sources)
 
     async def _timed_out(self, jobs: Sequence[ActiveJob], running: asyncio.Future[list[GenerationResult]]) -> None:
         # A thread cannot be killed: ask the pipeline to stop at its next step and wait.

@@ -54,6 +54,7 @@ class UnfinishedJob:
     channel_nsfw: bool
     interaction_id: int | None
     interaction_token: str | None
+    source_png: bytes | None = None  # a remix's source image
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +134,7 @@ class ActiveJob:
     cancel_flag: threading.Event = field(default_factory=threading.Event)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     slot: QueueSlot | None = None  # its place in the fair order, kept to put it back there
+    source_png: bytes | None = field(default=None, repr=False)  # a remix's fitted source image
 
     @property
     def started(self) -> bool:

@@ -255,9 +255,9 @@ class GenerationService:
 
     # --- accepting and following ------------------------------------------------------------
 
-    def _new_job(self, job_id: int, request: GenerationRequest) -> ActiveJob:
+    def _new_job(self, job_id: int, request: GenerationRequest, source_png: bytes | None = None) -> ActiveJob:
         future: asyncio.Future[GenerationResult] = asyncio.get_running_loop().create_future()
-        return ActiveJob(id=job_id, request=request, result=future)
+        return ActiveJob(id=job_id, request=request, result=future, source_png=source_png)
 
     def ensure_room(self) -> None:
         """Raise QueueFull (or NotAccepting) now, before the interaction is deferred."""
@@ -282,10 +282,14 @@ class GenerationService:
         interaction_id: int | None = None,
         interaction_token: str | None = None,
         slot: QueueSlot | None = None,
+        source_png: bytes | None = None,
     ) -> ActiveJob:
         """Charge the quota and record the job in one transaction, then queue it: the record
         exists before the member is told. QuotaRefused leaves no trace. ``slot``: a seat taken
-        with ``hold_seat`` (released here if the job is not recorded)."""
+        with ``hold_seat`` (released here if the job is not recorded). A remix brings its
+        source image, kept with the job."""
+        if (request.source is None) != (source_png is None):
+            raise ValueError("a remix needs its source image, and only a remix has one")
         if slot is None:
             slot = self.hold_seat(request.user_id, priority)
         try:
@@ -296,11 +300,12 @@ class GenerationService:
                 interaction_token=interaction_token,
                 quota=quota,
                 slot=slot,
+                source_png=source_png,
             )
         except BaseException:
             self._scheduler.release(request.user_id, slot)
             raise
-        job = self._new_job(job_id, request)
+        job = self._new_job(job_id, request, source_png)
         self._scheduler.put(job, slot)
         log.info("job %s queued for user %s at #%s", job_id, request.user_id, self._scheduler.position(job_id))
         return job
@@ -309,7 +314,7 @@ class GenerationService:
         """Queue again what the last run left queued or running, in its order (running first),
         except what the backend still runs or finished meanwhile (GPU workers outlive the bot)."""
         records = await self._store.unfinished()
-        restored = [Restored(self._new_job(record.id, record.request), record) for record in records]
+        restored = [Restored(self._new_job(r.id, r.request, r.source_png), r) for r in records]
         for one in restored:
             self._scheduler.restore(one.job, one.record.slot)
         self._start_backend()
@@ -351,6 +356,10 @@ class GenerationService:
         """The member's running job (if any), then their queued ones in order."""
         running = [job for job in self.running if job.request.user_id == user_id]
         return [*running, *self._scheduler.jobs_of(user_id)]
+
+    async def source(self, digest: str) -> bytes | None:
+        """A remix's kept source image (for Re-roll), or None when it is gone."""
+        return await self._store.load_source(digest)
 
     async def record(self, job_id: int) -> JobRecord | None:
         """A job as stored, finished or not (the result buttons rebuild requests from it).

@@ -33,8 +33,14 @@ class JobStore(Protocol):
         interaction_token: str | None = ...,
         quota: QuotaAsk | None = ...,
         slot: QueueSlot = ...,
+        source_png: bytes | None = ...,
     ) -> int:
-        """Record an accepted job (charging ``quota`` in the same transaction); its id."""
+        """Record an accepted job (charging ``quota`` in the same transaction); its id. A
+        remix's source image is kept with it."""
+        ...
+
+    async def load_source(self, digest: str) -> bytes | None:
+        """A remix's kept source image, for Re-roll; None when it is gone."""
         ...
 
     async def get(self, job_id: int) -> JobRecord | None: ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,9 @@ MAX_COUNT = 4
 # The official app's hires pass ("Upscale"): latents enlarged 1.5x, then img2img at 0.55.
 HIRES_SCALE = 1.5
 HIRES_STRENGTH = 0.55
+# Remix (img2img from a member's image): the official hires strength is the default, as a
+# middle ground that keeps the picture's layout and still follows the new tags.
+MIN_STRENGTH, MAX_STRENGTH, DEFAULT_STRENGTH = 0.05, 1.0, HIRES_STRENGTH
 
 
 class RatingRules(Protocol):
@@ -92,6 +96,10 @@ class ImagineOptions:
     variation_seed: int | None = None
     variation_strength: float = 0.0
     hires: bool = False
+    # Remix: the digest of the fitted source image (prompt.images.SourceImage) and how much of
+    # it is redrawn. The aspect is then the source's fitted size.
+    source: str | None = None
+    strength: float = DEFAULT_STRENGTH
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +129,8 @@ class GenerationRequest:
     variation_seed: int | None = None
     variation_strength: float = 0.0
     hires: bool = False
+    source: str | None = None  # a remix's source image (its digest); None: text to image
+    strength: float = 0.0  # a remix's denoising strength; 0 without a source
 
     @property
     def size(self) -> str:
@@ -143,7 +153,17 @@ class GenerationRequest:
         variation seed)."""
         if self.hires or self.variation_seed is not None:
             return None
-        return (self.width, self.height, self.steps, self.cfg, self.sampler)
+        # Remixes share a call with remixes of the same strength (their images differ), never
+        # with text-to-image requests: the two are different pipelines.
+        remix = (self.strength,) if self.source is not None else ()
+        return (self.width, self.height, self.steps, self.cfg, self.sampler, *remix)
+
+    @property
+    def denoising_steps(self) -> int:
+        """Steps the first pass really runs: diffusers' img2img runs int(steps * strength)."""
+        if self.source is None:
+            return self.steps
+        return remix_steps(self.steps, self.strength)
 
     def options(self, **changes: Any) -> ImagineOptions:
         """The /imagine options that make this request again (for the result buttons)."""
@@ -163,6 +183,8 @@ class GenerationRequest:
             variation_seed=self.variation_seed,
             variation_strength=self.variation_strength,
             hires=self.hires,
+            source=self.source,
+            strength=self.strength if self.source is not None else DEFAULT_STRENGTH,
         )
         return dataclasses.replace(base, **changes)
 
@@ -173,6 +195,10 @@ class GenerationRequest:
     def from_json(cls, text: str) -> GenerationRequest:
         data: dict[str, Any] = json.loads(text)
         return cls(**data)
+
+
+def remix_steps(steps: int, strength: float) -> int:
+    return min(int(steps * strength), steps)
 
 
 def _hires(side: int) -> int:
@@ -269,6 +295,20 @@ def _check_hires(options: ImagineOptions, limits: PromptLimits) -> _Problem | No
     return None
 
 
+def _check_remix(options: ImagineOptions, limits: PromptLimits) -> _Problem | None:
+    if options.source is None:
+        return None
+    if not MIN_STRENGTH <= options.strength <= MAX_STRENGTH:
+        return "strength", f"Strength must be between {MIN_STRENGTH:g} and {MAX_STRENGTH:g}; got {options.strength:g}."
+    if remix_steps(options.steps, options.strength) < 1:
+        needed = math.ceil(1 / options.strength)
+        return "steps", f"At strength {options.strength:g} a remix needs at least {needed} steps; got {options.steps}."
+    if options.variation_seed is not None:
+        # diffusers' img2img draws its noise itself: there is no start noise to mix.
+        return "variation_seed", "Variations of a remix are not available; use Re-roll for a new seed."
+    return None
+
+
 # In this order: the member is told about the first problem only, so the order is part of
 # the behaviour (an empty prompt is reported before a bad size, and so on).
 _CHECKS: tuple[Callable[[ImagineOptions, PromptLimits], _Problem | None], ...] = (
@@ -283,6 +323,7 @@ _CHECKS: tuple[Callable[[ImagineOptions, PromptLimits], _Problem | None], ...] =
     _check_count,
     _check_variation,
     _check_hires,
+    _check_remix,
 )
 
 
@@ -396,4 +437,6 @@ def build_request(
         variation_seed=options.variation_seed,
         variation_strength=float(options.variation_strength) if options.variation_seed is not None else 0.0,
         hires=options.hires,
+        source=options.source,
+        strength=float(options.strength) if options.source is not None else 0.0,
     )

@@ -11,7 +11,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -163,6 +163,7 @@ class ScriptedRunner:
         control: RunControl,
         *,
         classifier: OutputClassifier | None,
+        sources: Mapping[str, bytes] | None = None,
     ) -> list[GenerationResult]:
         self.calls.append(tuple(r.seed for r in requests))
         steps = requests[0].steps

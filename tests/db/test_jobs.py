@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 
 from sqlalchemy import inspect, text
@@ -42,7 +43,8 @@ async def test_migrations_create_tables(engine: AsyncEngine) -> None:
     assert {"guild_policies", "channel_policies", "blocked_tags", "audit_log"} <= tables
     assert {"quota_usage", "quota_limits", "generation_blocks"} <= tables
     assert "user_settings" in tables
-    assert version == "0004"
+    assert "source_images" in tables
+    assert version == "0005"
 
 
 async def test_migrations_are_idempotent(engine: AsyncEngine) -> None:
@@ -94,3 +96,21 @@ async def test_sqlite_folder_is_created(tmp_path: Path) -> None:
     finally:
         await engine.dispose()
     assert (tmp_path / "deep/er/bot.db").is_file()
+
+
+async def test_a_remix_keeps_its_source_image_with_the_job(engine: AsyncEngine) -> None:
+    store = JobStore(create_sessionmaker(engine))
+    png = b"\x89PNG fitted source"
+    remix = dataclasses.replace(_request(), source="d" * 64, strength=0.55)
+    first = await store.create(remix, PLACE, source_png=png)
+    again = await store.create(remix, PLACE, source_png=png)  # a Re-roll: the same bytes, kept once
+    plain = await store.create(_request(), PLACE)
+    unfinished = {job.id: job for job in await store.unfinished()}
+    assert unfinished[first].source_png == png and unfinished[again].source_png == png
+    assert unfinished[first].request.source == "d" * 64
+    assert unfinished[plain].source_png is None
+    assert await store.load_source("d" * 64) == png
+    assert await store.load_source("e" * 64) is None
+    async with engine.connect() as conn:
+        kept = (await conn.execute(text("SELECT COUNT(*) FROM source_images"))).scalar_one()
+    assert kept == 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import cast
@@ -70,6 +70,7 @@ class ScriptedRunner:
         control: RunControl,
         *,
         classifier: OutputClassifier | None,
+        sources: Mapping[str, bytes] | None = None,
     ) -> list[GenerationResult]:
         (request,) = requests  # the rig runs one job at a time
         is_cancelled = control.is_cancelled or (lambda: False)
