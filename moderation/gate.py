@@ -48,6 +48,15 @@ class Where:
 
 
 @dataclass(frozen=True, slots=True)
+class ImageFacts:
+    """What the tagger saw in a member's image (a remix's source), when the output check is on:
+    the image is held to the channel's rating and to the content rules like a prompt."""
+
+    rating: Rating
+    tags: tuple[str, ...]  # its general and character tags, Danbooru names
+
+
+@dataclass(frozen=True, slots=True)
 class Admission:
     request: GenerationRequest
     rules: ChannelRules
@@ -95,10 +104,11 @@ class RequestGate:
         await self.record_allowed(where, admission)
         return admission
 
-    async def check(self, options: ImagineOptions, where: Where) -> Admission:
-        """Channel rules, content rules, blocklist; refusals are audited (and raised). An allowed
-        request is audited by the caller with record_allowed once it is really accepted (the
-        quota comes after this), so the log never says "allowed" for a request that was not."""
+    async def check(self, options: ImagineOptions, where: Where, *, image: ImageFacts | None = None) -> Admission:
+        """Channel rules, content rules, blocklist (and a remix's image); refusals are audited (and
+        raised). An allowed request is audited by the caller with record_allowed once it is really
+        accepted (the quota comes after this), so the log never says "allowed" for a request that
+        was not."""
         rules = await self.rules_for(where)
         try:
             request = build_request(
@@ -127,7 +137,32 @@ class RequestGate:
             reason = f"This server's moderators have blocked these tags here: {listed}."
             await self._refused(where, request.user_prompt, reason, rating=request.rating, matched=blocked)
             raise ContentRefused(reason)
+        if image is not None:
+            await self._check_image(where, request, rules, image)
         return Admission(request, rules)
+
+    async def _check_image(
+        self, where: Where, request: GenerationRequest, rules: ChannelRules, image: ImageFacts
+    ) -> None:
+        """A remix's source: no higher rating than the channel allows, and the content rules read
+        its tags together with the prompt (a picture of a child with a sexual prompt, or the
+        other way round, is refused just as the tags would be)."""
+        if image.rating > rules.max_rating:
+            reason = (
+                f"Your image looks **{image.rating.label}**; this channel allows images up to "
+                f"**{rules.max_rating.label}**, so it cannot be remixed here."
+            )
+            await self._refused(where, request.user_prompt, reason, rating=image.rating.label)
+            raise ContentRefused(reason)
+        sexual = max(Rating.parse(request.rating), image.rating) >= Rating.QUESTIONABLE
+        together = ", ".join([request.user_prompt, *image.tags])
+        verdict = self._content.check(
+            together, request.user_negative, allow_sexual=rules.allows_sexual, sexual_context=sexual
+        )
+        if not verdict.allowed:
+            reason = f"With your image: {verdict.reason or 'this remix is not allowed here.'}"
+            await self._refused(where, request.user_prompt, reason, rating=request.rating, matched=verdict.matched)
+            raise ContentRefused(reason)
 
     async def record_allowed(self, where: Where, admission: Admission, job_id: int | None = None) -> None:
         request = admission.request

@@ -11,7 +11,7 @@ from db.audit import AuditLog
 from db.engine import create_sessionmaker
 from db.policies import PolicyStore
 from moderation.content import ContentFilter
-from moderation.gate import BlockedAttempt, RequestGate, Where
+from moderation.gate import BlockedAttempt, ImageFacts, RequestGate, Where
 from moderation.policy import SERVER_WIDE
 from prompt.ratings import Rating
 from prompt.request import ImagineOptions, PromptLimits
@@ -128,3 +128,29 @@ async def test_the_modlog_poster_gets_the_refused_attempt_as_data(
     reason = "This server's moderators have blocked these tags here: `spider`."
     assert refused.value.message == reason
     assert attempts == [(MODLOG, BlockedAttempt(user_id=1, channel_id=CHANNEL, reason=reason, prompt="1girl, spider"))]
+
+
+async def test_a_remix_source_rated_above_the_channel_is_refused_and_audited(parts) -> None:  # type: ignore[no-untyped-def]
+    gate, policies, audit, posted = parts
+    await policies.set_server(GUILD, modlog_channel_id=MODLOG)
+    image = ImageFacts(Rating.QUESTIONABLE, ("1girl", "swimsuit"))
+    with pytest.raises(ContentRefused, match=r"looks \*\*questionable\*\*.*up to \*\*sensitive\*\*"):
+        await gate.check(ImagineOptions(prompt="1girl, beach", source="a" * 64), ORDINARY, image=image)
+    (entry,) = await audit.recent(GUILD)
+    assert (entry.kind, entry.decision, entry.rating) == ("refusal", "refused", "questionable")
+    assert posted and posted[0][0] == MODLOG
+    # Where the channel allows it, the same image is fine.
+    await gate.check(ImagineOptions(prompt="1girl, beach", source="a" * 64), ADULT, image=image)
+
+
+async def test_the_minors_rule_reads_the_image_tags_with_the_prompt(parts) -> None:  # type: ignore[no-untyped-def]
+    gate, _, audit, _ = parts
+    child = ImageFacts(Rating.GENERAL, ("1girl", "child", "smile"))
+    with pytest.raises(ContentRefused, match="With your image: Sexual content involving minor"):
+        await gate.check(ImagineOptions(prompt="1girl, nude", rating="explicit", source="a" * 64), ADULT, image=child)
+    sexual = ImageFacts(Rating.EXPLICIT, ("1girl", "nude"))
+    with pytest.raises(ContentRefused, match="minor"):
+        await gate.check(ImagineOptions(prompt="1girl, loli", source="a" * 64), ADULT, image=sexual)
+    assert [e.decision for e in await audit.recent(GUILD)] == ["refused", "refused"]
+    # A child in a general picture with a harmless prompt is an ordinary remix.
+    await gate.check(ImagineOptions(prompt="1girl, park", source="a" * 64), ORDINARY, image=child)
