@@ -6,6 +6,7 @@ SmilingWolf WD14-style ONNX tagger (e.g. ``SmilingWolf/wd-vit-tagger-v3``): its 
 outputs are the rating tags general, sensitive, questionable, explicit.
 
 ``classify`` is synchronous and CPU/GPU bound; callers run it in a worker thread.
+``moderation.tagger`` reads every label of the same model on top of this session.
 """
 
 from __future__ import annotations
@@ -106,7 +107,8 @@ class WD14Classifier:
                 "a WD14 tagger takes NHWC [batch, size, size, 3] with a fixed size"
             )
         out_shape = outputs[0].shape
-        if out_shape and isinstance(out_shape[-1], int) and out_shape[-1] < len(Rating):
+        width = out_shape[-1] if out_shape and isinstance(out_shape[-1], int) else None
+        if width is not None and width < len(Rating):
             raise ClassifierLoadError(
                 f"classifier {str(self.model_path)!r} outputs shape {out_shape}; "
                 f"a WD14 tagger's first {len(Rating)} outputs are the ratings"
@@ -114,6 +116,8 @@ class WD14Classifier:
         self.input_name: str = inputs[0].name
         self.output_name: str = outputs[0].name
         self.input_size: int = shape[1]
+        # None when the model leaves it dynamic; the tagger then checks each result instead.
+        self.output_width: int | None = width
         self.providers: list[str] = self._session.get_providers()
 
     @classmethod
@@ -126,10 +130,14 @@ class WD14Classifier:
         providers = resolve_providers(device)
         return cls(resolve_model_path(source, cache_dir=cache_dir), providers=providers)
 
-    def classify(self, image: Image.Image) -> RatingScores:
+    def probabilities(self, image: Image.Image) -> np.ndarray:
+        """Every output of the model for one image, as a flat float64 vector (label order)."""
         tensor = prepare_image(image, self.input_size)
         (probs,) = self._session.run([self.output_name], {self.input_name: tensor})
-        first = np.asarray(probs, dtype=np.float64).reshape(-1)[: len(Rating)]
+        return np.asarray(probs, dtype=np.float64).reshape(-1)
+
+    def classify(self, image: Image.Image) -> RatingScores:
+        first = self.probabilities(image)[: len(Rating)]
         if first.shape[0] < len(Rating):
             raise RuntimeError(f"classifier {str(self.model_path)!r} returned {first.shape[0]} scores, expected ≥4")
         return RatingScores(*(float(v) for v in first))
@@ -151,11 +159,16 @@ def resolve_model_path(source: str, *, cache_dir: str | None = None) -> Path:
             f"classifier source {source!r} was not found: expected an existing .onnx file, a folder "
             f"containing {MODEL_FILENAME}, or a Hugging Face repo id like 'SmilingWolf/wd-vit-tagger-v3'"
         )
+    return download_from_hub(source, MODEL_FILENAME, cache_dir=cache_dir)
+
+
+def download_from_hub(repo_id: str, filename: str, *, cache_dir: str | None = None) -> Path:
+    """One file of a Hub repo, downloaded on first use and read from the cache afterwards."""
     try:
-        downloaded = hf_hub_download(repo_id=source, filename=MODEL_FILENAME, cache_dir=cache_dir or None)
+        downloaded = hf_hub_download(repo_id=repo_id, filename=filename, cache_dir=cache_dir or None)
     except Exception as exc:  # offline, missing repo/file, network, auth: all the same to the operator
         raise ClassifierLoadError(
-            f"could not get {MODEL_FILENAME} of classifier repo {source!r} from the Hugging Face Hub "
+            f"could not get {filename} of classifier repo {repo_id!r} from the Hugging Face Hub "
             f"(cache_dir={cache_dir or 'default'}): {exc}"
         ) from exc
     return Path(downloaded)

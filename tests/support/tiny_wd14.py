@@ -1,36 +1,90 @@
-"""A tiny ONNX model with the WD14 tagger's signature that always gives one rating."""
+"""Tiny ONNX models with the WD14 tagger's signature: a constant rating, or a whole tagger folder."""
 
 from __future__ import annotations
 
+import csv
+import functools
+import math
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import onnx
 from onnx import TensorProto, helper
 
 from prompt.ratings import Rating
+from prompt.tags import TagCategory, TagDatabase
 
 SIZE = 32
 N_TAGS = 8
+RATING_LABELS = tuple(r.label for r in Rating)
+DEFAULT_RATINGS = {"general": 0.9, "sensitive": 0.08, "questionable": 0.01, "explicit": 0.01}
 
 
 def constant_rating_model(path: Path, rating: Rating) -> Path:
-    """Input [batch, 32, 32, 3] float32 -> output [batch, 8] sigmoid scores; `rating` wins."""
-    bias = [-4.0] * N_TAGS
-    bias[int(rating)] = 4.0
+    """Input [batch, 32, 32, 3] float32 -> output [batch, 8] scores; `rating` wins."""
+    low, high = 1 / (1 + math.exp(4.0)), 1 / (1 + math.exp(-4.0))  # sigmoid(-4), sigmoid(4)
+    values = [high if i == int(rating) else low for i in range(N_TAGS)]
+    return _constant_model(path, values)
+
+
+def tiny_tagger(
+    folder: Path,
+    scores: Mapping[str, float],
+    *,
+    ratings: Mapping[str, float] | None = None,
+    character_names: Collection[str] | None = None,
+) -> Path:
+    """A WD14 tagger folder (``model.onnx`` + ``selected_tags.csv``) that sees the same tags in every image.
+
+    The model keeps the 32x32 input of ``constant_rating_model`` and outputs exactly the
+    given probabilities (float32), the ratings first, then ``scores`` in their order.
+    A label is a character when ``character_names`` names it; without that list, when the
+    vendored Danbooru data says so.
+    """
+    given = dict(ratings or DEFAULT_RATINGS)
+    unknown = set(given) - set(RATING_LABELS)
+    if unknown:
+        raise ValueError(f"unknown rating labels {sorted(unknown)}; allowed: {', '.join(RATING_LABELS)}")
+    names = [*RATING_LABELS, *scores]
+    values = [given.get(r, 0.0) for r in RATING_LABELS] + list(scores.values())
+    categories = [9] * len(RATING_LABELS) + [4 if _is_character(n, character_names) else 0 for n in scores]
+
+    folder.mkdir(parents=True, exist_ok=True)
+    _constant_model(folder / "model.onnx", values)
+    with (folder / "selected_tags.csv").open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["tag_id", "name", "category", "count"])
+        for tag_id, (name, category) in enumerate(zip(names, categories, strict=True)):
+            writer.writerow([tag_id, name, category, 1000])
+    return folder
+
+
+def _is_character(name: str, character_names: Collection[str] | None) -> bool:
+    if character_names is not None:
+        return name in character_names
+    return _danbooru().category(name) == TagCategory.CHARACTER
+
+
+@functools.cache
+def _danbooru() -> TagDatabase:
+    return TagDatabase.load()
+
+
+def _constant_model(path: Path, values: Sequence[float]) -> Path:
+    n = len(values)
     graph = helper.make_graph(
         [
             helper.make_node("ReduceMean", ["input", "axes"], ["mean"], keepdims=0),  # [batch, 3]
-            helper.make_node("MatMul", ["mean", "zeros"], ["nothing"]),  # [batch, 8] of zeros
-            helper.make_node("Add", ["nothing", "bias"], ["logits"]),
-            helper.make_node("Sigmoid", ["logits"], ["output"]),
+            helper.make_node("MatMul", ["mean", "zeros"], ["nothing"]),  # [batch, n] of zeros
+            helper.make_node("Add", ["nothing", "probs"], ["output"]),
         ],
-        "constant_wd14",
+        "constant_wd14_tagger",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", SIZE, SIZE, 3])],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", N_TAGS])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", n])],
         initializer=[
             helper.make_tensor("axes", TensorProto.INT64, [2], [1, 2]),
-            helper.make_tensor("zeros", TensorProto.FLOAT, [3, N_TAGS], [0.0] * (3 * N_TAGS)),
-            helper.make_tensor("bias", TensorProto.FLOAT, [N_TAGS], bias),
+            helper.make_tensor("zeros", TensorProto.FLOAT, [3, n], [0.0] * (3 * n)),
+            helper.make_tensor("probs", TensorProto.FLOAT, [n], list(values)),
         ],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_operatorsetid("", 18)])
