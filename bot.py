@@ -24,6 +24,7 @@ from core.errors import ConfigError, ModelLoadError
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+    from core.attachments import AttachmentFetcher
     from core.client import ImagineBot
     from core.messenger import JobMessenger
     from core.pacer import Pacer
@@ -133,6 +134,7 @@ async def _build_bot(
 ) -> ImagineBot:
     """The moderation gate, the tag data and the Bot with everything the cogs may use."""
     from core.client import BotContext, ImagineBot
+    from core.image_input import ImageReader
     from db.policies import PolicyStore
     from db.settings import SettingsStore
     from moderation.admin import ModerationAdmin
@@ -171,8 +173,21 @@ async def _build_bot(
         restored=jobs.restored,
         pacer=jobs.pacer,
         fleet=jobs.fleet,
+        images=ImageReader.from_config(config, _fetcher(config), tags),
     )
     return ImagineBot(context)
+
+
+def _fetcher(config: Config) -> AttachmentFetcher:
+    """Downloads of members' images: only from Discord's CDN (and the configured API's host, for a
+    local Discord), with the [describe] byte cap and timeout."""
+    from core.attachments import AttachmentFetcher, allowed_cdn_hosts
+
+    return AttachmentFetcher(
+        allowed_hosts=allowed_cdn_hosts(config.discord.api_base_url),
+        max_bytes=config.describe.max_image_bytes,
+        timeout_s=config.describe.download_timeout_s,
+    )
 
 
 async def _serve(bot: ImagineBot, jobs: Jobs, token: str) -> None:
@@ -227,7 +242,11 @@ async def run(config: Config) -> None:
         sessions = create_sessionmaker(engine)
         audit = AuditLog(sessions)
         jobs = await _open_jobs(config, sessions, audit)
-        await _serve(await _build_bot(config, sessions, audit, jobs), jobs, token)
+        bot = await _build_bot(config, sessions, audit, jobs)
+        try:
+            await _serve(bot, jobs, token)
+        finally:
+            await bot.context.images.close()
     finally:
         if jobs is not None:
             await jobs.service.close()

@@ -9,6 +9,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from core.errors import InvalidOption
+from core.image_input import ImageInput, RemixSource
 from core.submit import submit_imagine
 from prompt.assembly import AESTHETIC_TAGS, YEAR_TAGS
 from prompt.presets import (
@@ -23,12 +25,15 @@ from prompt.ratings import Rating
 from prompt.request import (
     DEFAULT_CFG,
     DEFAULT_STEPS,
+    DEFAULT_STRENGTH,
     MAX_CFG,
     MAX_COUNT,
     MAX_SEED,
     MAX_STEPS,
+    MAX_STRENGTH,
     MIN_CFG,
     MIN_STEPS,
+    MIN_STRENGTH,
     ImagineOptions,
 )
 from prompt.user_defaults import apply_defaults
@@ -66,6 +71,9 @@ class ImagineCog(commands.Cog):
         year="Year tag: the era of the art style",
         aesthetic="Aesthetic tag",
         count=f"How many images (1-{MAX_COUNT}, consecutive seeds; each counts against your quota)",
+        image="Remix: start from this picture (PNG, JPEG or WebP) instead of noise",
+        strength=f"Remix: how much of the picture is redrawn ({MIN_STRENGTH:g}-{MAX_STRENGTH:g}, "
+        f"default {DEFAULT_STRENGTH:g})",
     )
     @app_commands.choices(
         aspect=ASPECT_CHOICES,
@@ -90,7 +98,11 @@ class ImagineCog(commands.Cog):
         year: app_commands.Choice[str] | None = None,
         aesthetic: app_commands.Choice[str] | None = None,
         count: app_commands.Range[int, 1, MAX_COUNT] = 1,
+        image: discord.Attachment | None = None,
+        strength: app_commands.Range[float, MIN_STRENGTH, MAX_STRENGTH] | None = None,
     ) -> None:
+        if strength is not None and image is None:
+            raise InvalidOption("strength", "Strength works with an image: add one with `image` to remix it.")
         options = ImagineOptions(
             prompt=prompt,
             negative=negative or "",
@@ -104,6 +116,7 @@ class ImagineCog(commands.Cog):
             year=year.value if year else None,
             aesthetic=aesthetic.value if aesthetic else None,
             count=count,
+            strength=strength if strength is not None else DEFAULT_STRENGTH,
         )
         defaults = await self.bot.context.settings.get(interaction.user.id)
         options = apply_defaults(
@@ -113,7 +126,9 @@ class ImagineCog(commands.Cog):
             quality_given=quality is not None,
             style_given=style is not None,
         )
-        await submit_imagine(self.bot, interaction, options, private=defaults.private)
+        # A remix takes the given size, or the trained size closest to the picture's shape.
+        remix = RemixSource(ImageInput.of(image), aspect.value if aspect else None) if image is not None else None
+        await submit_imagine(self.bot, interaction, options, private=defaults.private, remix=remix)
 
     @imagine.autocomplete("prompt")
     @imagine.autocomplete("negative")

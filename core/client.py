@@ -29,6 +29,7 @@ from prompt.tags import TagDatabase
 from quota.admin import QuotaAdmin
 
 if TYPE_CHECKING:
+    from core.image_input import ImageReader
     from core.messenger import JobMessenger
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ HTTP_CONNECTIONS = 32
 EXTENSIONS = (
     "cogs.imagine",
     "cogs.results",
+    "cogs.describe",
     "cogs.job_controls",
     "cogs.quota",
     "cogs.settings",
@@ -66,6 +68,8 @@ class BotContext:
     quotas: QuotaAdmin
     messenger: JobMessenger
     settings: SettingsStore
+    # Members' images for Remix and /describe (downloads, the tagger).
+    images: ImageReader
     # Jobs the previous run left unfinished, queued again; the messenger follows them.
     restored: tuple[Restored, ...] = ()
     # When /imagine answers Discord before its decision (a burst): see core.submit.

@@ -103,3 +103,7 @@ class NotAnAdmin(UserFacingError):
 class BadImage(UserFacingError):
     """An image a member gave (an attachment, a message's image) cannot be used; the message
     says why (not an image, too large, truncated...). Raised before anything is charged."""
+
+
+class TaggerUnavailable(UserFacingError):
+    """The WD14 tagger (for /describe and input checks) could not be loaded; the detail is logged."""

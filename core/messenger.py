@@ -246,7 +246,13 @@ class JobMessenger:
             content += " ⚠️ rated above this channel's limit by the output check; shown as a spoiler."
         # An ephemeral (private) result cannot be deleted through the channel, so no Delete.
         view = (
-            result_view(job.id, len(result.images), upscaled=request.hires, deletable=not reply.private)
+            result_view(
+                job.id,
+                len(result.images),
+                upscaled=request.hires,
+                deletable=not reply.private,
+                remix=request.source is not None,
+            )
             if plan.all_shown
             else None
         )

@@ -53,13 +53,18 @@ class ResultButton(
         interaction.client.dispatch("result_button", interaction, self.action, self.job_id, self.index)
 
 
-def result_view(job_id: int, count: int, *, upscaled: bool = False, deletable: bool = True) -> discord.ui.View:
-    """One image: a row of five. Several: re-roll, parameters, delete, then U1..Un and V1..Vn."""
+def result_view(
+    job_id: int, count: int, *, upscaled: bool = False, deletable: bool = True, remix: bool = False
+) -> discord.ui.View:
+    """One image: a row of five. Several: re-roll, parameters, delete, then U1..Un and V1..Vn.
+    A remix has no Variation buttons (img2img has no start noise to mix a variation seed into)."""
     view = discord.ui.View(timeout=None)
     if count == 1:
-        actions = [ResultAction.REROLL, ResultAction.VARY, ResultAction.PARAMS]
+        actions = [ResultAction.REROLL, ResultAction.PARAMS]
+        if not remix:
+            actions.insert(1, ResultAction.VARY)
         if not upscaled:
-            actions.insert(2, ResultAction.UPSCALE)
+            actions.insert(len(actions) - 1, ResultAction.UPSCALE)
         for action in actions:
             view.add_item(ResultButton(action, job_id))
     else:
@@ -67,7 +72,7 @@ def result_view(job_id: int, count: int, *, upscaled: bool = False, deletable: b
         view.add_item(ResultButton(ResultAction.PARAMS, job_id))
         for index in range(count):
             view.add_item(ResultButton(ResultAction.UPSCALE, job_id, index, label=f"⬆️ U{index + 1}"))
-        for index in range(count):
+        for index in range(count if not remix else 0):
             view.add_item(ResultButton(ResultAction.VARY, job_id, index, label=f"🎲 V{index + 1}"))
     if deletable:
         view.add_item(ResultButton(ResultAction.DELETE, job_id))

@@ -11,16 +11,18 @@ refusal then deletes that message and tells the member privately. See README "A 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import TYPE_CHECKING, Any
 
 import discord
 
-from core.errors import QuotaRefused, UserFacingError
+from core.errors import BadImage, QuotaRefused, UserFacingError
+from core.image_input import RemixSource
 from core.replies import InteractionReply
 from core.requester import Requester
 from jobs.model import ActiveJob, QueueSlot
-from moderation.gate import Admission
+from moderation.gate import Admission, ImageFacts
 from prompt.request import ImagineOptions
 
 if TYPE_CHECKING:
@@ -30,16 +32,23 @@ log = logging.getLogger(__name__)
 
 
 async def submit_imagine(
-    bot: ImagineBot, interaction: discord.Interaction[Any], options: ImagineOptions, *, private: bool = False
+    bot: ImagineBot,
+    interaction: discord.Interaction[Any],
+    options: ImagineOptions,
+    *,
+    private: bool = False,
+    remix: RemixSource | None = None,
 ) -> None:
     """Raises UserFacingError (before anything is answered or charged) when a quick decision
-    refuses the request; a refusal after the answer is told privately here."""
+    refuses the request; a refusal after the answer is told privately here. ``remix``: the
+    member's image to start from (options with a ``source`` and no ``remix`` are a Re-roll of a
+    remix: its kept source image is used)."""
     context = bot.context
     requester = Requester.of(interaction)
     # No database: a full queue is refused at once, privately; the seat is held while deciding.
     slot = context.service.hold_seat(requester.user_id, requester.priority(context.config.quota.priority_roles))
     pacer = context.pacer
-    deciding = asyncio.ensure_future(_decide(context, interaction, requester, options, slot))
+    deciding = asyncio.ensure_future(_decide(context, interaction, requester, options, slot, remix))
     await pacer.until_answer(interaction, deciding)
     if deciding.done():
         job, admission = deciding.result()  # a refusal propagates: nothing was answered yet
@@ -49,7 +58,7 @@ async def submit_imagine(
         try:
             job, admission = await deciding
         except UserFacingError as exc:
-            await _refuse_after_answer(interaction, exc.message, private)
+            await refuse_after_answer(interaction, exc.message, private)
             return
     context.messenger.start(context.messenger.follow(reply, job, admission.rules))
     # After the member's answer: the log says "allowed" only for a job that was accepted.
@@ -62,12 +71,15 @@ async def _decide(
     requester: Requester,
     options: ImagineOptions,
     slot: QueueSlot,
+    remix: RemixSource | None,
 ) -> tuple[ActiveJob, Admission]:
-    """Rules, validation, content filter, quota and job record: the job exists once this returns."""
+    """The source image, rules, validation, content filter, quota and job record: the job
+    exists once this returns."""
     with context.pacer.decision():
         where = requester.where
         try:
-            admission = await context.gate.check(options, where)
+            options, source_png, facts = await _with_source(context, options, remix)
+            admission = await context.gate.check(options, where, image=facts)
         except BaseException:
             context.service.release_seat(requester.user_id, slot)
             raise
@@ -80,11 +92,30 @@ async def _decide(
                 interaction_id=interaction.id,
                 interaction_token=interaction.token,
                 slot=slot,
+                source_png=source_png,
             )
         except QuotaRefused as exc:
             await context.gate.record_quota_refusal(where, admission, exc.message)
             raise
         return job, admission
+
+
+async def _with_source(
+    context: BotContext, options: ImagineOptions, remix: RemixSource | None
+) -> tuple[ImagineOptions, bytes | None, ImageFacts | None]:
+    """The options with the remix's fitted source (its size is the aspect), its PNG, and what
+    the tagger saw in it (with the output check on)."""
+    if remix is not None:
+        source, facts = await context.images.remix_source(remix)
+        options = dataclasses.replace(options, aspect=f"{source.width}x{source.height}", source=source.digest)
+        return options, source.png, facts
+    if options.source is None:
+        return options, None, None
+    # Re-roll or Upscale of a remix: the source kept with the first job, checked back then.
+    png = await context.service.source(options.source)
+    if png is None:
+        raise BadImage("The source image of this remix is no longer kept; use Remix on the picture again.")
+    return options, png, None
 
 
 async def _answer(interaction: discord.Interaction[Any], job_id: int | None, private: bool) -> InteractionReply:
@@ -100,7 +131,7 @@ async def _answer(interaction: discord.Interaction[Any], job_id: int | None, pri
         return InteractionReply(interaction, gone=True, private=private)
 
 
-async def _refuse_after_answer(interaction: discord.Interaction[Any], message: str, private: bool) -> None:
+async def refuse_after_answer(interaction: discord.Interaction[Any], message: str, private: bool) -> None:
     """Tell a refusal privately after a "thinking" answer, leaving nothing in the channel."""
     try:
         if private:  # the answer is ephemeral already

@@ -14,11 +14,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
 from PIL import Image, PngImagePlugin
+
+from prompt.infotext import parse_parameters, read_parameters
 
 PARAMETERS_KEY = "parameters"
 
@@ -67,25 +68,10 @@ def build_infotext(
     return "\n".join(lines)
 
 
-# key: value pairs on the last line; a value is either JSON-quoted or runs to the next comma.
-_FIELD = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
-
-
 def parse_infotext(text: str) -> tuple[str, str, dict[str, str]]:
-    """Read an infotext back into (prompt, negative, fields). Used by tests and `/parameters`."""
-    *head, last = text.split("\n")
-    fields: dict[str, str] = {}
-    for key, value in _FIELD.findall(last):
-        fields[key.strip()] = json.loads(value) if value.startswith('"') else value.strip()
-    prompt_lines: list[str] = []
-    negative_lines: list[str] = []
-    target = prompt_lines
-    for line in head:
-        if line.startswith("Negative prompt:"):
-            target = negative_lines
-            line = line[len("Negative prompt:") :].strip()
-        target.append(line)
-    return "\n".join(prompt_lines), "\n".join(negative_lines), fields
+    """Read an infotext back into (prompt, negative, fields); prompt.infotext is the one parser."""
+    parameters = parse_parameters(text)
+    return parameters.prompt, parameters.negative, dict(parameters.extra)
 
 
 def encode_png(image: Image.Image, infotext: str) -> bytes:
@@ -102,9 +88,8 @@ def encode_png(image: Image.Image, infotext: str) -> bytes:
 
 
 def read_png_parameters(data: bytes) -> str | None:
-    with Image.open(io.BytesIO(data)) as image:
-        value = image.info.get(PARAMETERS_KEY)
-    return value if isinstance(value, str) else None
+    """The ``parameters`` text of a PNG (prompt.infotext reads it without decoding pixels)."""
+    return read_parameters(data)
 
 
 def file_short_hash(path: Path, chunk_size: int = 1 << 20) -> str:

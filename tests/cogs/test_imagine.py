@@ -39,7 +39,9 @@ class Submitted:
 def submitted(monkeypatch: pytest.MonkeyPatch) -> list[Submitted]:
     calls: list[Submitted] = []
 
-    async def fake_submit(bot: object, interaction: object, options: ImagineOptions, *, private: bool = False) -> None:
+    async def fake_submit(
+        bot: object, interaction: object, options: ImagineOptions, *, private: bool = False, remix: object = None
+    ) -> None:
         calls.append(Submitted(bot, interaction, options, private))
 
     monkeypatch.setattr(cogs.imagine, "submit_imagine", fake_submit)
