@@ -48,6 +48,7 @@ class NatsBackend:
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self._results: ObjectStore | None = None
+        self._sources: ObjectStore | None = None
         self._events: BackendEvents | None = None
         self._assignments: dict[str, Assignment] = {}
         self._tries: dict[int, int] = {}  # job id -> tries that ended with the worker gone
@@ -65,6 +66,7 @@ class NatsBackend:
         self._nc = await connection.connect(self._config, "animagine-bot")
         self._js = self._nc.jetstream()
         self._results = await connection.ensure_streams(self._js, self._names)
+        self._sources = await connection.sources_bucket(self._js, self._names)
         self._events_sub = await connection.bind(
             self._js, self._names.events_stream, connection.events_consumer(self._names)
         )
@@ -123,6 +125,7 @@ class NatsBackend:
         self._assignments[assignment.id] = assignment
         order = WorkOrder(assignment.id, tuple((job.id, job.request) for job in jobs))
         try:
+            await self._put_sources(jobs)
             await self._publish_order(assignment, order)
             log.info("job(s) %s sent to worker %s", list(assignment.jobs), lane.name)
             await assignment.done.wait()
@@ -132,6 +135,13 @@ class NatsBackend:
     def _recovered_assignment(self, lane: WorkerLane, jobs: Sequence[ActiveJob]) -> Assignment | None:
         ids = {job.id for job in jobs}
         return next((a for a in self._assignments.values() if a.lane is lane and ids <= set(a.jobs)), None)
+
+    async def _put_sources(self, jobs: Sequence[ActiveJob]) -> None:
+        """Remixes' source images go ahead of the order, named by digest (a Re-roll reuses one)."""
+        for job in jobs:
+            if job.request.source is not None and job.source_png is not None:
+                assert self._sources is not None
+                await results.upload(self._sources, job.request.source, job.source_png)
 
     async def _publish_order(self, assignment: Assignment, order: WorkOrder) -> None:
         """Publish until JetStream has stored it (NATS may be restarting); the message id makes

@@ -133,20 +133,29 @@ async def ensure_streams(js: JetStreamContext, names: Names) -> ObjectStore:
             await js.add_stream(config)
         except nats.js.errors.BadRequestError:  # exists with other settings: bring it in line
             await js.update_stream(config)
+    await js.create_object_store(names.sources_bucket, ObjectStoreConfig(ttl=DAY_S, storage=StorageType.FILE))
     return await js.create_object_store(names.results_bucket, ObjectStoreConfig(ttl=DAY_S, storage=StorageType.FILE))
 
 
 async def results_bucket(js: JetStreamContext, names: Names, *, wait_s: float = 60.0) -> ObjectStore:
     """The results bucket, waiting (a worker may start before the bot has created it)."""
+    return await _bucket(js, names.results_bucket, wait_s)
+
+
+async def sources_bucket(js: JetStreamContext, names: Names, *, wait_s: float = 60.0) -> ObjectStore:
+    """The bucket of remixes' source images (the bot creates it with the streams)."""
+    return await _bucket(js, names.sources_bucket, wait_s)
+
+
+async def _bucket(js: JetStreamContext, name: str, wait_s: float) -> ObjectStore:
     deadline = asyncio.get_running_loop().time() + wait_s
     while True:
         try:
-            return await js.object_store(names.results_bucket)
+            return await js.object_store(name)
         except NotFoundError:
             if asyncio.get_running_loop().time() > deadline:
                 raise ConfigError(
-                    f"NATS has no bucket {names.results_bucket!r}: start the bot (it creates the streams) "
-                    "or check [workers] namespace"
+                    f"NATS has no bucket {name!r}: start the bot (it creates the streams) or check [workers] namespace"
                 ) from None
             await asyncio.sleep(0.5)
 

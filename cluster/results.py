@@ -1,5 +1,6 @@
-"""The PNGs of finished jobs in the JetStream object store: put by the worker that made them,
-read (then removed) by the bot; both retry, since NATS may be reconnecting."""
+"""Images in the JetStream object stores: the PNGs of finished jobs, put by the worker that made
+them and read (then removed) by the bot, and remixes' source images, put by the bot and read by
+the worker; all retried, since NATS may be reconnecting."""
 
 from __future__ import annotations
 
@@ -30,6 +31,18 @@ async def upload(store: ObjectStore, key: str, png: bytes) -> None:
                 raise
             log.warning("could not store %s (%s); retrying", key, exc)
             await asyncio.sleep(RETRY_S * (attempt + 1))
+
+
+async def read(store: ObjectStore, key: str) -> bytes | None:
+    """One object (a remix's source image), retried while NATS reconnects; None when gone."""
+    for attempt in range(READ_TRIES):
+        try:
+            got = await store.get(key)
+            return got.data
+        except Exception as exc:
+            log.warning("could not read %s (try %d): %s", key, attempt + 1, exc)
+            await asyncio.sleep(RETRY_S * (attempt + 1))
+    return None
 
 
 async def fetch(store: ObjectStore, event: Event) -> GenerationResult | None:

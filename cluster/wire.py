@@ -53,6 +53,11 @@ class Names:
     def results_bucket(self) -> str:
         return f"{self.namespace}-results"
 
+    @property
+    def sources_bucket(self) -> str:
+        """Remixes' source images, put by the bot, read by the workers (by digest)."""
+        return f"{self.namespace}-sources"
+
     bot_consumer = "bot"
 
     def work_consumer(self, worker: str) -> str:

@@ -61,6 +61,7 @@ class WorkerProcess:
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self._results: ObjectStore | None = None
+        self._sources: ObjectStore | None = None
         self._current: _Current | None = None
         self._cancelled: set[int] = set()  # cancel asks for jobs not (yet) running here
         self._finished: list[str] = []
@@ -120,7 +121,11 @@ class WorkerProcess:
             await message.ack()
             return
         loop = asyncio.get_running_loop()
-        jobs = {job_id: ActiveJob(job_id, request, loop.create_future()) for job_id, request in order.jobs}
+        sources = await self._sources_of(order)
+        jobs = {
+            job_id: ActiveJob(job_id, request, loop.create_future(), source_png=sources.get(request.source or ""))
+            for job_id, request in order.jobs
+        }
         self._current = current = _Current(order, message, jobs)
         log.info("job(s) %s from the bot (try %d)", list(jobs), message.metadata.num_delivered)
         try:
@@ -141,6 +146,18 @@ class WorkerProcess:
         finally:
             self._current = None
             self._cancelled -= set(current.jobs)
+
+    async def _sources_of(self, order: WorkOrder) -> dict[str, bytes]:
+        """The order's remix sources from the bot's bucket (opened at the first remix). One that
+        cannot be read makes its job fail in the runner, with the error reported as usual."""
+        wanted = {request.source for _, request in order.jobs if request.source is not None}
+        if not wanted:
+            return {}
+        assert self._js is not None
+        if self._sources is None:
+            self._sources = await connection.sources_bucket(self._js, self._names, wait_s=5.0)
+        found = {digest: await results.read(self._sources, digest) for digest in wanted}
+        return {digest: png for digest, png in found.items() if png is not None}
 
     def _groups(self, jobs: Sequence[ActiveJob]) -> list[list[ActiveJob]]:
         """The bot batches by size and steps; prompts needing different chunk counts run in

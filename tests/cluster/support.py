@@ -155,6 +155,7 @@ class ScriptedRunner:
     step_s: float = 0.01
     hold: threading.Event = field(default_factory=threading.Event)
     calls: list[tuple[int, ...]] = field(default_factory=list)
+    sources: list[dict[str, bytes]] = field(default_factory=list)  # what each call was given
 
     def __call__(
         self,
@@ -166,6 +167,7 @@ class ScriptedRunner:
         sources: Mapping[str, bytes] | None = None,
     ) -> list[GenerationResult]:
         self.calls.append(tuple(r.seed for r in requests))
+        self.sources.append(dict(sources or {}))
         steps = requests[0].steps
         for step in range(1, steps + 1):
             while self.hold.is_set():

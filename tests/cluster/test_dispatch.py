@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.config import WorkersConfig
 from jobs.model import JobStatus
-from tests.cluster.support import bot, in_process_worker, wait_until
+from quota.policy import QuotaAsk
+from tests.cluster.support import bot, in_process_worker, place, request, wait_until
 
 
 async def test_two_workers_take_batches_in_the_fair_order(engine: AsyncEngine, workers: WorkersConfig) -> None:
@@ -72,3 +73,14 @@ async def test_workers_lists_each_worker(engine: AsyncEngine, workers: WorkersCo
         job = await b.submit(1)
         await asyncio.wait_for(job.result, 30)
         await wait_until(lambda: b.backend.workers()[0].images_done == 1, what="the count")
+
+
+async def test_a_remix_reaches_its_worker_with_its_source_image(engine: AsyncEngine, workers: WorkersConfig) -> None:
+    source = b"\x89PNG a fitted source" * 100
+    digest = "f" * 64
+    async with in_process_worker(workers, "w1") as w1, bot(engine, workers) as b:
+        ask = QuotaAsk(user_id=1, guild_id=10)
+        remix = request(1, source=digest, strength=0.5)
+        job = await b.service.submit(remix, place(1), quota=ask, source_png=source)
+        await asyncio.wait_for(job.result, 30)
+        assert w1.runner.sources == [{digest: source}]  # through the sources bucket, by digest
