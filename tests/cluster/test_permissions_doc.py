@@ -26,7 +26,7 @@ NATS_SERVER = shutil.which("nats-server") or next(
 pytestmark = pytest.mark.skipif(NATS_SERVER is None, reason="nats-server is not installed")
 
 # The example's names: namespace "imagine", worker "gpu-1" (and "gpu-2", who has no user there).
-WORK, EVENTS, BUCKET = "imagine-work", "imagine-events", "imagine-results"
+WORK, EVENTS, BUCKET, SOURCES = "imagine-work", "imagine-events", "imagine-results", "imagine-sources"
 BOT = {"user": "bot", "password": "change-me-bot"}
 GPU1 = {"user": "gpu-1", "password": "change-me-gpu-1"}
 
@@ -93,6 +93,7 @@ async def test_a_worker_can_do_its_job_and_nothing_of_another_workers(example_se
         )
         await bjs.add_stream(name=EVENTS, subjects=["imagine.events.>"])
         await bjs.create_object_store(BUCKET)
+        await (await bjs.create_object_store(SOURCES)).put("d" * 64, b"\x89PNG a remix's source")
         for name in ("gpu-1", "gpu-2"):
             await bjs.publish(f"imagine.work.{name}.a1", b"batch", headers={"Nats-Msg-Id": f"{name}-a1"})
         await bjs.add_consumer(
@@ -125,6 +126,9 @@ async def test_a_worker_can_do_its_job_and_nothing_of_another_workers(example_se
         (msg,) = await work.fetch(1, timeout=5)
         assert msg.data == b"batch"
         await msg.in_progress()
+        # A remix: its source image, read from the sources bucket.
+        source = await (await wjs.object_store(SOURCES)).get("d" * 64)
+        assert source.data == b"\x89PNG a remix's source"
         # The result: the PNG into the object store, then the event into the events stream.
         store = await wjs.object_store(BUCKET)
         await store.put("a1/7/0.png", b"\x89PNG fake")
