@@ -14,6 +14,13 @@ Usage sketch::
     assert server.validation_errors == [] and server.unhandled == []
     await server.stop()
 
+Members' images and forms::
+
+    posted = await server.post_message(alice, chan, "a cat", attachments=[Attachment("cat.png", "image/png", png)])
+    ix = await server.context_menu(alice, posted, "Describe image")   # a registered message command
+    ix = await server.invoke(alice, chan, "upscale", {"image": Attachment("a.png", "image/png", png, cdn_status=404)})
+    sub = await server.submit_modal(alice, shown_by, {"Prompt": "2girls"})  # by custom_id or label
+
 Add guilds/channels/users before the bot connects (GUILD_CREATE is sent on IDENTIFY), or announce a
 guild added later with `await server.join_guild(guild)`; `add_guild(..., shard=(id, count))` picks an
 id that shard owns, for sharded bots.

@@ -34,6 +34,10 @@ CLOSE_AUTHENTICATION_FAILED = 4004
 CLOSE_NOT_AUTHENTICATED = 4003
 CLOSE_INVALID_SHARD = 4010
 
+# Intents that decide who gets a member's message, and whether with its content.
+GUILD_MESSAGES, DIRECT_MESSAGES, MESSAGE_CONTENT = 1 << 9, 1 << 12, 1 << 15
+CONTENT_HIDDEN: JsonObj = {"content": "", "embeds": [], "attachments": [], "components": []}
+
 
 def shard_of(guild_id: int | None, shard_count: int) -> int:
     """Discord's formula: which shard receives a guild's events (DMs: shard 0)."""
@@ -188,6 +192,22 @@ class Gateway:
             raise RuntimeError(f"cannot dispatch {event}: no bot shard for guild {guild_id} is connected and ready")
         for session in sessions:
             await session.send(DISPATCH, data, event)
+
+    async def dispatch_message_create(self, data: JsonObj, *, mentions_bot: bool = False) -> int:
+        """MESSAGE_CREATE for a member's message, as Discord sends it: only to sessions that asked
+        for GUILD_MESSAGES (DIRECT_MESSAGES in DMs), with content, embeds, attachments, components
+        and poll emptied for a session without MESSAGE_CONTENT, except in DMs and when the message
+        mentions the bot. How many sessions got it; none connected is fine (nothing to tell)."""
+        raw = data.get("guild_id")
+        guild_id = int(raw) if raw is not None else None
+        needed = GUILD_MESSAGES if guild_id is not None else DIRECT_MESSAGES
+        sessions = [s for s in self.ready_sessions if s.owns(guild_id) and s.intents & needed]
+        for session in sessions:
+            sees_content = session.intents & MESSAGE_CONTENT or guild_id is None or mentions_bot
+            hidden = {k: v for k, v in data.items() if k != "poll"} | CONTENT_HIDDEN
+            payload = data if sees_content else hidden
+            await session.send(DISPATCH, payload, "MESSAGE_CREATE")
+        return len(sessions)
 
     async def close_all(self, code: int = 1001) -> None:
         for session in list(self.sessions):

@@ -9,19 +9,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from .payloads import JsonObj, attachment_payload, channel_payload, member_payload, role_payload, user_payload
-from .state import DM, Attachment, Channel, DiscordState, Member, Role, User
+from .payloads import (
+    JsonObj,
+    attachment_payload,
+    channel_payload,
+    member_payload,
+    message_payload,
+    role_payload,
+    user_payload,
+)
+from .state import DM, Attachment, Channel, DiscordState, Message, Role, User
 
 # Application command option types.
 SUB_COMMAND = 1
 SUB_COMMAND_GROUP = 2
 STRING, INTEGER, BOOLEAN, USER, CHANNEL, ROLE, MENTIONABLE, NUMBER, ATTACHMENT = 3, 4, 5, 6, 7, 8, 9, 10, 11
+# Application command types.
+CHAT_INPUT, USER_COMMAND, MESSAGE_COMMAND = 1, 2, 3
 
 ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
 
 
 class InteractionSpecError(ValueError):
-    """The test asked for something the bot never registered (unknown command/option)."""
+    """The test asked for something the bot never registered (unknown command/option), or that
+    Discord's client would not let a user do (an empty message, a modal field left invalid)."""
 
 
 def _snowflake(value: Any) -> int:
@@ -169,6 +180,28 @@ def command_data(
     return data
 
 
+def message_command_data(state: DiscordState, base_url: str, name: str, message: Message) -> JsonObj:
+    """`data` for a message context menu ("Apps" > name on a message): the target in `resolved`."""
+    if message.deleted or message.ephemeral:
+        raise InteractionSpecError(f"message {message.id} is deleted or ephemeral: no app commands on it")
+    channel = choose_channel(state, message.channel_id)
+    command = state.find_command(name, channel.guild_id, MESSAGE_COMMAND)
+    if command is None:
+        scopes = (channel.guild_id, None)
+        known = sorted({c["name"] for s in scopes for c in state.commands.get(s, []) if c.get("type") == 3})
+        raise InteractionSpecError(f"no message command {name!r} is registered (message commands: {known})")
+    data: JsonObj = {
+        "id": command["id"],
+        "name": name,
+        "type": MESSAGE_COMMAND,
+        "target_id": str(message.id),
+        "resolved": {"messages": {str(message.id): message_payload(state, base_url, message)}},
+    }
+    if command.get("guild_id"):
+        data["guild_id"] = command["guild_id"]
+    return data
+
+
 def find_component(components: list[JsonObj], custom_id: str) -> JsonObj | None:
     for comp in components:
         if comp.get("custom_id") == custom_id:
@@ -209,12 +242,7 @@ def base_payload(
     }
     guild = state.guild_of(channel)
     if guild is not None:
-        member = state.members.get((guild.id, user.id))
-        if member is None:
-            # Tests may invoke as a user they never added: treat them as a plain member.
-            member = Member(guild_id=guild.id, user_id=user.id)
-            state.members[(guild.id, user.id)] = member
-            guild.member_ids.append(user.id)
+        member = state.ensure_member(guild.id, user.id)
         payload.update(
             guild_id=str(guild.id),
             guild={"id": str(guild.id), "locale": guild.locale, "features": []},

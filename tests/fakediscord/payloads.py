@@ -214,6 +214,10 @@ def attachment_payload(base_url: str, channel_id: int, att: Attachment) -> JsonO
     }
     if att.description is not None:
         data["description"] = att.description
+    dimensions = att.dimensions
+    if dimensions is not None:
+        # Discord reports the pixel size of images (and videos); other files have neither key.
+        data["width"], data["height"] = dimensions
     return data
 
 

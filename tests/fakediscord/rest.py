@@ -531,19 +531,6 @@ class RestApi:
             raise ApiError(404, 10007, "Unknown Member")
         return json_response(member_payload(self.state, member))
 
-    # ---- CDN ---------------------------------------------------------------------------------
-
-    async def get_attachment(self, request: web.Request) -> web.Response:
-        attachment_id = int(request.match_info["attachment_id"])
-        for message in self.state.messages.values():
-            for att in message.attachments:
-                if att.id == attachment_id:
-                    return web.Response(body=att.data, content_type=att.content_type or "application/octet-stream")
-        if attachment_id in self.state.uploads:
-            att = self.state.uploads[attachment_id][1]
-            return web.Response(body=att.data, content_type=att.content_type or "application/octet-stream")
-        raise ApiError(404, 0, "404: Not Found")
-
     # ---- routing -----------------------------------------------------------------------------
 
     def routes(self) -> list[web.RouteDef]:
@@ -583,5 +570,4 @@ class RestApi:
             web.get(f"{p}/guilds/{{guild_id}}", self.get_guild),
             web.get(f"{p}/guilds/{{guild_id}}/channels", self.get_guild_channels),
             web.get(f"{p}/guilds/{{guild_id}}/members/{{user_id}}", self.get_member),
-            web.get("/attachments/{channel_id}/{attachment_id}/{filename}", self.get_attachment),
         ]

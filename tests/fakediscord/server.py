@@ -3,22 +3,33 @@
 from __future__ import annotations
 
 import pprint
+import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from aiohttp import web
 
+from .cdn import Cdn
 from .gateway import Gateway
-from .interaction_builder import InteractionSpecError, base_payload, choose_channel, command_data, find_component
-from .payloads import JsonObj, guild_create_payload, message_payload
+from .interaction_builder import (
+    InteractionSpecError,
+    base_payload,
+    choose_channel,
+    command_data,
+    find_component,
+    message_command_data,
+)
+from .modal import modal_submit_data
+from .payloads import JsonObj, guild_create_payload, member_payload, message_payload, user_payload
 from .rest import API_PREFIX, RestApi
 from .state import (
     DEFAULT_BOT_PERMISSIONS,
     DEFAULT_EVERYONE_PERMISSIONS,
     GUILD_TEXT,
     PUBLIC_THREAD,
+    Attachment,
     Channel,
     DiscordState,
     Guild,
@@ -64,6 +75,7 @@ class FakeDiscord:
         self.unhandled: list[str] = []
         self.port: int = 0
         self.rest = RestApi(self.state, self)
+        self.cdn = Cdn(self.state)
         self.gateway = Gateway(self.state, lambda: self.token, lambda: self.gateway_url)
         self._runner: web.AppRunner | None = None
 
@@ -91,6 +103,7 @@ class FakeDiscord:
         app = web.Application(middlewares=[self.rest.middleware], client_max_size=1024**3)
         app.router.add_get("/gw", self.gateway.handle)
         app.add_routes(self.rest.routes())
+        app.add_routes(self.cdn.routes())
         self._runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -315,12 +328,56 @@ class FakeDiscord:
         return await self._send_interaction(ix)
 
     async def submit_modal(self, user: User, shown_by: Interaction, values: dict[str, str]) -> Interaction:
-        """Submit the modal the bot showed (callback type 9) with text input `values` by custom_id."""
+        """Submit the modal the bot showed (callback type 9). `values` by text input custom_id (or
+        label); inputs not named keep their prefilled `value`. The payload mirrors the modal's rows
+        and labels. A modal shown from a component click carries that message, as on Discord, and
+        may then be answered by updating it (callback 6/7)."""
         if shown_by.modal is None:
             raise InteractionSpecError("that interaction never showed a modal")
-        rows = [
-            {"type": 1, "components": [{"type": 4, "custom_id": cid, "value": value}]} for cid, value in values.items()
-        ]
-        data = {"custom_id": shown_by.modal.get("custom_id"), "components": rows}
+        data = modal_submit_data(shown_by.modal, values)
         chan = choose_channel(self.state, shown_by.channel_id or 0)
-        return await self._send_interaction(self._new_interaction(MODAL_SUBMIT, user, chan, data))
+        ix = self._new_interaction(MODAL_SUBMIT, user, chan, data, source=shown_by.source_message)
+        return await self._send_interaction(ix)
+
+    async def context_menu(self, user: User, message: Message, name: str) -> Interaction:
+        """Run the message command `name` (context menu "Apps" > name) on `message`, which arrives
+        in full, attachments and their CDN urls included, in `data.resolved.messages`."""
+        data = message_command_data(self.state, self.base_url, name, message)
+        chan = choose_channel(self.state, message.channel_id)
+        return await self._send_interaction(self._new_interaction(APPLICATION_COMMAND, user, chan, data))
+
+    async def post_message(
+        self,
+        user: User,
+        channel: Channel | int,
+        content: str = "",
+        *,
+        attachments: Iterable[Attachment] = (),
+        embeds: Iterable[JsonObj] = (),
+    ) -> Message:
+        """A message `user` posts in `channel` (files given ids and served by the CDN). The bot's
+        sessions get MESSAGE_CREATE as Discord sends it (see `Gateway.dispatch_message_create`)."""
+        chan = choose_channel(self.state, channel)
+        files, embed_list = list(attachments), list(embeds)
+        if not (content.strip() or files or embed_list):
+            raise InteractionSpecError("Discord's client does not send an empty message")
+        for att in files:
+            att.id = att.id or self.state.snowflakes.next()
+        message = Message(
+            id=self.state.snowflakes.next(),
+            channel_id=chan.id,
+            content=content,
+            embeds=embed_list,
+            attachments=files,
+            author_id=user.id,
+        )
+        self.state.add_message(message)
+        payload = message_payload(self.state, self.base_url, message)
+        if chan.guild_id is not None:
+            member = member_payload(self.state, self.state.ensure_member(chan.guild_id, user.id))
+            member.pop("user")  # MESSAGE_CREATE's member is partial; the user is `author`
+            payload["member"] = member
+        mentioned = [self.state.users[int(m)] for m in re.findall(r"<@!?(\d+)>", content) if int(m) in self.state.users]
+        payload["mentions"] = [user_payload(u) for u in mentioned]
+        await self.gateway.dispatch_message_create(payload, mentions_bot=self.state.bot_user in mentioned)
+        return message

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import itertools
 import pprint
 import time
@@ -169,15 +170,41 @@ class Member:
 
 @dataclass
 class Attachment:
+    """A file: one the bot uploaded, one a member posted, or one a test passes to an option.
+
+    `declared_size` makes the payload's `size` differ from `len(data)` (a bot that trusts or checks
+    it); `width`/`height` default to what the image header says (None for non-images), as Discord's
+    are. The CDN answers this file after `cdn_delay` seconds with `cdn_status` (non-200: no data),
+    and counts requests in `downloads`."""
+
     filename: str
     content_type: str | None
     data: bytes
     description: str | None = None
     id: int = 0
+    declared_size: int | None = None
+    width: int | None = None
+    height: int | None = None
+    cdn_delay: float = 0.0
+    cdn_status: int = 200
+    downloads: int = 0
 
     @property
     def size(self) -> int:
-        return len(self.data)
+        return len(self.data) if self.declared_size is None else self.declared_size
+
+    @property
+    def dimensions(self) -> tuple[int, int] | None:
+        """(width, height) as Discord reports them: the fields if set, else the image's own."""
+        if self.width is not None and self.height is not None:
+            return self.width, self.height
+        try:
+            from PIL import Image  # a project dependency; opening reads the header only
+
+            with Image.open(io.BytesIO(self.data)) as image:
+                return image.size
+        except Exception:
+            return None
 
 
 @dataclass
@@ -328,14 +355,23 @@ class DiscordState:
     def channel_messages(self, channel_id: int) -> list[Message]:
         return [m for m in self.messages.values() if m.channel_id == channel_id]
 
-    def find_command(self, name: str, guild_id: int | None) -> dict[str, Any] | None:
-        """Guild commands shadow global ones, like Discord's client picker does in practice."""
+    def find_command(self, name: str, guild_id: int | None, kind: int = 1) -> dict[str, Any] | None:
+        """Guild commands shadow global ones, like Discord's client picker does in practice.
+        `kind`: 1 chat input (slash), 2 user context menu, 3 message context menu."""
         scopes: list[int | None] = [guild_id, None] if guild_id is not None else [None]
         for scope in scopes:
             for cmd in self.commands.get(scope, []):
-                if cmd["name"] == name and cmd.get("type", 1) == 1:
+                if cmd["name"] == name and cmd.get("type", 1) == kind:
                     return cmd
         return None
+
+    def ensure_member(self, guild_id: int, user_id: int) -> Member:
+        """Tests may act as a user they never added to the guild: make them a plain member."""
+        member = self.members.get((guild_id, user_id))
+        if member is None:
+            member = self.members[(guild_id, user_id)] = Member(guild_id=guild_id, user_id=user_id)
+            self.guilds[guild_id].member_ids.append(user_id)
+        return member
 
     def dm_channel(self, user_id: int) -> Channel:
         for ch in self.channels.values():

@@ -14,8 +14,9 @@ import pytest
 import yarl
 from discord import app_commands
 from discord.ext import commands
+from PIL import Image
 
-from tests.fakediscord import EPHEMERAL, Channel, FakeDiscord, Guild, Message, User
+from tests.fakediscord import EPHEMERAL, Attachment, Channel, FakeDiscord, Guild, InteractionSpecError, Message, User
 from tests.fakediscord.validation import validate_body
 
 TOKEN = "test-token"
@@ -42,6 +43,7 @@ def build_bot(world_errors: list[BaseException], seen: dict[str, Any], guild_id:
     _add_rule_probes(bot, world_errors)
     _add_panel(bot)
     _add_mod_group(bot, seen, guild_id)
+    _add_image_tools(bot, seen, guild_id)
     _add_hooks(bot, world_errors, guild_id)
     return bot
 
@@ -107,9 +109,81 @@ def _add_panel(bot: commands.Bot) -> None:
         async def again(self, interaction: discord.Interaction, button: discord.ui.Button[Buttons]) -> None:
             await interaction.response.edit_message(content="clicked", view=None)
 
+        @discord.ui.button(label="Tweak", custom_id="tweak")
+        async def tweak(self, interaction: discord.Interaction, button: discord.ui.Button[Buttons]) -> None:
+            await interaction.response.send_modal(EditModal("from a button", {}))
+
     @bot.tree.command(description="Show a button")
     async def panel(interaction: discord.Interaction) -> None:
         await interaction.response.send_message("press it", view=Buttons())
+
+
+class EditModal(discord.ui.Modal, title="Edit prompt"):
+    """Prefilled text inputs in action rows (styles 2 and 1) and one inside a Label."""
+
+    def __init__(self, prompt: str, seen: dict[str, Any]) -> None:
+        super().__init__(custom_id="edit-modal")
+        self.seen = seen
+        style = discord.TextStyle.paragraph
+        self.prompt: discord.ui.TextInput[EditModal] = discord.ui.TextInput(
+            label="Prompt", default=prompt, style=style, min_length=1, max_length=500
+        )
+        self.negative: discord.ui.TextInput[EditModal] = discord.ui.TextInput(
+            label="Negative", custom_id="negative", required=False, max_length=100
+        )
+        self.seed: discord.ui.TextInput[EditModal] = discord.ui.TextInput(custom_id="seed", default="42", max_length=10)
+        self.add_item(self.prompt).add_item(self.negative).add_item(discord.ui.Label(text="Seed", component=self.seed))
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        source = interaction.message.id if interaction.message else None
+        self.seen["modal"] = (self.prompt.value, self.negative.value, self.seed.value, source)
+        if interaction.message is not None:  # shown from a button: update that message
+            await interaction.response.edit_message(content=f"edited: {self.prompt.value}", view=None)
+        else:
+            await interaction.response.send_message(f"edited: {self.prompt.value}", ephemeral=True)
+
+
+def _add_image_tools(bot: commands.Bot, seen: dict[str, Any], guild_id: int) -> None:
+    """An attachment option, message context menus (global and per guild) and a modal command."""
+
+    async def fetch(att: discord.Attachment) -> str:
+        seen.setdefault("fetched", []).append((att.filename, att.content_type, att.size, att.width, att.height))
+        try:
+            data = await asyncio.wait_for(att.read(), 0.3)
+        except TimeoutError:
+            return "timeout"
+        except discord.HTTPException as exc:
+            return f"cdn {exc.status}"
+        return f"{len(data)} bytes"
+
+    @bot.tree.command(description="Upscale an image")
+    async def upscale(interaction: discord.Interaction, image: discord.Attachment) -> None:
+        await interaction.response.defer(thinking=True)
+        await interaction.followup.send(await fetch(image))
+
+    @bot.tree.context_menu(name="Describe image")
+    async def describe(interaction: discord.Interaction, message: discord.Message) -> None:
+        await interaction.response.defer(thinking=True)
+        await interaction.followup.send(await fetch(message.attachments[0]) if message.attachments else "no image")
+
+    @bot.tree.context_menu(name="Edit prompt")
+    async def edit_prompt(interaction: discord.Interaction, message: discord.Message) -> None:
+        await interaction.response.send_modal(EditModal(message.content, seen))
+
+    @app_commands.context_menu(name="Report image")
+    async def report(interaction: discord.Interaction, message: discord.Message) -> None:
+        seen["report"] = (message.id, message.author.id)
+        await interaction.response.send_message("reported", ephemeral=True)
+
+    bot.tree.add_command(report, guild=discord.Object(guild_id))
+
+    @bot.tree.command(description="Edit a prompt in a form")
+    async def edit(interaction: discord.Interaction) -> None:
+        await interaction.response.send_modal(EditModal("1girl", seen))
+
+    @bot.listen()
+    async def on_message(message: discord.Message) -> None:
+        seen.setdefault("on_message", []).append((message.author.id, message.content, len(message.attachments)))
 
 
 def _add_mod_group(bot: commands.Bot, seen: dict[str, Any], guild_id: int) -> None:
@@ -186,7 +260,7 @@ async def test_command_sync(world: World) -> None:
     assert {"imagine", "twice", "reply", "big", "panel"} <= names
     assert all(c["id"] and c["application_id"] == str(world.server.application_id) for c in world.server.commands())
     guild_cmds = world.server.commands(world.guild.id)
-    assert [c["name"] for c in guild_cmds] == ["mod"]
+    assert [(c["name"], c["type"]) for c in guild_cmds] == [("mod", 1), ("Report image", 3)]
     assert world.server.validation_errors == []
 
 
@@ -322,6 +396,120 @@ async def test_dm_invoke_and_reconnect(world: World) -> None:
     finally:
         await bot2.close()
         await asyncio.wait_for(task, 5)
+
+
+def real_png(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), "white").save(out, "PNG")
+    return out.getvalue()
+
+
+async def test_member_message_and_message_context_menus(world: World) -> None:
+    server, png = world.server, real_png(64, 32)
+    posted = await server.post_message(
+        world.alice, world.general, "a cat", attachments=[Attachment("cat.png", "image/png", png)]
+    )
+    [att] = posted.attachments
+    assert posted.author_id == world.alice.id and att.id and posted in server.channel_messages(world.general.id)
+    # Default intents: MESSAGE_CREATE arrives, but without MESSAGE_CONTENT its content is hidden...
+    await server.wait_for(lambda: world.seen.get("on_message"))
+    assert world.seen["on_message"] == [(world.alice.id, "", 0)]
+    # ...except when the message mentions the bot.
+    await server.post_message(world.alice, world.general, f"<@{server.bot_user_id}> hi")
+    await server.wait_for(lambda: len(world.seen["on_message"]) == 2)
+    assert world.seen["on_message"][1] == (world.alice.id, f"<@{server.bot_user_id}> hi", 0)
+
+    ix = await server.context_menu(world.alice, posted, "Describe image")
+    data = ix.payload["data"]
+    assert data["type"] == 3 and data["target_id"] == str(posted.id) and "guild_id" not in data
+    resolved = data["resolved"]["messages"][str(posted.id)]
+    assert resolved["author"]["id"] == str(world.alice.id) and resolved["content"] == "a cat"
+    url = f"{server.base_url}/attachments/{world.general.id}/{att.id}/cat.png"
+    assert resolved["attachments"][0]["url"] == url and resolved["attachments"][0]["width"] == 64
+    await ix.wait_for(lambda i: i.original is not None and not i.original.loading)
+    assert ix.original is not None and ix.original.content == f"{len(png)} bytes"
+    assert world.seen["fetched"] == [("cat.png", "image/png", len(png), 64, 32)] and att.downloads == 1
+
+    # A message command registered per guild carries the guild's id.
+    ix = await server.context_menu(world.mod, posted, "Report image")
+    await ix.wait_response()
+    assert ix.payload["data"]["guild_id"] == str(world.guild.id)
+    assert world.seen["report"] == (posted.id, world.alice.id)
+    for name in ("imagine", "nope"):  # a slash command is no message command
+        with pytest.raises(InteractionSpecError):
+            await server.context_menu(world.alice, posted, name)
+    with pytest.raises(InteractionSpecError):
+        await server.post_message(world.alice, world.general, " ")
+    assert server.validation_errors == [] and world.errors == []
+
+
+async def test_attachment_option_and_misbehaving_cdn(world: World) -> None:
+    async def upscale(att: Attachment) -> str:
+        ix = await world.server.invoke(world.alice, world.general, "upscale", {"image": att})
+        await ix.wait_for(lambda i: i.original is not None and not i.original.loading, timeout=5)
+        return ix.original.content  # type: ignore[union-attr]
+
+    webp = Attachment("in.webp", "image/webp", b"RIFF0000WEBP" + b"x" * 100)
+    assert await upscale(webp) == "112 bytes" and webp.downloads == 1
+    # The declared size is what Discord reports; the bytes served stay the same.
+    assert await upscale(Attachment("big.png", "image/png", PNG, declared_size=50 * 1024 * 1024)) == f"{len(PNG)} bytes"
+    assert world.seen["fetched"][:2] == [
+        ("in.webp", "image/webp", 112, None, None),
+        ("big.png", "image/png", 50 << 20, None, None),
+    ]
+    assert await upscale(Attachment("gone.png", "image/png", PNG, cdn_status=404)) == "cdn 404"
+    assert await upscale(Attachment("err.png", "image/png", PNG, cdn_status=500)) == "cdn 500"
+    slow = Attachment("slow.png", "image/png", PNG, cdn_delay=1.0)
+    assert await upscale(slow) == "timeout" and slow.downloads == 1
+    assert world.server.validation_errors == [] and world.errors == []
+
+
+async def test_prefilled_modal_and_submit(world: World) -> None:
+    server = world.server
+    ix = await server.invoke(world.alice, world.general, "edit")
+    await ix.wait_for(lambda i: i.modal is not None)
+    assert server.validation_errors == []
+    route = "/interactions/{interaction_id}/{interaction_token}/callback"
+    assert validate_body(route, "post", {"type": 9, "data": ix.modal}) == []
+    row1, row2, label = ix.modal["components"]  # type: ignore[index]
+    prompt = row1["components"][0]
+    assert (prompt["style"], prompt["value"], prompt["required"], prompt["min_length"], prompt["max_length"]) == (
+        2,
+        "1girl",
+        True,
+        1,
+        500,
+    )
+    assert row2["components"][0]["style"] == 1 and label["type"] == 18 and label["component"]["value"] == "42"
+
+    for bad in ({"Prompt": ""}, {"Prompt": "x" * 501}, {"seed": "1" * 11}, {"nope": "x"}):
+        with pytest.raises(InteractionSpecError):
+            await server.submit_modal(world.alice, ix, bad)
+    # By label or custom_id; the seed stays as prefilled. Rows and the label come back as shown.
+    sub = await server.submit_modal(world.alice, ix, {"Prompt": "2girls", "negative": "lowres"})
+    await sub.wait_response()
+    assert world.seen["modal"] == ("2girls", "lowres", "42", None) and "message" not in sub.payload
+    assert [c["type"] for c in sub.payload["data"]["components"]] == [1, 1, 18]
+
+    # From a message context menu: no source message either.
+    posted = await server.post_message(world.alice, world.general, "a fox")
+    shown = await server.context_menu(world.alice, posted, "Edit prompt")
+    await shown.wait_for(lambda i: i.modal is not None)
+    sub = await server.submit_modal(world.alice, shown, {})
+    await sub.wait_for(lambda i: i.original is not None)
+    assert world.seen["modal"][0] == "a fox" and "message" not in sub.payload and sub.original.ephemeral  # type: ignore[union-attr]
+
+    # From a button: the submit carries that message and may update it (callback 7).
+    panel = await server.invoke(world.alice, world.general, "panel")
+    await panel.wait_for(lambda i: i.original is not None)
+    message: Message = panel.original  # type: ignore[assignment]
+    shown = await server.click(world.alice, message, "tweak")
+    await shown.wait_for(lambda i: i.modal is not None)
+    sub = await server.submit_modal(world.alice, shown, {"Prompt": "3girls"})
+    await sub.wait_response()
+    assert sub.payload["message"]["id"] == str(message.id) and sub.responses[0].type == 7
+    assert message.content == "edited: 3girls" and message.components == []
+    assert server.validation_errors == [] and world.errors == []
 
 
 async def test_wrong_token_is_rejected() -> None:
