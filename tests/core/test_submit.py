@@ -14,13 +14,16 @@ from typing import Any
 import discord
 import pytest
 
-from core.errors import ContentRefused, QueueFull, QuotaRefused
+from core.errors import BadImage, ContentRefused, QueueFull, QuotaRefused
+from core.image_input import ImageInput, RemixSource
 from core.pacer import Pacer
 from core.replies import InteractionReply
 from core.submit import submit_imagine
 from jobs.model import Place, QueueSlot
 from jobs.scheduler import NORMAL, PRIORITY
-from moderation.gate import Admission, Where
+from moderation.gate import Admission, ImageFacts, Where
+from prompt.images import SourceImage
+from prompt.ratings import Rating
 from prompt.request import ImagineOptions
 from quota.policy import QuotaAsk
 from tests.support.interactions import FakeBot, FakeInteraction, FakeMember, http_error, roles
@@ -44,6 +47,7 @@ class FakeService:
     submitted: list[dict[str, Any]] = field(default_factory=list)
 
     released: list[tuple[int, QueueSlot]] = field(default_factory=list)
+    kept: dict[str, bytes] = field(default_factory=dict)  # remixes' kept source images
 
     def hold_seat(self, user_id: int, priority: int = NORMAL) -> QueueSlot:
         self.calls.names.append("hold_seat")
@@ -54,6 +58,10 @@ class FakeService:
     def release_seat(self, user_id: int, slot: QueueSlot) -> None:
         self.calls.names.append("release_seat")
         self.released.append((user_id, slot))
+
+    async def source(self, digest: str) -> bytes | None:
+        self.calls.names.append("source")
+        return self.kept.get(digest)
 
     async def submit(self, request: object, place: Place, **kwargs: Any) -> SimpleNamespace:
         self.calls.names.append("submit")
@@ -66,14 +74,16 @@ class FakeService:
 @dataclass
 class FakeGate:
     calls: Calls
+    images: list[ImageFacts | None] = field(default_factory=list)
     checked: list[tuple[ImagineOptions, Where]] = field(default_factory=list)
     allowed: list[tuple[Where, int | None]] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
     error: Exception | None = None
 
-    async def check(self, options: ImagineOptions, where: Where) -> Admission:
+    async def check(self, options: ImagineOptions, where: Where, *, image: ImageFacts | None = None) -> Admission:
         self.calls.names.append("check")
         self.checked.append((options, where))
+        self.images.append(image)
         if self.error is not None:
             raise self.error
         return ADMISSION
@@ -102,6 +112,21 @@ class FakeMessenger:
 
 
 @dataclass
+class FakeImages:
+    """core.image_input.ImageReader: a fitted source and what the tagger saw."""
+
+    calls: Calls
+    asked: list[RemixSource] = field(default_factory=list)
+
+    async def remix_source(self, source: RemixSource) -> tuple[SourceImage, ImageFacts | None]:
+        self.calls.names.append("remix_source")
+        self.asked.append(source)
+        return SourceImage(png=b"fitted", width=1152, height=896, digest="c" * 64), ImageFacts(
+            Rating.GENERAL, ("1girl",)
+        )
+
+
+@dataclass
 class Setup:
     service: FakeService
     gate: FakeGate
@@ -119,7 +144,10 @@ def _setup(
     gate = FakeGate(calls)
     messenger = FakeMessenger()
     config = SimpleNamespace(quota=SimpleNamespace(priority_roles=("vip",)))
-    bot = FakeBot(SimpleNamespace(service=service, gate=gate, messenger=messenger, config=config, pacer=pacer))
+    images = FakeImages(calls)
+    bot = FakeBot(
+        SimpleNamespace(service=service, gate=gate, messenger=messenger, config=config, pacer=pacer, images=images)
+    )
     return Setup(service, gate, messenger, bot, calls)
 
 
@@ -292,3 +320,26 @@ async def test_a_request_waiting_for_its_decision_is_answered_as_soon_as_the_bot
         await asyncio.wait_for(waiting, 1)  # busy now: answer first
     assert not pacer.busy.is_set()
     never.cancel()
+
+
+async def test_a_remix_is_fitted_checked_with_its_image_and_submitted_with_its_source() -> None:
+    s = _setup()
+    remix = RemixSource(ImageInput("https://cdn.discordapp.com/a.png", 100, "a.png"), aspect=None)
+    await submit_imagine(s.bot.as_bot(), _member().as_interaction(), OPTIONS, remix=remix)
+    assert s.calls.names == ["hold_seat", "remix_source", "check", "submit", "record_allowed"]
+    (checked, _where) = s.gate.checked[0]
+    assert (checked.aspect, checked.source) == ("1152x896", "c" * 64)  # the fitted size wins
+    assert s.gate.images == [ImageFacts(Rating.GENERAL, ("1girl",))]
+    assert s.service.submitted[0]["source_png"] == b"fitted"
+
+
+async def test_a_reroll_of_a_remix_uses_the_kept_source_or_says_it_is_gone() -> None:
+    s = _setup()
+    s.service.kept["k" * 64] = b"kept"
+    again = ImagineOptions(prompt="1girl", source="k" * 64)
+    await submit_imagine(s.bot.as_bot(), _member().as_interaction(), again)
+    assert s.service.submitted[0]["source_png"] == b"kept" and s.gate.images == [None]
+    gone = ImagineOptions(prompt="1girl", source="z" * 64)
+    with pytest.raises(BadImage, match="no longer kept"):
+        await submit_imagine(s.bot.as_bot(), _member().as_interaction(), gone)
+    assert s.service.released  # the seat held while deciding is given back

@@ -53,7 +53,11 @@ async def test_commands_are_registered_with_the_documented_options(world: World)
         "year",
         "aesthetic",
         "count",
+        "image",
+        "strength",
     ]
+    assert options["image"]["type"] == 11 and options["strength"]["type"] == 10  # attachment, number
+    assert (options["strength"]["min_value"], options["strength"]["max_value"]) == (0.05, 1)
     assert options["prompt"]["required"] is True
     assert options["prompt"]["autocomplete"] is True and options["negative"]["autocomplete"] is True
     assert [c["value"] for c in options["rating"]["choices"]] == ["general", "sensitive", "questionable", "explicit"]
