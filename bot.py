@@ -34,7 +34,9 @@ if TYPE_CHECKING:
     from jobs.backend import Backend, Fleet
     from jobs.service import GenerationService, Restored
     from moderation.classifier import OutputClassifier
-    from prompt.request import TokenBudget
+    from prompt.options import (
+        TokenBudget,
+    )
 
 log = logging.getLogger("bot")
 
@@ -141,7 +143,9 @@ async def _build_bot(
     from moderation.content import ContentFilter
     from moderation.gate import RequestGate
     from prompt.autocomplete import TagIndex
-    from prompt.request import PromptLimits
+    from prompt.options import (
+        PromptLimits,
+    )
     from prompt.tags import TagDatabase
     from quota.admin import QuotaAdmin
 

@@ -42,7 +42,14 @@ from generation.noise import PrefetchedEulerAncestral
 from generation.runner import run
 from generation.speedups import apply_speedups
 from moderation.policy import PolicySettings, effective_rules
-from prompt.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
+from prompt.options import (
+    ImagineOptions,
+    PromptLimits,
+)
+from prompt.request import (
+    GenerationRequest,
+    build_request,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SDXL_CONFIGS = ROOT.parent / "shared" / "sdxl"

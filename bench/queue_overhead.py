@@ -38,7 +38,13 @@ from jobs.service import GenerationService
 from moderation.content import ContentFilter
 from moderation.gate import RequestGate, Where
 from moderation.policy import PolicySettings, effective_rules
-from prompt.request import ImagineOptions, PromptLimits, build_request
+from prompt.options import (
+    ImagineOptions,
+    PromptLimits,
+)
+from prompt.request import (
+    build_request,
+)
 from prompt.tags import TagDatabase
 from quota.policy import QuotaAsk
 

@@ -10,9 +10,11 @@ from discord.ext import commands
 
 from core.quota_text import status_text
 from core.requester import Requester
+from prompt.options import (
+    MAX_COUNT,
+)
 from prompt.presets import QUALITY_PRESETS, STYLE_PRESETS
 from prompt.ratings import Rating
-from prompt.request import MAX_COUNT
 
 if TYPE_CHECKING:
     from core.client import ImagineBot

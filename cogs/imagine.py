@@ -13,16 +13,7 @@ from core.errors import InvalidOption
 from core.image_input import ImageInput, RemixSource
 from core.submit import submit_imagine
 from prompt.assembly import AESTHETIC_TAGS, YEAR_TAGS
-from prompt.presets import (
-    DEFAULT_QUALITY,
-    DEFAULT_RESOLUTION,
-    DEFAULT_STYLE,
-    QUALITY_PRESETS,
-    RESOLUTIONS,
-    STYLE_PRESETS,
-)
-from prompt.ratings import Rating
-from prompt.request import (
+from prompt.options import (
     DEFAULT_CFG,
     DEFAULT_STEPS,
     DEFAULT_STRENGTH,
@@ -36,6 +27,15 @@ from prompt.request import (
     MIN_STRENGTH,
     ImagineOptions,
 )
+from prompt.presets import (
+    DEFAULT_QUALITY,
+    DEFAULT_RESOLUTION,
+    DEFAULT_STYLE,
+    QUALITY_PRESETS,
+    RESOLUTIONS,
+    STYLE_PRESETS,
+)
+from prompt.ratings import Rating
 from prompt.user_defaults import apply_defaults
 
 if TYPE_CHECKING:

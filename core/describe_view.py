@@ -19,8 +19,12 @@ import discord
 from core import funnel
 from core.errors import InvalidOption
 from prompt.describe import Described, prompt_tag
+from prompt.options import (
+    DEFAULT_STRENGTH,
+    MAX_STRENGTH,
+    MIN_STRENGTH,
+)
 from prompt.presets import Resolution
-from prompt.request import DEFAULT_STRENGTH, MAX_STRENGTH, MIN_STRENGTH
 
 if TYPE_CHECKING:
     from moderation.tagger import ImageTags

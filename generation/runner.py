@@ -24,7 +24,13 @@ from generation.preview import latent_preview
 from generation.speedups import set_vae_slicing
 from jobs.model import GenerationResult, RenderedImage
 from moderation.classifier import OutputClassifier
-from prompt.request import HIRES_SCALE, HIRES_STRENGTH, GenerationRequest
+from prompt.options import (
+    HIRES_SCALE,
+    HIRES_STRENGTH,
+)
+from prompt.request import (
+    GenerationRequest,
+)
 
 ProgressFn = Callable[[int, int], None]
 CancelledFn = Callable[[], bool]

@@ -14,8 +14,16 @@ from diffusers import StableDiffusionXLPipeline
 
 from core.config import ModelConfig
 from moderation.policy import PolicySettings, effective_rules
+from prompt.options import (
+    MAX_COUNT,
+    ImagineOptions,
+    PromptLimits,
+)
 from prompt.presets import RESOLUTIONS
-from prompt.request import MAX_COUNT, GenerationRequest, ImagineOptions, PromptLimits, build_request
+from prompt.request import (
+    GenerationRequest,
+    build_request,
+)
 
 log = logging.getLogger(__name__)
 

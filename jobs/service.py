@@ -27,7 +27,9 @@ from jobs.model import (
 )
 from jobs.scheduler import NORMAL, FairScheduler
 from jobs.store import JobStore
-from prompt.request import GenerationRequest
+from prompt.request import (
+    GenerationRequest,
+)
 from quota.policy import QuotaAsk
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,15 @@ from moderation.audit import AuditTrail
 from moderation.content import ContentFilter
 from moderation.policy import ChannelRules, PolicySettings, effective_rules
 from moderation.stores import PolicyStore
+from prompt.options import (
+    ImagineOptions,
+    PromptLimits,
+)
 from prompt.ratings import Rating
-from prompt.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
+from prompt.request import (
+    GenerationRequest,
+    build_request,
+)
 from prompt.tags import TagDatabase
 
 log = logging.getLogger(__name__)

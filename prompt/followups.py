@@ -5,7 +5,14 @@ from __future__ import annotations
 import secrets
 
 from core.errors import InvalidOption
-from prompt.request import MAX_SEED, RANDOM_SEED_MAX, GenerationRequest, ImagineOptions
+from prompt.options import (
+    MAX_SEED,
+    RANDOM_SEED_MAX,
+    ImagineOptions,
+)
+from prompt.request import (
+    GenerationRequest,
+)
 
 # A1111's "variation seed" mixes a little of another seed's noise into the image's own: the
 # composition stays, details change. 0.15 keeps it recognisably the same picture.

@@ -8,8 +8,10 @@ import dataclasses
 from dataclasses import dataclass
 
 from core.errors import InvalidOption
+from prompt.options import (
+    ImagineOptions,
+)
 from prompt.presets import QUALITY_PRESETS, RESOLUTIONS_BY_KEY, STYLE_PRESETS
-from prompt.request import ImagineOptions
 
 MAX_EXTRA_NEGATIVE = 500
 

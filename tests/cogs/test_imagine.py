@@ -11,8 +11,12 @@ from discord import app_commands
 
 import cogs.imagine
 from cogs.imagine import ImagineCog
+from prompt.options import (
+    DEFAULT_CFG,
+    DEFAULT_STEPS,
+    ImagineOptions,
+)
 from prompt.presets import DEFAULT_QUALITY, DEFAULT_RESOLUTION, DEFAULT_STYLE
-from prompt.request import DEFAULT_CFG, DEFAULT_STEPS, ImagineOptions
 from prompt.user_defaults import UserDefaults
 from tests.support.interactions import FakeBot, FakeInteraction, FakeMember, invoke
 

@@ -23,8 +23,10 @@ from jobs.model import Place, QueueSlot
 from jobs.scheduler import NORMAL, PRIORITY
 from moderation.gate import Admission, ImageFacts, Where
 from prompt.images import SourceImage
+from prompt.options import (
+    ImagineOptions,
+)
 from prompt.ratings import Rating
-from prompt.request import ImagineOptions
 from quota.policy import QuotaAsk
 from tests.support.interactions import FakeBot, FakeInteraction, FakeMember, http_error, roles
 from tests.support.requests import sample_request
@@ -331,6 +333,7 @@ async def test_a_remix_is_fitted_checked_with_its_image_and_submitted_with_its_s
     assert (checked.aspect, checked.source) == ("1152x896", "c" * 64)  # the fitted size wins
     assert s.gate.images == [ImageFacts(Rating.GENERAL, ("1girl",))]
     assert s.service.submitted[0]["source_png"] == b"fitted"
+    await _followed(s.messenger)
 
 
 async def test_a_reroll_of_a_remix_uses_the_kept_source_or_says_it_is_gone() -> None:
@@ -339,6 +342,7 @@ async def test_a_reroll_of_a_remix_uses_the_kept_source_or_says_it_is_gone() -> 
     again = ImagineOptions(prompt="1girl", source="k" * 64)
     await submit_imagine(s.bot.as_bot(), _member().as_interaction(), again)
     assert s.service.submitted[0]["source_png"] == b"kept" and s.gate.images == [None]
+    await _followed(s.messenger)
     gone = ImagineOptions(prompt="1girl", source="z" * 64)
     with pytest.raises(BadImage, match="no longer kept"):
         await submit_imagine(s.bot.as_bot(), _member().as_interaction(), gone)

@@ -11,7 +11,13 @@ from db.engine import create_engine, create_sessionmaker
 from db.jobs import JobStore
 from db.migrate import upgrade_to_head
 from jobs.model import JobStatus, Place
-from prompt.request import ImagineOptions, PromptLimits, build_request
+from prompt.options import (
+    ImagineOptions,
+    PromptLimits,
+)
+from prompt.request import (
+    build_request,
+)
 from tests.support.rules import ORDINARY
 
 PLACE = Place(

@@ -26,7 +26,14 @@ from db.jobs import JobStore
 from db.models import Job, QuotaUsage
 from db.quotas import GUILD_ROW, QuotaStore
 from jobs.model import JobStatus, Place
-from prompt.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
+from prompt.options import (
+    ImagineOptions,
+    PromptLimits,
+)
+from prompt.request import (
+    GenerationRequest,
+    build_request,
+)
 from quota.policy import LimitKind, QuotaAsk
 from tests.support.rules import ORDINARY
 

@@ -21,7 +21,13 @@ from generation.worker import GenerationWorker
 from jobs.model import JobStatus, Place
 from jobs.scheduler import FairScheduler
 from jobs.service import GenerationService
-from prompt.request import ImagineOptions, PromptLimits, build_request
+from prompt.options import (
+    ImagineOptions,
+    PromptLimits,
+)
+from prompt.request import (
+    build_request,
+)
 from tests.support.rules import ORDINARY
 
 

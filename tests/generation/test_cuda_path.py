@@ -13,7 +13,14 @@ from PIL import Image
 from core.config import ModelConfig
 from generation.loader import LoadedModel, load_pipeline
 from generation.runner import RunControl, run, run_request
-from prompt.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
+from prompt.options import (
+    ImagineOptions,
+    PromptLimits,
+)
+from prompt.request import (
+    GenerationRequest,
+    build_request,
+)
 from tests.support.rules import ORDINARY
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -15,7 +15,14 @@ from core.config import ModelConfig
 from generation.loader import LoadedModel, load_pipeline
 from generation.noise import PrefetchedEulerAncestral, draw_noise
 from generation.runner import make_generator, run, run_request
-from prompt.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
+from prompt.options import (
+    ImagineOptions,
+    PromptLimits,
+)
+from prompt.request import (
+    GenerationRequest,
+    build_request,
+)
 from tests.support.rules import ORDINARY
 
 

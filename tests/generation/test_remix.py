@@ -14,7 +14,14 @@ from core.config import ModelConfig
 from generation.loader import LoadedModel, load_pipeline
 from generation.metadata import parse_infotext, read_png_parameters
 from generation.runner import RunControl, run, run_request
-from prompt.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
+from prompt.options import (
+    ImagineOptions,
+    PromptLimits,
+)
+from prompt.request import (
+    GenerationRequest,
+    build_request,
+)
 from tests.support.rules import ORDINARY
 
 

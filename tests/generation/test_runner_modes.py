@@ -15,7 +15,13 @@ from generation.loader import LoadedModel, load_pipeline
 from generation.metadata import parse_infotext, read_png_parameters
 from generation.preview import latent_preview
 from generation.runner import RunControl, hires_steps, run_request
-from prompt.request import ImagineOptions, PromptLimits, build_request
+from prompt.options import (
+    ImagineOptions,
+    PromptLimits,
+)
+from prompt.request import (
+    build_request,
+)
 from tests.support.rules import ORDINARY
 
 

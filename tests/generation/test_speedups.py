@@ -15,8 +15,14 @@ from core.config import ModelConfig
 from generation.loader import load_pipeline
 from generation.runner import hires_steps, run, run_request
 from generation.speedups import WarmupShape, enabled, set_vae_slicing, warm_up, warmup_requests, warmup_shapes
+from prompt.options import (
+    ImagineOptions,
+    PromptLimits,
+)
 from prompt.presets import RESOLUTIONS
-from prompt.request import ImagineOptions, PromptLimits, build_request
+from prompt.request import (
+    build_request,
+)
 from tests.support.rules import ORDINARY
 
 

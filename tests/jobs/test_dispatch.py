@@ -11,7 +11,9 @@ from jobs.model import ActiveJob, GenerationResult, StopReason
 from jobs.scheduler import FairScheduler
 from jobs.service import GenerationService
 from jobs.store import JobStore
-from prompt.request import GenerationRequest
+from prompt.request import (
+    GenerationRequest,
+)
 from tests.support.requests import sample_request
 
 

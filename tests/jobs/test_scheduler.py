@@ -16,7 +16,14 @@ from hypothesis import strategies as st
 from core.errors import JobRequeued, NotAccepting, QueueFull
 from jobs.model import ActiveJob, GenerationResult, QueueSlot
 from jobs.scheduler import NORMAL, PRIORITY, FairScheduler, priority_of
-from prompt.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
+from prompt.options import (
+    ImagineOptions,
+    PromptLimits,
+)
+from prompt.request import (
+    GenerationRequest,
+    build_request,
+)
 from tests.support.rules import ORDINARY
 
 A, B, C, D = 101, 202, 303, 404

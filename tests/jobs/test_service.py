@@ -29,7 +29,14 @@ from jobs.model import ActiveJob, GenerationResult, JobStatus, Place, RenderedIm
 from jobs.scheduler import FairScheduler
 from jobs.service import CancelOutcome, GenerationService
 from moderation.classifier import OutputClassifier
-from prompt.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
+from prompt.options import (
+    ImagineOptions,
+    PromptLimits,
+)
+from prompt.request import (
+    GenerationRequest,
+    build_request,
+)
 from quota.policy import QuotaAsk
 from tests.support.rules import ORDINARY
 

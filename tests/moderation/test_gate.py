@@ -13,8 +13,11 @@ from db.policies import PolicyStore
 from moderation.content import ContentFilter
 from moderation.gate import BlockedAttempt, ImageFacts, RequestGate, Where
 from moderation.policy import SERVER_WIDE
+from prompt.options import (
+    ImagineOptions,
+    PromptLimits,
+)
 from prompt.ratings import Rating
-from prompt.request import ImagineOptions, PromptLimits
 from prompt.tags import TagDatabase
 
 GUILD, CHANNEL, THREAD, MODLOG = 10, 20, 30, 99

@@ -5,8 +5,15 @@ import dataclasses
 import pytest
 
 from core.errors import InvalidOption, PromptTooLong
+from prompt.options import (
+    ImagineOptions,
+    PromptLimits,
+)
 from prompt.presets import QUALITY_PRESETS, RESOLUTIONS
-from prompt.request import GenerationRequest, ImagineOptions, PromptLimits, build_request
+from prompt.request import (
+    GenerationRequest,
+    build_request,
+)
 from prompt.tags import TagDatabase
 from tests.support.rules import AGE_RESTRICTED, ORDINARY
 

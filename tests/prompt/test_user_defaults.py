@@ -10,7 +10,13 @@ from core.errors import InvalidOption
 from db.engine import create_sessionmaker
 from db.settings import SettingsStore
 from prompt import followups
-from prompt.request import ImagineOptions, PromptLimits, build_request
+from prompt.options import (
+    ImagineOptions,
+    PromptLimits,
+)
+from prompt.request import (
+    build_request,
+)
 from prompt.user_defaults import UserDefaults, apply_defaults
 from tests.support.rules import ORDINARY
 
