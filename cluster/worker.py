@@ -28,6 +28,7 @@ from nats.js.object_store import ObjectStore
 from cluster import connection, results
 from cluster.wire import Control, Event, EventKind, Hello, ImageInfo, Names, StepReport, WorkerState, WorkOrder
 from core.config import Config
+from core.errors import ConfigError
 from generation.worker import GenerationWorker
 from jobs.model import ActiveJob, GenerationResult, Progress, StopReason
 
@@ -155,7 +156,11 @@ class WorkerProcess:
             return {}
         assert self._js is not None
         if self._sources is None:
-            self._sources = await connection.sources_bucket(self._js, self._names, wait_s=5.0)
+            try:
+                self._sources = await connection.sources_bucket(self._js, self._names, wait_s=5.0)
+            except ConfigError as exc:  # a bot too old to make the bucket: these jobs fail, the worker stays
+                log.error("cannot read remix sources: %s", exc)
+                return {}
         found = {digest: await results.read(self._sources, digest) for digest in wanted}
         return {digest: png for digest, png in found.items() if png is not None}
 

@@ -33,6 +33,7 @@ MESSAGE_LIMIT = 2000
 TOP_SHOWN = 8
 # A modal text input holds at most 4000 characters (Discord's limit).
 MODAL_TEXT_LIMIT = 4000
+FORM_TIMEOUT_S = 15 * 60
 _BLOCK = re.compile(r"```(?:\n)?(.*?)(?:\n)?```", re.DOTALL)
 
 
@@ -126,7 +127,8 @@ class _Form(discord.ui.Modal):
     """A form whose submit goes to a handler; errors go through the one funnel."""
 
     def __init__(self, *, title: str, handler: FormHandler) -> None:
-        super().__init__(title=title, timeout=None)
+        # An unanswered form is forgotten when the interaction's token dies.
+        super().__init__(title=title, timeout=FORM_TIMEOUT_S)
         self._handler = handler
 
     # discord.py's Modal declares this signature itself (narrower than its BaseView's).
