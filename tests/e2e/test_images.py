@@ -251,3 +251,23 @@ async def test_an_input_rated_above_the_channel_is_refused(world: World) -> None
     text = await refusal(ix)
     assert "looks **questionable**" in text and "up to **sensitive**" in text
     assert await jobs_in_db(world) == before
+
+
+async def test_a_remix_survives_a_restart_and_the_describe_button_still_works(world: World) -> None:
+    described = await world.server.invoke(
+        world.bob, world.general, "describe", {"image": attachment(picture((900, 900)))}
+    )
+    await described.wait_for(lambda i: i.original is not None and "```" in i.original.content, timeout=30)
+    ix = await world.server.invoke(
+        world.bob,
+        world.general,
+        "imagine",
+        {"prompt": "1girl, hat", "image": attachment(picture((1024, 1024))), "strength": 1.0, "steps": 20, "seed": 3},
+    )
+    await ix.wait_for(lambda i: i.original is not None and "Generating" in i.original.content, timeout=120)
+    await world.restart_bot()  # mid-run: the job goes back to the queue with its source image
+    (png,) = await delivered(ix)
+    assert fields(png)["Denoising strength"] == "1" and fields(png)["Seed"] == "3" and size(png) == (1024, 1024)
+    assert described.original is not None
+    click = await world.server.click(world.bob, described.original, custom_ids(described.original)[0])
+    assert (await click.wait_response(timeout=3)).type == MODAL
