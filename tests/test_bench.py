@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from bench import burst, generation, queue_overhead
+from bench import tagger as tagger_bench
 
 
 def test_generation_benchmark_small_config_has_every_field() -> None:
@@ -47,3 +48,14 @@ def test_workers_benchmark_small_config_has_every_field() -> None:
     assert throughput["two_vs_one"] > 0
     assert result["dispatch_overhead"]["n"] == 18  # every job after each worker's first
     assert set(result["dispatch_overhead"]) == {"queued", "workers", "n", "p50_ms", "p99_ms", "max_ms"}
+
+
+def test_tagger_benchmark_small_config_has_every_field() -> None:
+    result = tagger_bench.main(config="small", runs=2, warmup=0, image_size=256)
+    json.dumps(result)
+    assert set(result["models"]) == {"vit", "tiny"}
+    vit = result["models"]["vit"]
+    assert (vit["input_size"], vit["labels"]) == (tagger_bench.SMALL.size, tagger_bench.SMALL.labels)
+    for model in result["models"].values():
+        assert set(model["tag_ms"]) == {"median", "p90"} and model["tag_ms"]["median"] > 0
+        assert set(model["prepare_ms"]) == {"median", "p90"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,6 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from bench import tagger as tagger_bench
 from moderation import classifier as classifier_module
 from moderation.classifier import OutputClassifier
 from moderation.tagger import ClassifierLoadError, ImageTags, TagLabels, WD14Tagger, read_labels
@@ -198,17 +196,3 @@ def test_repo_without_labels_is_a_load_error(folder: Path, monkeypatch: pytest.M
     monkeypatch.setattr(classifier_module, "hf_hub_download", model_only)
     with pytest.raises(ClassifierLoadError, match="selected_tags.csv of classifier repo 'someone/model-only'"):
         WD14Tagger.from_source("someone/model-only")
-
-
-# --- the benchmark's small configuration -----------------------------------------------
-
-
-def test_tagger_benchmark_small_config_has_every_field() -> None:
-    result = tagger_bench.main(config="small", runs=2, warmup=0, image_size=256)
-    json.dumps(result)
-    assert set(result["models"]) == {"vit", "tiny"}
-    vit = result["models"]["vit"]
-    assert (vit["input_size"], vit["labels"]) == (tagger_bench.SMALL.size, tagger_bench.SMALL.labels)
-    for model in result["models"].values():
-        assert set(model["tag_ms"]) == {"median", "p90"} and model["tag_ms"]["median"] > 0
-        assert set(model["prepare_ms"]) == {"median", "p90"}
