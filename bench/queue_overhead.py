@@ -42,9 +42,7 @@ from prompt.options import (
     ImagineOptions,
     PromptLimits,
 )
-from prompt.request import (
-    build_request,
-)
+from prompt.request import build_request
 from prompt.tags import TagDatabase
 from quota.policy import QuotaAsk
 

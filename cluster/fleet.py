@@ -10,9 +10,7 @@ from dataclasses import dataclass, field
 from cluster.wire import Hello
 from jobs.backend import WorkerStatus
 from jobs.model import ActiveJob
-from prompt.request import (
-    GenerationRequest,
-)
+from prompt.request import GenerationRequest
 
 RunOn = Callable[["WorkerLane", Sequence[ActiveJob]], Awaitable[None]]
 

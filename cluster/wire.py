@@ -27,9 +27,7 @@ from typing import Any, Literal
 
 from jobs.model import RenderedImage
 from moderation.scores import RatingScores
-from prompt.request import (
-    GenerationRequest,
-)
+from prompt.request import GenerationRequest
 
 WORKER_STATES = ("loading", "ready", "busy", "failed")
 WorkerState = Literal["loading", "ready", "busy", "failed"]

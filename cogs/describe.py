@@ -28,9 +28,7 @@ from core.describe_view import (
 from core.errors import UserFacingError
 from core.image_input import ImageInput, Prefill, RemixSource, message_image
 from core.submit import refuse_after_answer, submit_imagine
-from prompt.options import (
-    ImagineOptions,
-)
+from prompt.options import ImagineOptions
 from prompt.presets import DEFAULT_QUALITY, DEFAULT_STYLE
 from prompt.user_defaults import apply_defaults
 

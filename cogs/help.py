@@ -10,9 +10,7 @@ from discord.ext import commands
 
 from core.quota_text import status_text
 from core.requester import Requester
-from prompt.options import (
-    MAX_COUNT,
-)
+from prompt.options import MAX_COUNT
 from prompt.presets import QUALITY_PRESETS, STYLE_PRESETS
 from prompt.ratings import Rating
 

@@ -16,9 +16,7 @@ from core.errors import UserFacingError
 from core.result_view import ResultAction, ResultButton
 from core.submit import submit_imagine
 from prompt import followups
-from prompt.request import (
-    GenerationRequest,
-)
+from prompt.request import GenerationRequest
 
 if TYPE_CHECKING:
     from core.client import ImagineBot

@@ -24,9 +24,7 @@ from jobs.service import GenerationService, Restored
 from moderation.gate import Where
 from moderation.output_check import DeliveryPlan, OutputCheck
 from moderation.policy import ChannelRules
-from prompt.request import (
-    GenerationRequest,
-)
+from prompt.request import GenerationRequest
 
 log = logging.getLogger(__name__)
 

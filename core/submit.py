@@ -23,9 +23,7 @@ from core.replies import InteractionReply
 from core.requester import Requester
 from jobs.model import ActiveJob, QueueSlot
 from moderation.gate import Admission, ImageFacts
-from prompt.options import (
-    ImagineOptions,
-)
+from prompt.options import ImagineOptions
 
 if TYPE_CHECKING:
     from core.client import BotContext, ImagineBot

@@ -11,9 +11,7 @@ from db.engine import upsert_insert
 from db.models import Channel, Guild, Job, SourceImage, User, utcnow
 from db.quotas import ACTIVE, Charge, QuotaStore
 from jobs.model import JobRecord, JobStatus, Place, QueueSlot, UnfinishedJob
-from prompt.request import (
-    GenerationRequest,
-)
+from prompt.request import GenerationRequest
 from quota.policy import QuotaAsk
 
 log = logging.getLogger(__name__)

@@ -28,9 +28,7 @@ from prompt.options import (
     HIRES_SCALE,
     HIRES_STRENGTH,
 )
-from prompt.request import (
-    GenerationRequest,
-)
+from prompt.request import GenerationRequest
 
 ProgressFn = Callable[[int, int], None]
 CancelledFn = Callable[[], bool]

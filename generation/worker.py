@@ -25,9 +25,7 @@ from generation.speedups import warm_up, warmup_requests, warmup_shapes
 from jobs.backend import BackendEvents, Lane, Recovery, WorkerStatus
 from jobs.model import ActiveJob, GenerationResult, Progress, StopReason
 from moderation.classifier import OutputClassifier
-from prompt.request import (
-    GenerationRequest,
-)
+from prompt.request import GenerationRequest
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from jobs.model import ActiveJob, GenerationResult, Progress, StopReason
-from prompt.request import (
-    GenerationRequest,
-)
+from prompt.request import GenerationRequest
 
 
 class BackendEvents(Protocol):

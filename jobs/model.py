@@ -12,9 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from moderation.scores import RatingScores
-from prompt.request import (
-    GenerationRequest,
-)
+from prompt.request import GenerationRequest
 
 
 class JobStatus(enum.StrEnum):

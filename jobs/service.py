@@ -27,9 +27,7 @@ from jobs.model import (
 )
 from jobs.scheduler import NORMAL, FairScheduler
 from jobs.store import JobStore
-from prompt.request import (
-    GenerationRequest,
-)
+from prompt.request import GenerationRequest
 from quota.policy import QuotaAsk
 
 log = logging.getLogger(__name__)

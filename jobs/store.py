@@ -9,9 +9,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from jobs.model import JobRecord, JobStatus, Place, QueueSlot, UnfinishedJob
-from prompt.request import (
-    GenerationRequest,
-)
+from prompt.request import GenerationRequest
 from quota.policy import QuotaAsk
 
 

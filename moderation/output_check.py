@@ -12,9 +12,7 @@ from moderation.audit import AuditTrail
 from moderation.policy import ChannelRules, OverLimitAction, over_limit_action
 from moderation.scores import RatingScores
 from prompt.ratings import Rating
-from prompt.request import (
-    GenerationRequest,
-)
+from prompt.request import GenerationRequest
 
 
 @dataclass(frozen=True, slots=True)

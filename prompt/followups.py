@@ -10,9 +10,7 @@ from prompt.options import (
     RANDOM_SEED_MAX,
     ImagineOptions,
 )
-from prompt.request import (
-    GenerationRequest,
-)
+from prompt.request import GenerationRequest
 
 # A1111's "variation seed" mixes a little of another seed's noise into the image's own: the
 # composition stays, details change. 0.15 keeps it recognisably the same picture.

@@ -8,9 +8,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from core.errors import InvalidOption
-from prompt.options import (
-    ImagineOptions,
-)
+from prompt.options import ImagineOptions
 from prompt.presets import QUALITY_PRESETS, RESOLUTIONS_BY_KEY, STYLE_PRESETS
 
 MAX_EXTRA_NEGATIVE = 500

@@ -31,9 +31,7 @@ from jobs.model import ActiveJob, GenerationResult, JobStatus, Place, RenderedIm
 from jobs.scheduler import FairScheduler
 from jobs.service import GenerationService
 from moderation.classifier import OutputClassifier
-from prompt.request import (
-    GenerationRequest,
-)
+from prompt.request import GenerationRequest
 from quota.policy import QuotaAsk
 from tests.e2e.harness import BotProcess
 from tests.support.requests import sample_request

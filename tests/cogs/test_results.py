@@ -13,12 +13,8 @@ import pytest
 import cogs.results
 from cogs.results import ResultsCog, parameters_text
 from core.result_view import ResultAction
-from prompt.options import (
-    ImagineOptions,
-)
-from prompt.request import (
-    GenerationRequest,
-)
+from prompt.options import ImagineOptions
+from prompt.request import GenerationRequest
 from prompt.user_defaults import UserDefaults
 from tests.support.interactions import FakeBot, FakeInteraction, FakeMember, FakeMessage
 from tests.support.requests import sample_request

@@ -23,9 +23,7 @@ from jobs.model import Place, QueueSlot
 from jobs.scheduler import NORMAL, PRIORITY
 from moderation.gate import Admission, ImageFacts, Where
 from prompt.images import SourceImage
-from prompt.options import (
-    ImagineOptions,
-)
+from prompt.options import ImagineOptions
 from prompt.ratings import Rating
 from quota.policy import QuotaAsk
 from tests.support.interactions import FakeBot, FakeInteraction, FakeMember, http_error, roles

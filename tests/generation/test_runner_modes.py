@@ -19,9 +19,7 @@ from prompt.options import (
     ImagineOptions,
     PromptLimits,
 )
-from prompt.request import (
-    build_request,
-)
+from prompt.request import build_request
 from tests.support.rules import ORDINARY
 
 

@@ -20,9 +20,7 @@ from prompt.options import (
     PromptLimits,
 )
 from prompt.presets import RESOLUTIONS
-from prompt.request import (
-    build_request,
-)
+from prompt.request import build_request
 from tests.support.rules import ORDINARY
 
 

@@ -36,9 +36,7 @@ from prompt.options import (
     ImagineOptions,
     PromptLimits,
 )
-from prompt.request import (
-    build_request,
-)
+from prompt.request import build_request
 from tests.support.rules import ORDINARY
 
 PLACE = Place(user_id=1, user_name="a", guild_id=2, guild_name="g", channel_id=3, channel_nsfw=False)

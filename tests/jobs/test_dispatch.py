@@ -11,9 +11,7 @@ from jobs.model import ActiveJob, GenerationResult, StopReason
 from jobs.scheduler import FairScheduler
 from jobs.service import GenerationService
 from jobs.store import JobStore
-from prompt.request import (
-    GenerationRequest,
-)
+from prompt.request import GenerationRequest
 from tests.support.requests import sample_request
 
 

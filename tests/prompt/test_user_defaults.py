@@ -14,9 +14,7 @@ from prompt.options import (
     ImagineOptions,
     PromptLimits,
 )
-from prompt.request import (
-    build_request,
-)
+from prompt.request import build_request
 from prompt.user_defaults import UserDefaults, apply_defaults
 from tests.support.rules import ORDINARY
 

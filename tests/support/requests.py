@@ -5,9 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from prompt.request import (
-    GenerationRequest,
-)
+from prompt.request import GenerationRequest
 
 _BASE = GenerationRequest(
     prompt="1girl, smile, masterpiece",
