@@ -34,9 +34,7 @@ if TYPE_CHECKING:
     from jobs.backend import Backend, Fleet
     from jobs.service import GenerationService, Restored
     from moderation.classifier import OutputClassifier
-    from prompt.options import (
-        TokenBudget,
-    )
+    from prompt.options import TokenBudget
 
 log = logging.getLogger("bot")
 
@@ -142,10 +140,10 @@ async def _build_bot(
     from moderation.admin import ModerationAdmin
     from moderation.content import ContentFilter
     from moderation.gate import RequestGate
+    from moderation.policy import UserInstallPolicy
     from prompt.autocomplete import TagIndex
-    from prompt.options import (
-        PromptLimits,
-    )
+    from prompt.options import PromptLimits
+    from prompt.ratings import Rating
     from prompt.tags import TagDatabase
     from quota.admin import QuotaAdmin
 
@@ -162,7 +160,12 @@ async def _build_bot(
     limits = PromptLimits(
         max_prompt_chars=g.max_prompt_chars, max_negative_chars=g.max_negative_chars, tokens=jobs.tokens
     )
-    gate = RequestGate(policies=policies, audit=audit, content=content, tags=tags, limits=limits)
+    installs = UserInstallPolicy(
+        max_rating=Rating.parse(config.user_installs.max_rating), blocklist=frozenset(config.user_installs.blocked_tags)
+    )
+    gate = RequestGate(
+        policies=policies, audit=audit, content=content, tags=tags, limits=limits, user_installs=installs
+    )
     context = BotContext(
         config=config,
         service=jobs.service,

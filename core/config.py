@@ -45,6 +45,7 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 Switch = Literal["auto", "on", "off"]  # "auto" = on with CUDA, off on the CPU
 OnOff = Literal["on", "off"]
 ClassifierName = Literal["none", "wd14"]
+RatingName = Literal["general", "sensitive", "questionable", "explicit"]
 BackendName = Literal["local", "nats"]
 
 DEVICES: tuple[str, ...] = get_args(DeviceName)
@@ -250,6 +251,18 @@ class DescribeConfig:
 
 
 @dataclass(frozen=True, slots=True, config=_SECTION)
+class UserInstallsConfig:
+    """Where members use the app through their own account (a user install): DMs, group DMs and
+    servers without the bot, whose settings the bot cannot read."""
+
+    # The highest rating there, below Discord's own ceiling (explicit only in age-restricted
+    # channels, sensitive everywhere else).
+    max_rating: Annotated[RatingName, BeforeValidator(_lower)] = "sensitive"
+    # Tags refused there, on top of the built-in content rules.
+    blocked_tags: Names = ()
+
+
+@dataclass(frozen=True, slots=True, config=_SECTION)
 class LoggingConfig:
     level: _LogLevel = "INFO"
 
@@ -298,6 +311,7 @@ class Config:
     generation: GenerationConfig = dataclasses.field(default_factory=GenerationConfig)
     moderation: ModerationConfig = dataclasses.field(default_factory=ModerationConfig)
     describe: DescribeConfig = dataclasses.field(default_factory=DescribeConfig)
+    user_installs: UserInstallsConfig = dataclasses.field(default_factory=UserInstallsConfig)
     quota: QuotaConfig = dataclasses.field(default_factory=QuotaConfig)
     logging: LoggingConfig = dataclasses.field(default_factory=LoggingConfig)
     workers: WorkersConfig = dataclasses.field(default_factory=WorkersConfig)

@@ -29,6 +29,11 @@ def is_age_restricted(channel: object) -> bool:
     return bool(is_nsfw()) if callable(is_nsfw) else False
 
 
+def is_user_install(interaction: discord.Interaction[Any]) -> bool:
+    """Used through the member's own install, in a place the bot was not added to."""
+    return interaction.is_user_integration() and not interaction.is_guild_integration()
+
+
 @dataclass(frozen=True, slots=True)
 class Requester:
     user_id: int
@@ -44,16 +49,21 @@ class Requester:
     manage_channels: bool = False
     manage_guild: bool = False
     locale: str = "en-US"
+    # Through the member's own install where the bot is not (a DM, a group DM, another server):
+    # no server there is ours, so it counts as no server (its own rules, one quota for all).
+    user_install: bool = False
 
     @classmethod
     def of(cls, interaction: discord.Interaction[Any]) -> Requester:
-        roles: Iterable[discord.Role] = getattr(interaction.user, "roles", ())
+        user_install = is_user_install(interaction)
+        roles: Iterable[discord.Role] = () if user_install else getattr(interaction.user, "roles", ())
         roles = tuple(roles)
+        guild = None if user_install else interaction.guild
         return cls(
             user_id=interaction.user.id,
             user_name=interaction.user.name,
-            guild_id=interaction.guild_id,
-            guild_name=interaction.guild.name if interaction.guild is not None else "",
+            guild_id=None if user_install else interaction.guild_id,
+            guild_name=guild.name if guild is not None else "",
             channel_id=interaction.channel_id or 0,
             parent_id=getattr(interaction.channel, "parent_id", None),
             age_restricted=is_age_restricted(interaction.channel),
@@ -63,6 +73,7 @@ class Requester:
             manage_channels=interaction.permissions.manage_channels,
             manage_guild=interaction.permissions.manage_guild,
             locale=str(interaction.locale),
+            user_install=user_install,
         )
 
     @property
@@ -73,6 +84,7 @@ class Requester:
             channel_id=self.channel_id,
             parent_id=self.parent_id,
             age_restricted=self.age_restricted,
+            user_install=self.user_install,
         )
 
     @property

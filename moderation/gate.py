@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from core.errors import ContentRefused, InvalidOption
 from moderation.audit import AuditTrail
 from moderation.content import ContentFilter
-from moderation.policy import ChannelRules, PolicySettings, effective_rules
+from moderation.policy import ChannelRules, PolicySettings, UserInstallPolicy, effective_rules
 from moderation.stores import PolicyStore
 from prompt.options import (
     ImagineOptions,
@@ -52,6 +52,8 @@ class Where:
     channel_id: int
     parent_id: int | None  # a thread's parent channel: its settings and blocklist apply
     age_restricted: bool
+    # Through the member's own install, where the bot is not (a DM, a group DM, another server).
+    user_install: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,7 @@ class RequestGate:
         tags: TagDatabase,
         limits: PromptLimits,
         post_modlog: ModlogPoster | None = None,
+        user_installs: UserInstallPolicy | None = None,
     ) -> None:
         self._policies = policies
         self._audit = audit
@@ -86,12 +89,21 @@ class RequestGate:
         self._tags = tags
         self._limits = limits
         self._post_modlog = post_modlog
+        self._user_installs = user_installs or UserInstallPolicy()
 
     def set_modlog_poster(self, post_modlog: ModlogPoster) -> None:
         """The Discord client is created after the gate; it hands in its poster then."""
         self._post_modlog = post_modlog
 
     async def rules_for(self, where: Where) -> ChannelRules:
+        if where.user_install:  # Discord's ceiling from the channel's flag, then the admin's config
+            policy = self._user_installs
+            return effective_rules(
+                age_restricted=where.age_restricted,
+                server=PolicySettings(max_rating=policy.max_rating),
+                channel=PolicySettings(),
+                blocklist=policy.blocklist,
+            )
         if where.guild_id is None:  # DMs: Discord's ceiling only
             return effective_rules(age_restricted=False, server=PolicySettings(), channel=PolicySettings())
         settings = await self._policies.guild(where.guild_id)

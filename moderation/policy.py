@@ -29,6 +29,16 @@ class PolicySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class UserInstallPolicy:
+    """The rules where members use the app through their own account (DMs, group DMs, servers
+    without the bot): no server's settings can be read there, so the admin's config applies,
+    below Discord's ceiling."""
+
+    max_rating: Rating = Rating.SENSITIVE
+    blocklist: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class ChannelRules:
     age_restricted: bool
     max_rating: Rating

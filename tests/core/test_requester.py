@@ -104,3 +104,17 @@ def test_age_restriction_of_odd_channels() -> None:
     assert is_age_restricted(None) is False
     assert is_age_restricted(dm_channel()) is False
     assert is_age_restricted(object()) is False  # a channel type without the flag
+
+
+def test_a_user_install_where_the_bot_is_not_counts_as_no_server() -> None:
+    interaction = FakeInteraction(
+        user=_member(),
+        guild=FakeGuild(id=10, name="Elsewhere"),
+        channel=FakeChannel(id=20, nsfw=True),
+        user_install=True,
+    )
+    requester = Requester.of(interaction.as_interaction())
+    assert (requester.guild_id, requester.guild_name, requester.role_ids) == (None, "", ())
+    assert requester.where == Where(7, None, 20, None, age_restricted=True, user_install=True)
+    assert requester.quota_ask() == QuotaAsk(user_id=7, guild_id=None)  # one quota for every such place
+    assert requester.place.guild_id is None and requester.place.channel_nsfw

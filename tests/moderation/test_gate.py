@@ -12,7 +12,7 @@ from db.engine import create_sessionmaker
 from db.policies import PolicyStore
 from moderation.content import ContentFilter
 from moderation.gate import BlockedAttempt, ImageFacts, RequestGate, Where
-from moderation.policy import SERVER_WIDE
+from moderation.policy import SERVER_WIDE, UserInstallPolicy
 from prompt.options import (
     ImagineOptions,
     PromptLimits,
@@ -157,3 +157,38 @@ async def test_the_minors_rule_reads_the_image_tags_with_the_prompt(parts) -> No
     assert [e.decision for e in await audit.recent(GUILD)] == ["refused", "refused"]
     # A child in a general picture with a harmless prompt is an ordinary remix.
     await gate.check(ImagineOptions(prompt="1girl, park", source="a" * 64), ORDINARY, image=child)
+
+
+def _user_install_gate(parts, policy: UserInstallPolicy) -> RequestGate:  # type: ignore[no-untyped-def]
+    gate, policies, audit, _ = parts
+    return RequestGate(
+        policies=policies,
+        audit=audit,
+        content=gate._content,
+        tags=gate._tags,
+        limits=PromptLimits(),
+        user_installs=policy,
+    )
+
+
+async def test_a_user_install_is_held_to_discords_ceiling_and_the_admins_config(parts) -> None:  # type: ignore[no-untyped-def]
+    _, policies, _, _ = parts
+    await policies.set_server(GUILD, max_rating=int(Rating.GENERAL))  # the server's own settings do not apply
+    lenient = _user_install_gate(parts, UserInstallPolicy(max_rating=Rating.EXPLICIT))
+    foreign = Where(user_id=1, guild_id=None, channel_id=77, parent_id=None, age_restricted=False, user_install=True)
+    adult = Where(user_id=1, guild_id=None, channel_id=78, parent_id=None, age_restricted=True, user_install=True)
+    assert (await lenient.rules_for(foreign)).max_rating is Rating.SENSITIVE  # Discord's ceiling
+    assert (await lenient.rules_for(adult)).max_rating is Rating.EXPLICIT
+    strict = _user_install_gate(parts, UserInstallPolicy())  # the default: sensitive
+    assert (await strict.rules_for(adult)).max_rating is Rating.SENSITIVE
+    assert (await strict.rules_for(foreign)).default_rating is Rating.GENERAL
+    with pytest.raises(InvalidOption, match="sensitive"):
+        await strict.check(ImagineOptions(prompt="1girl", rating="questionable"), adult)
+
+
+async def test_a_user_install_uses_the_configured_blocklist(parts) -> None:  # type: ignore[no-untyped-def]
+    gate = _user_install_gate(parts, UserInstallPolicy(blocklist=frozenset({"spider"})))
+    place = Where(user_id=1, guild_id=None, channel_id=77, parent_id=None, age_restricted=False, user_install=True)
+    with pytest.raises(ContentRefused, match="spider"):
+        await gate.check(ImagineOptions(prompt="1girl, spider"), place)
+    await gate.check(ImagineOptions(prompt="1girl, cat"), place)

@@ -141,6 +141,7 @@ class FakeInteraction:
         interaction_id: int | None = None,
         token: str = "token",
         dm: bool = False,
+        user_install: bool = False,
     ) -> None:
         """A member in a guild text channel by default; ``dm=True`` leaves out guild and channel defaults."""
         self.user = user or FakeMember()
@@ -159,6 +160,14 @@ class FakeInteraction:
         self.followup = FakeFollowup()
         self.edits: list[dict[str, Any]] = []
         self.original_deleted = False
+        self.user_install = user_install
+
+    def is_user_integration(self) -> bool:
+        return self.user_install
+
+    def is_guild_integration(self) -> bool:
+        """As discord.py: never in a DM; in a server, unless only the member's install is there."""
+        return self.guild_id is not None and not self.user_install
 
     @property
     def created_at(self) -> datetime:
