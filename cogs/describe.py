@@ -27,6 +27,7 @@ from core.describe_view import (
 )
 from core.errors import UserFacingError
 from core.image_input import ImageInput, Prefill, RemixSource, message_image
+from core.places import anywhere
 from core.submit import refuse_after_answer, submit_imagine
 from prompt.options import ImagineOptions
 from prompt.presets import DEFAULT_QUALITY, DEFAULT_STYLE
@@ -59,8 +60,8 @@ class DescribeCog(commands.Cog):
         # Images read for a Remix form, until it is submitted (the form carries only a token).
         self._pending: OrderedDict[str, _Pending] = OrderedDict()
         self._menus = (
-            app_commands.ContextMenu(name="Describe tags", callback=self.describe_message),
-            app_commands.ContextMenu(name="Remix", callback=self.remix_message),
+            anywhere(app_commands.ContextMenu(name="Describe tags", callback=self.describe_message)),
+            anywhere(app_commands.ContextMenu(name="Remix", callback=self.remix_message)),
         )
         for menu in self._menus:
             bot.tree.add_command(menu)
@@ -71,6 +72,7 @@ class DescribeCog(commands.Cog):
 
     # --- /describe and "Describe tags" ----------------------------------------------------------
 
+    @anywhere
     @app_commands.command(name="describe", description="Turn an image into Danbooru tags in Animagine's order")
     @app_commands.describe(image="A PNG, JPEG or WebP image")
     async def describe(self, interaction: discord.Interaction, image: discord.Attachment) -> None:

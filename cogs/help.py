@@ -8,6 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from core.places import anywhere
 from core.quota_text import status_text
 from core.requester import Requester
 from prompt.options import MAX_COUNT
@@ -53,6 +54,7 @@ class HelpCog(commands.Cog):
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
 
+    @anywhere
     @app_commands.command(name="help", description="How to write prompts, the presets, and the limits here")
     async def help(self, interaction: discord.Interaction) -> None:
         context = self.bot.context

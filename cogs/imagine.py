@@ -11,6 +11,7 @@ from discord.ext import commands
 
 from core.errors import InvalidOption
 from core.image_input import ImageInput, RemixSource
+from core.places import anywhere
 from core.submit import submit_imagine
 from prompt.assembly import AESTHETIC_TAGS, YEAR_TAGS
 from prompt.options import (
@@ -57,6 +58,7 @@ class ImagineCog(commands.Cog):
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
 
+    @anywhere
     @app_commands.command(name="imagine", description="Generate an anime image from Danbooru tags (Animagine XL 3.1)")
     @app_commands.describe(
         prompt="Danbooru tags, comma separated, e.g. 1girl, long hair, smile; (tag:1.2) for emphasis",

@@ -14,6 +14,7 @@ from discord.ext import commands
 
 from core.errors import UserFacingError
 from core.job_items import CancelButton, cancel_job
+from core.places import anywhere
 
 if TYPE_CHECKING:
     from core.client import ImagineBot
@@ -29,6 +30,7 @@ class JobControlsCog(commands.Cog):
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
 
+    @anywhere
     @app_commands.command(name="cancel", description="Cancel one of your queued or running images")
     @app_commands.describe(job="Which job (default: your most recent one)")
     async def cancel(self, interaction: discord.Interaction, job: app_commands.Range[int, 1] | None = None) -> None:

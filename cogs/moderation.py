@@ -10,6 +10,7 @@ from discord import app_commands
 
 from core import moderation_text
 from core.errors import NotAModerator
+from core.places import server_only
 from core.requester import Requester
 from moderation.admin import Actor, ModerationAdmin
 from moderation.policy import OverLimitAction
@@ -50,7 +51,7 @@ def _channel_scope(interaction: discord.Interaction, scope: str) -> int | None:
     return parent or interaction.channel_id
 
 
-@app_commands.guild_only()
+@server_only
 @app_commands.default_permissions(manage_channels=True)
 class ModGroup(app_commands.Group, name="mod", description="Moderator settings for image generation"):
     def __init__(self, bot: ImagineBot) -> None:

@@ -11,6 +11,7 @@ from discord.ext import commands
 
 from core import quota_text
 from core.errors import NotAnAdmin
+from core.places import anywhere, server_only
 from core.requester import Requester
 from moderation.admin import Actor
 from quota.policy import LimitKind
@@ -35,6 +36,7 @@ class QuotaCog(commands.Cog):
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
 
+    @anywhere
     @app_commands.command(name="quota", description="Your images left today, your queued jobs and when it resets")
     async def quota(self, interaction: discord.Interaction) -> None:
         ask = Requester.of(interaction).quota_ask()
@@ -43,7 +45,7 @@ class QuotaCog(commands.Cog):
         await interaction.response.send_message(text, ephemeral=True)
 
 
-@app_commands.guild_only()
+@server_only
 @app_commands.default_permissions(manage_guild=True)
 class QuotasGroup(app_commands.Group, name="quotas", description="Admin: image quotas of this server"):
     def __init__(self, bot: ImagineBot) -> None:

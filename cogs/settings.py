@@ -9,6 +9,7 @@ import discord
 from discord import app_commands
 
 from cogs.imagine import ASPECT_CHOICES, QUALITY_CHOICES, STYLE_CHOICES
+from core.places import anywhere
 
 if TYPE_CHECKING:
     from core.client import ImagineBot
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 CLEAR = "-"
 
 
+@anywhere
 class SettingsGroup(app_commands.Group, name="settings", description="Your defaults for /imagine"):
     def __init__(self, bot: ImagineBot) -> None:
         super().__init__()

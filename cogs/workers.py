@@ -9,6 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from core.errors import NotAnAdmin
+from core.places import server_only
 from core.requester import Requester
 from core.workers_text import workers_text
 
@@ -20,6 +21,7 @@ class WorkersCog(commands.Cog):
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
 
+    @server_only
     @app_commands.command(name="workers", description="Admin: the GPU workers, their state, jobs and speed")
     @app_commands.guild_only()
     @app_commands.default_permissions(manage_guild=True)
