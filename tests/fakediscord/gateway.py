@@ -142,7 +142,8 @@ class Gateway:
         session.identified = True
         session.intents = int(d.get("intents") or 0)
         self.identify_count += 1
-        guilds = [g for g in list(self.state.guilds.values()) if session.owns(g.id)]
+        # Guilds without the bot (reached through user installs only) are not the bot's to know.
+        guilds = [g for g in list(self.state.guilds.values()) if g.bot_member and session.owns(g.id)]
         ready: JsonObj = {
             "v": GATEWAY_VERSION,
             "user": bot_user_payload(self.state.bot_user),
@@ -170,7 +171,7 @@ class Gateway:
     async def _members_chunk(self, session: GatewaySession, d: JsonObj) -> None:
         guild_id = int(d.get("guild_id") or 0)
         guild = self.state.guilds.get(guild_id)
-        if guild is None:
+        if guild is None or not guild.bot_member:
             return
         members = [bot_member(self.state, guild)] + [self.state.members[(guild_id, u)] for u in guild.member_ids]
         chunk = {

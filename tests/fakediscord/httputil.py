@@ -63,6 +63,11 @@ def unknown_message() -> ApiError:
     return ApiError(404, 10008, "Unknown Message")
 
 
+def missing_access() -> ApiError:
+    """The bot asked about a guild it is not in, or a channel it is no member of (group DMs)."""
+    return ApiError(403, 50001, "Missing Access")
+
+
 @dataclass
 class Body:
     """A parsed request body: the JSON object (or payload_json) plus uploaded files by index."""

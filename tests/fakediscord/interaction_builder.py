@@ -18,7 +18,7 @@ from .payloads import (
     role_payload,
     user_payload,
 )
-from .state import DM, Attachment, Channel, DiscordState, Message, Role, User
+from .state import Attachment, Channel, DiscordState, Message, Role, User
 
 # Application command option types.
 SUB_COMMAND = 1
@@ -224,9 +224,13 @@ def base_payload(
     data: JsonObj,
     user: User,
     channel: Channel,
+    context: int,
+    owners: dict[str, str],
+    app_permissions: int,
     locale: str = "en-US",
 ) -> JsonObj:
-    """Every field PROTOCOL.md lists; discord.py KeyErrors on some (attachment_size_limit...)."""
+    """Every field PROTOCOL.md lists; discord.py KeyErrors on some (attachment_size_limit...).
+    `context`, `owners` (authorizing_integration_owners) and `app_permissions` come from installs.py."""
     payload: JsonObj = {
         "id": str(interaction_id),
         "application_id": str(state.application_id),
@@ -239,6 +243,9 @@ def base_payload(
         "entitlement_sku_ids": [],
         "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
         "channel_id": str(channel.id),
+        "app_permissions": str(app_permissions),
+        "authorizing_integration_owners": owners,
+        "context": context,
     }
     guild = state.guild_of(channel)
     if guild is not None:
@@ -249,19 +256,9 @@ def base_payload(
             guild_locale=guild.locale,
             channel=channel_payload(state, channel, permissions_for=user.id),
             member=member_payload(state, member, with_permissions=state.member_permissions(guild.id, user.id)),
-            app_permissions=str(state.member_permissions(guild.id, state.bot_user.id)),
-            authorizing_integration_owners={"0": str(guild.id)},
-            context=0,
         )
     else:
-        payload.update(
-            channel=channel_payload(state, channel),
-            user=user_payload(user),
-            # In the bot's DM everything is allowed to the bot itself.
-            app_permissions=str((1 << 53) - 1 if channel.type == DM else 0),
-            authorizing_integration_owners={"0": "0"},
-            context=1,
-        )
+        payload.update(channel=channel_payload(state, channel), user=user_payload(user))
     return payload
 
 

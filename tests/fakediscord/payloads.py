@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from .state import DM, Attachment, Channel, DiscordState, Guild, Member, Message, Role, User
+from .state import DM, GROUP_DM, Attachment, Channel, DiscordState, Guild, Member, Message, Role, User
 
 JsonObj = dict[str, Any]
 
@@ -111,6 +111,17 @@ def channel_payload(state: DiscordState, channel: Channel, *, permissions_for: i
             "last_message_id": None,
             "flags": 0,
             "recipients": [user_payload(recipient)] if recipient else [],
+        }
+    if channel.type == GROUP_DM:
+        return {
+            "id": str(channel.id),
+            "type": GROUP_DM,
+            "name": channel.name or None,
+            "icon": None,
+            "owner_id": str(channel.owner_id) if channel.owner_id else None,
+            "last_message_id": None,
+            "flags": 0,
+            "recipients": [user_payload(state.users[u]) for u in channel.recipient_ids],
         }
     parent = state.parent_channel(channel)
     data: JsonObj = {
@@ -282,6 +293,6 @@ def application_payload(state: DiscordState, owner: User) -> JsonObj:
         "tags": [],
         "redirect_uris": [],
         "interactions_endpoint_url": None,
-        "approximate_guild_count": len(state.guilds),
+        "approximate_guild_count": sum(1 for g in state.guilds.values() if g.bot_member),
         "bot": user_payload(state.bot_user),
     }

@@ -13,7 +13,17 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from . import limits
-from .httputil import ApiError, Body, json_response, no_content, read_body, unknown_channel, unknown_message
+from .httputil import (
+    ApiError,
+    Body,
+    json_response,
+    missing_access,
+    no_content,
+    read_body,
+    unknown_channel,
+    unknown_message,
+)
+from .installs import followup_refused
 from .payloads import (
     JsonObj,
     application_payload,
@@ -229,9 +239,15 @@ class RestApi:
         guild_id = request.match_info.get("guild_id")
         if guild_id is None:
             return None
-        if int(guild_id) not in self.state.guilds:
+        return self._known_guild(int(guild_id))
+
+    def _known_guild(self, guild_id: int) -> int:
+        guild = self.state.guilds.get(guild_id)
+        if guild is None:
             raise ApiError(404, 10004, "Unknown Guild")
-        return int(guild_id)
+        if not guild.bot_member:
+            raise missing_access()
+        return guild_id
 
     def _stored_command(self, scope: int | None, data: JsonObj) -> JsonObj:
         existing = next(
@@ -333,6 +349,8 @@ class RestApi:
         """Act on one callback type; the message it created or touched, if any."""
         message: Message | None = None
         common: dict[str, Any] = {"interaction_id": ix.id, "webhook_id": self.state.application_id}
+        if ix.forced_ephemeral and kind in (4, 5):
+            data = {**data, "flags": int(data.get("flags") or 0) | EPHEMERAL}
         if kind == 4:
             message = self.new_message(ix.channel_id or 0, data, body, type=20 if ix.type == 2 else 0, **common)
             ix.original = message
@@ -396,6 +414,8 @@ class RestApi:
         ix = self._webhook_interaction(request)
         body = await self.body(request, message="")
         payload: JsonObj = body.payload
+        if ix.forced_ephemeral:
+            payload = {**payload, "flags": int(payload.get("flags") or 0) | EPHEMERAL}
         if not ix.responses:
             # Follow-ups before the initial response hit an unknown webhook on Discord.
             ix.rejected.append("follow-up before the initial response -> 10015")
@@ -412,6 +432,10 @@ class RestApi:
             ix.defer_filled = True
             message = original
         else:
+            if followup_refused(ix):
+                ix.rejected.append(f"follow-up {len(ix.followups) + 1} of a user-install-only interaction -> 40094")
+                self.state.changed()
+                raise ApiError(400, 40094, "This interaction has hit the maximum number of follow up messages")
             message = self.new_message(
                 ix.channel_id or 0, payload, body, interaction_id=ix.id, webhook_id=self.state.application_id
             )
@@ -444,10 +468,12 @@ class RestApi:
     # ---- channels and messages -------------------------------------------------------------
 
     def _channel_id(self, request: web.Request) -> int:
-        channel_id = int(request.match_info["channel_id"])
-        if channel_id not in self.state.channels:
+        channel = self.state.channels.get(int(request.match_info["channel_id"]))
+        if channel is None:
             raise unknown_channel()
-        return channel_id
+        if not self.state.bot_can_access(channel):
+            raise missing_access()
+        return channel.id
 
     def _channel_message(self, request: web.Request) -> Message:
         channel_id = self._channel_id(request)
@@ -508,10 +534,7 @@ class RestApi:
     # ---- guilds ------------------------------------------------------------------------------
 
     def _guild_id(self, request: web.Request) -> int:
-        guild_id = int(request.match_info["guild_id"])
-        if guild_id not in self.state.guilds:
-            raise ApiError(404, 10004, "Unknown Guild")
-        return guild_id
+        return self._known_guild(int(request.match_info["guild_id"]))
 
     async def get_guild(self, request: web.Request) -> web.Response:
         data = guild_create_payload(self.state, self.state.guilds[self._guild_id(request)])

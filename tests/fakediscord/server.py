@@ -13,6 +13,7 @@ from aiohttp import web
 
 from .cdn import Cdn
 from .gateway import Gateway
+from .installs import Authorization, Install, authorize_command, authorize_place, inherit
 from .interaction_builder import (
     InteractionSpecError,
     base_payload,
@@ -23,10 +24,11 @@ from .interaction_builder import (
 )
 from .modal import modal_submit_data
 from .payloads import JsonObj, guild_create_payload, member_payload, message_payload, user_payload
-from .rest import API_PREFIX, RestApi
+from .rest import API_PREFIX, INTERACTION_TOKEN_LIFETIME, RestApi
 from .state import (
     DEFAULT_BOT_PERMISSIONS,
     DEFAULT_EVERYONE_PERMISSIONS,
+    GROUP_DM,
     GUILD_TEXT,
     PUBLIC_THREAD,
     Attachment,
@@ -140,14 +142,25 @@ class FakeDiscord:
         everyone_permissions: int = DEFAULT_EVERYONE_PERMISSIONS,
         bot_permissions: int = DEFAULT_BOT_PERMISSIONS,
         shard: tuple[int, int] | None = None,
+        bot_member: bool = True,
     ) -> Guild:
         """Owner defaults to a fresh user so test members never inherit owner powers by accident.
-        `shard` = (shard_id, shard_count): an id that this shard of a sharded bot owns."""
+        `shard` = (shard_id, shard_count): an id that this shard of a sharded bot owns.
+        `bot_member=False`: a guild the app is not installed in (no GUILD_CREATE, REST 403 50001);
+        its members reach the bot through their user installs only (`invoke(..., install="user")`).
+        Take USE_EXTERNAL_APPS out of `everyone_permissions` to have the app's answers forced
+        ephemeral there (grant it back to some with `add_member(..., permissions=USE_EXTERNAL_APPS)`)."""
         if owner_id is None:
             owner_id = self.add_user(f"owner-of-{name}").id
         snowflakes = self.state.snowflakes
         guild_id = snowflakes.next() if shard is None else snowflakes.next_on_shard(*shard)
-        guild = Guild(id=guild_id, name=name, owner_id=owner_id, everyone_permissions=everyone_permissions)
+        guild = Guild(
+            id=guild_id,
+            name=name,
+            owner_id=owner_id,
+            everyone_permissions=everyone_permissions,
+            bot_member=bot_member,
+        )
         self.state.guilds[guild.id] = guild
         self.state.bot_permissions[guild.id] = bot_permissions
         return guild
@@ -216,8 +229,32 @@ class FakeDiscord:
             guild.member_ids.append(user_id)
         return member
 
+    def install_for_user(self, user: User) -> None:
+        """`user` adds the app to their account (USER_INSTALL): commands with integration_types 1
+        then run for them anywhere their contexts allow, with "1": their id among the owners."""
+        self.state.user_installs.add(user.id)
+
+    def add_group_dm(self, users: Iterable[User], *, name: str = "") -> Channel:
+        """A group DM (type 3) of `users` (the first owns it); the bot is never a member: only the
+        members' user installs reach it (context 2) and the bot's REST calls to it get 403 50001."""
+        members = list(users)
+        if not members:
+            raise InteractionSpecError("a group DM needs members")
+        channel = Channel(
+            id=self.state.snowflakes.next(),
+            guild_id=None,
+            name=name,
+            type=GROUP_DM,
+            owner_id=members[0].id,
+            recipient_ids=[u.id for u in members],
+        )
+        self.state.channels[channel.id] = channel
+        return channel
+
     async def join_guild(self, guild: Guild) -> None:
-        """The bot joins a guild added after it connected: GUILD_CREATE to the shard owning it."""
+        """The bot joins a guild added after it connected (or one added with `bot_member=False`):
+        GUILD_CREATE to the shard owning it."""
+        guild.bot_member = True
         await self.gateway.dispatch("GUILD_CREATE", guild_create_payload(self.state, guild))
 
     # ---- observation -------------------------------------------------------------------------
@@ -262,12 +299,28 @@ class FakeDiscord:
         await self.gateway.dispatch(event, data)
 
     def _new_interaction(
-        self, kind: int, user: User, channel: Channel, data: JsonObj, *, source: Message | None = None
+        self,
+        kind: int,
+        user: User,
+        channel: Channel,
+        data: JsonObj,
+        auth: Authorization,
+        *,
+        source: Message | None = None,
     ) -> Interaction:
         ix_id = self.state.snowflakes.next()
         token = f"aW50ZXJhY3Rpb246{ix_id}:{secrets.token_urlsafe(48)}"
         payload = base_payload(
-            self.state, interaction_id=ix_id, token=token, kind=kind, data=data, user=user, channel=channel
+            self.state,
+            interaction_id=ix_id,
+            token=token,
+            kind=kind,
+            data=data,
+            user=user,
+            channel=channel,
+            context=auth.context,
+            owners=auth.owners,
+            app_permissions=auth.app_permissions,
         )
         if source is not None:
             payload["message"] = message_payload(self.state, self.base_url, source)
@@ -280,10 +333,23 @@ class FakeDiscord:
             user_id=user.id,
             payload=payload,
             source_message=source,
+            forced_ephemeral=auth.forced_ephemeral,
             _notifier=self.state.notifier,
         )
         self.state.interactions[ix_id] = ix
         return ix
+
+    def _command_auth(self, user: User, channel: Channel, data: JsonObj, install: Install) -> Authorization:
+        command = self.state.command_by_id(data["id"])
+        assert command is not None, "command_data found it"
+        return authorize_command(self.state, user, channel, command, install)
+
+    def expire_token(self, ix: Interaction) -> None:
+        """Age `ix` past its token's 15 minutes: its follow-ups and edits get 401 50027 (Invalid
+        Webhook Token), its callback 10062, while new interactions stay fresh (unlike
+        `time_offset`, which ages every interaction, new ones included)."""
+        ix.created_at -= INTERACTION_TOKEN_LIFETIME + 1
+        self.state.changed()
 
     async def _send_interaction(self, ix: Interaction) -> Interaction:
         # The 3 s window starts when the event leaves the gateway.
@@ -292,26 +358,46 @@ class FakeDiscord:
         return ix
 
     async def invoke(
-        self, user: User, channel: Channel | int, name: str, options: dict[str, Any] | None = None
+        self,
+        user: User,
+        channel: Channel | int,
+        name: str,
+        options: dict[str, Any] | None = None,
+        *,
+        install: Install = "guild",
     ) -> Interaction:
-        """Run a slash command; `name` may be "group sub command" for nested subcommands."""
+        """Run a slash command; `name` may be "group sub command" for nested subcommands.
+        `install`: through the guild install (the bot is in the guild; in the bot's DM) or the
+        user's own (`install_for_user`; anywhere, group DMs and guilds without the bot included).
+        The payload's context/owners/app_permissions follow Discord (see installs.py); a command
+        Discord would not offer there or that way raises InteractionSpecError."""
         chan = choose_channel(self.state, channel)
         data = command_data(self.state, self.base_url, name, options or {}, chan.guild_id, chan.id)
-        return await self._send_interaction(self._new_interaction(APPLICATION_COMMAND, user, chan, data))
+        auth = self._command_auth(user, chan, data, install)
+        return await self._send_interaction(self._new_interaction(APPLICATION_COMMAND, user, chan, data, auth))
 
     async def autocomplete(
-        self, user: User, channel: Channel | int, name: str, options: dict[str, Any], focused: str
+        self,
+        user: User,
+        channel: Channel | int,
+        name: str,
+        options: dict[str, Any],
+        focused: str,
+        *,
+        install: Install = "guild",
     ) -> Interaction:
         if focused not in options:
             raise InteractionSpecError(f"focused option {focused!r} must be among the options given")
         chan = choose_channel(self.state, channel)
         data = command_data(self.state, self.base_url, name, options, chan.guild_id, chan.id, focused=focused)
-        return await self._send_interaction(self._new_interaction(AUTOCOMPLETE, user, chan, data))
+        auth = self._command_auth(user, chan, data, install)
+        return await self._send_interaction(self._new_interaction(AUTOCOMPLETE, user, chan, data, auth))
 
-    async def dm_invoke(self, user: User, name: str, options: dict[str, Any] | None = None) -> Interaction:
-        chan = self.state.dm_channel(user.id)
-        data = command_data(self.state, self.base_url, name, options or {}, None, chan.id)
-        return await self._send_interaction(self._new_interaction(APPLICATION_COMMAND, user, chan, data))
+    async def dm_invoke(
+        self, user: User, name: str, options: dict[str, Any] | None = None, *, install: Install = "guild"
+    ) -> Interaction:
+        """A slash command in `user`'s DM with the bot (context 1)."""
+        return await self.invoke(user, self.state.dm_channel(user.id), name, options, install=install)
 
     async def click(
         self, user: User, message: Message, custom_id: str, *, values: list[str] | None = None
@@ -324,7 +410,10 @@ class FakeDiscord:
         if values is not None:
             data["values"] = values
         chan = choose_channel(self.state, message.channel_id)
-        ix = self._new_interaction(MESSAGE_COMPONENT, user, chan, data, source=message)
+        origin = self.state.interactions.get(message.interaction_id or 0)
+        # The click carries the owners/context of the interaction that made the message.
+        auth = inherit(self.state, user, chan, origin) if origin else authorize_place(self.state, user, chan)
+        ix = self._new_interaction(MESSAGE_COMPONENT, user, chan, data, auth, source=message)
         return await self._send_interaction(ix)
 
     async def submit_modal(self, user: User, shown_by: Interaction, values: dict[str, str]) -> Interaction:
@@ -336,15 +425,18 @@ class FakeDiscord:
             raise InteractionSpecError("that interaction never showed a modal")
         data = modal_submit_data(shown_by.modal, values)
         chan = choose_channel(self.state, shown_by.channel_id or 0)
-        ix = self._new_interaction(MODAL_SUBMIT, user, chan, data, source=shown_by.source_message)
+        auth = inherit(self.state, user, chan, shown_by)
+        ix = self._new_interaction(MODAL_SUBMIT, user, chan, data, auth, source=shown_by.source_message)
         return await self._send_interaction(ix)
 
-    async def context_menu(self, user: User, message: Message, name: str) -> Interaction:
+    async def context_menu(self, user: User, message: Message, name: str, *, install: Install = "guild") -> Interaction:
         """Run the message command `name` (context menu "Apps" > name) on `message`, which arrives
-        in full, attachments and their CDN urls included, in `data.resolved.messages`."""
+        in full, attachments and their CDN urls included, in `data.resolved.messages`. `install`
+        as for `invoke`."""
         data = message_command_data(self.state, self.base_url, name, message)
         chan = choose_channel(self.state, message.channel_id)
-        return await self._send_interaction(self._new_interaction(APPLICATION_COMMAND, user, chan, data))
+        auth = self._command_auth(user, chan, data, install)
+        return await self._send_interaction(self._new_interaction(APPLICATION_COMMAND, user, chan, data, auth))
 
     async def post_message(
         self,
@@ -356,7 +448,8 @@ class FakeDiscord:
         embeds: Iterable[JsonObj] = (),
     ) -> Message:
         """A message `user` posts in `channel` (files given ids and served by the CDN). The bot's
-        sessions get MESSAGE_CREATE as Discord sends it (see `Gateway.dispatch_message_create`)."""
+        sessions get MESSAGE_CREATE as Discord sends it (see `Gateway.dispatch_message_create`), unless
+        the bot cannot see the channel (a guild without the bot, a group DM)."""
         chan = choose_channel(self.state, channel)
         files, embed_list = list(attachments), list(embeds)
         if not (content.strip() or files or embed_list):
@@ -379,5 +472,6 @@ class FakeDiscord:
             payload["member"] = member
         mentioned = [self.state.users[int(m)] for m in re.findall(r"<@!?(\d+)>", content) if int(m) in self.state.users]
         payload["mentions"] = [user_payload(u) for u in mentioned]
-        await self.gateway.dispatch_message_create(payload, mentions_bot=self.state.bot_user in mentioned)
+        if self.state.bot_can_access(chan):
+            await self.gateway.dispatch_message_create(payload, mentions_bot=self.state.bot_user in mentioned)
         return message

@@ -26,24 +26,32 @@ LOADING = 1 << 7
 # Permission bits (see Discord's permission table).
 ADMINISTRATOR = 1 << 3
 MANAGE_GUILD = 1 << 5
+EMBED_LINKS = 1 << 14
+ATTACH_FILES = 1 << 15
+MENTION_EVERYONE = 1 << 17
+USE_EXTERNAL_EMOJIS = 1 << 18
+# Lets members' user-installed apps answer publicly where the app is not installed (on by default).
+USE_EXTERNAL_APPS = 1 << 50
 ALL_PERMISSIONS = (1 << 53) - 1
-DEFAULT_EVERYONE_PERMISSIONS = (
+_BASE_PERMISSIONS = (
     (1 << 6)  # add reactions
     | (1 << 10)  # view channel
     | (1 << 11)  # send messages
-    | (1 << 14)  # embed links
-    | (1 << 15)  # attach files
+    | EMBED_LINKS
+    | ATTACH_FILES
     | (1 << 16)  # read message history
-    | (1 << 18)  # use external emojis
+    | USE_EXTERNAL_EMOJIS
     | (1 << 31)  # use application commands
     | (1 << 35)  # create public threads
     | (1 << 38)  # send messages in threads
 )
-DEFAULT_BOT_PERMISSIONS = DEFAULT_EVERYONE_PERMISSIONS | (1 << 13)  # + manage messages
+DEFAULT_EVERYONE_PERMISSIONS = _BASE_PERMISSIONS | USE_EXTERNAL_APPS
+DEFAULT_BOT_PERMISSIONS = _BASE_PERMISSIONS | (1 << 13)  # + manage messages
 
 # Channel types.
 GUILD_TEXT = 0
 DM = 1
+GROUP_DM = 3
 PUBLIC_THREAD = 11
 
 T = TypeVar("T")
@@ -140,6 +148,9 @@ class Guild:
     role_ids: list[int] = field(default_factory=list)
     channel_ids: list[int] = field(default_factory=list)
     member_ids: list[int] = field(default_factory=list)
+    # False: the app is not installed here (no bot member, no GUILD_CREATE); only members' user
+    # installs reach it, and the bot's REST calls to it get 403 Missing Access.
+    bot_member: bool = True
 
 
 @dataclass
@@ -151,8 +162,9 @@ class Channel:
     type: int = GUILD_TEXT
     parent_id: int | None = None
     position: int = 0
-    owner_id: int | None = None  # thread creator
+    owner_id: int | None = None  # thread creator, group DM owner
     recipient_id: int | None = None  # DM partner
+    recipient_ids: list[int] = field(default_factory=list)  # group DM members (the bot is never one)
 
     @property
     def is_thread(self) -> bool:
@@ -261,9 +273,23 @@ class Interaction:
     source_message: Message | None = None
     # Set once the first follow-up after a type-5 defer has filled in the "thinking" message.
     defer_filled: bool = False
+    # A user-installed app answering where it is not installed, for a member without Use External
+    # Apps: Discord makes the initial response and every follow-up ephemeral.
+    forced_ephemeral: bool = False
     # Requests the platform refused (late, duplicate, expired token...), for debugging tests.
     rejected: list[str] = field(default_factory=list)
     _notifier: ChangeNotifier = field(default_factory=ChangeNotifier, repr=False)
+
+    @property
+    def owners(self) -> dict[str, str]:
+        """`authorizing_integration_owners` as sent: {"0": guild id or "0", "1": installing user}."""
+        owners: dict[str, str] = self.payload.get("authorizing_integration_owners") or {}
+        return owners
+
+    @property
+    def user_install_only(self) -> bool:
+        """Authorized by the user install alone: Discord caps follow-ups at 5."""
+        return set(self.owners) == {"1"}
 
     @property
     def all_messages(self) -> list[Message]:
@@ -288,6 +314,8 @@ class Interaction:
                 "original": self.original,
                 "followups": self.followups,
                 "choices": self.choices,
+                "owners": self.owners,
+                "forced_ephemeral": self.forced_ephemeral,
                 "rejected": self.rejected,
             },
             width=120,
@@ -314,6 +342,8 @@ class DiscordState:
     bot_permissions: dict[int, int] = field(default_factory=dict)  # guild id -> bot's permissions
     # Files tests attach to attachment options: id -> (channel id, attachment), served like CDN files.
     uploads: dict[int, tuple[int, Attachment]] = field(default_factory=dict)
+    # Users who added the app to their account (USER_INSTALL).
+    user_installs: set[int] = field(default_factory=set)
 
     def changed(self) -> None:
         self.notifier.notify()
@@ -345,6 +375,20 @@ class DiscordState:
                 perms |= self.roles[role_id].permissions
         # Administrator implies every permission, as on Discord.
         return ALL_PERMISSIONS if perms & ADMINISTRATOR else perms
+
+    def bot_can_access(self, channel: Channel) -> bool:
+        """Whether the bot user sees `channel`: guild channels where the app is installed and its own
+        DMs; never a guild without the bot nor a group DM (the bot is never a member)."""
+        if channel.type == GROUP_DM:
+            return False
+        guild = self.guild_of(channel)
+        return guild is None or guild.bot_member
+
+    def shares_guild_with_bot(self, user_id: int) -> bool:
+        return any(g.bot_member and user_id in g.member_ids for g in self.guilds.values())
+
+    def command_by_id(self, command_id: str) -> dict[str, Any] | None:
+        return next((c for cmds in self.commands.values() for c in cmds if c["id"] == command_id), None)
 
     def interaction_by_token(self, token: str) -> Interaction | None:
         for ix in self.interactions.values():
