@@ -1,7 +1,9 @@
 """Keeps a member's job message up to date and delivers the image.
 
 The interaction token lives 15 minutes; after ~14 (or when Discord says the token is gone)
-the result goes out as an ordinary channel message that mentions the member.
+the result goes out as an ordinary channel message that mentions the member, or, where the bot
+cannot post (a private result, a place reached through the member's own install), by DM with a
+link back.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import io
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import discord
@@ -27,6 +30,8 @@ from moderation.policy import ChannelRules
 from prompt.request import GenerationRequest
 
 log = logging.getLogger(__name__)
+
+MESSAGE_LIMIT = 2000  # Discord's, for a message's content
 
 EMBED_COLOUR = discord.Colour.from_rgb(235, 120, 160)
 
@@ -289,13 +294,15 @@ class JobMessenger:
                 log.info("interaction token gone (%s); posting in the channel instead", exc)
                 for file in files:
                     file.reset()
-        if reply.private:
-            # Never post a private result where everyone sees it.
-            log.warning("private result for %s finished after its token died; not posted", reply.user_id)
+        late = _Late(content, embed, files, view, mentions)
+        if reply.private or reply.elsewhere:
+            # Never where everyone sees a private result; and a channel reached only through the
+            # member's own install does not take the bot's messages.
+            await self._send_dm(reply, late)
             return
         channel = await reply.channel()
         if channel is None:
-            log.warning("job for %s finished after its token died and its channel is gone", reply.user_id)
+            await self._send_dm(reply, late)
             return
         try:
             await channel.send(
@@ -305,5 +312,45 @@ class JobMessenger:
                 view=view or discord.utils.MISSING,
                 allowed_mentions=mentions,
             )
-        except discord.HTTPException as exc:  # e.g. no Send Messages permission there
+        except (discord.Forbidden, discord.NotFound) as exc:  # no access there (e.g. a user install)
+            log.info(
+                "could not post the result for %s in channel %s (%s); sending it by DM", reply.user_id, channel, exc
+            )
+            late.rewind()
+            await self._send_dm(reply, late)
+        except discord.HTTPException as exc:
             log.error("could not post the result for %s in channel %s: %s", reply.user_id, channel, exc)
+
+    async def _send_dm(self, reply: Reply, late: _Late) -> None:
+        """A late result in the member's DMs, with a link back to where they asked."""
+        dm = await reply.direct_messages()
+        if dm is None:
+            log.warning("the result for %s finished after its token died and cannot be delivered", reply.user_id)
+            return
+        where = f"\n↩️ You asked here: {reply.link}" if reply.link else ""
+        try:
+            await dm.send(
+                content=(late.content + where)[:MESSAGE_LIMIT],
+                embed=late.embed or discord.utils.MISSING,
+                files=late.files or discord.utils.MISSING,
+                view=late.view or discord.utils.MISSING,
+                allowed_mentions=late.mentions,
+            )
+        except discord.HTTPException as exc:  # DMs closed to the bot
+            log.warning("could not send the result to %s by DM: %s", reply.user_id, exc)
+
+
+@dataclass
+class _Late:
+    """A result to post after its interaction token died."""
+
+    content: str
+    embed: discord.Embed | None
+    files: list[discord.File]
+    view: discord.ui.View | None
+    mentions: discord.AllowedMentions
+
+    def rewind(self) -> None:
+        """The files were read by a refused post; read them again from the start."""
+        for file in self.files:
+            file.reset()

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 import discord
 
+from core.requester import is_user_install
+
 log = logging.getLogger(__name__)
 
 TOKEN_SAFE_AGE = timedelta(minutes=14)  # Discord's tokens die at 15; leave a margin
@@ -53,6 +55,17 @@ class Reply(Protocol):
 
     async def channel(self) -> discord.abc.Messageable | None: ...
 
+    @property
+    def elsewhere(self) -> bool:
+        """Asked through the member's own install where the bot is not: the bot cannot post there."""
+
+    @property
+    def link(self) -> str:
+        """Where the member asked, as a Discord link ("" when not known)."""
+
+    async def direct_messages(self) -> discord.abc.Messageable | None:
+        """The member's DM with the bot (None when Discord refuses it)."""
+
 
 def token_alive(reply: Reply, now: datetime | None = None) -> bool:
     return not reply.gone and (now or datetime.now(UTC)) - reply.created_at < TOKEN_SAFE_AGE
@@ -82,12 +95,21 @@ class _TokenWatch:
             raise TokenGone(f"the interaction token is no longer valid ({exc.status} {exc.code})") from exc
 
 
+def channel_link(guild_id: int | None, channel_id: int | None) -> str:
+    return f"https://discord.com/channels/{guild_id or '@me'}/{channel_id}" if channel_id else ""
+
+
 class InteractionReply(_TokenWatch):
     def __init__(self, interaction: discord.Interaction, *, gone: bool = False, private: bool = False) -> None:
         super().__init__()
         self._interaction = interaction
         self._gone = gone
         self.private = private
+        self.elsewhere = is_user_install(interaction)
+        self.link = channel_link(interaction.guild_id, interaction.channel_id)
+
+    async def direct_messages(self) -> discord.abc.Messageable | None:
+        return await _dm(self._interaction.user)
 
     @property
     def user_id(self) -> int:
@@ -119,6 +141,9 @@ class StoredReply(_TokenWatch):
         self._token = token
         self._channel_id = channel_id
         self._user_id = user_id
+        # Not recorded with the job: a channel that refuses the bot sends the result to DMs.
+        self.elsewhere = False
+        self.link = ""
         # The id is a snowflake: it says when the member asked, hence how old the token is.
         self._created_at = (
             discord.utils.snowflake_time(interaction_id) if interaction_id else datetime.fromtimestamp(0, UTC)
@@ -147,6 +172,14 @@ class StoredReply(_TokenWatch):
     async def followup(self, content: str, *, ephemeral: bool) -> None:
         await self._guard(self._webhook().send(content, ephemeral=ephemeral))
 
+    async def direct_messages(self) -> discord.abc.Messageable | None:
+        try:
+            user = self._client.get_user(self._user_id) or await self._client.fetch_user(self._user_id)
+        except discord.HTTPException as exc:
+            log.warning("member %s is not known to Discord: %s", self._user_id, exc)
+            return None
+        return await _dm(user)
+
     async def channel(self) -> discord.abc.Messageable | None:
         channel = self._client.get_channel(self._channel_id)
         if channel is None:
@@ -156,3 +189,11 @@ class StoredReply(_TokenWatch):
                 log.warning("channel %s is gone: %s", self._channel_id, exc)
                 return None
         return channel if isinstance(channel, discord.abc.Messageable) else None
+
+
+async def _dm(user: discord.User | discord.Member) -> discord.abc.Messageable | None:
+    try:
+        return await user.create_dm()
+    except discord.HTTPException as exc:
+        log.warning("could not open a DM with %s: %s", user.id, exc)
+        return None
