@@ -13,6 +13,8 @@ from discord.ext import commands
 
 from core import funnel
 from core.errors import UserFacingError
+from core.image_input import ImageInput
+from core.replies import channel_link
 from core.result_view import ResultAction, ResultButton
 from core.submit import submit_imagine
 from prompt import followups
@@ -91,6 +93,8 @@ class ResultsCog(commands.Cog):
         request = record.request
         if action is ResultAction.PARAMS:
             await self._parameters(interaction, request)
+        elif action is ResultAction.TO_DMS:
+            await self._to_dms(interaction)
         elif action is ResultAction.DELETE:
             await self._delete(interaction, request)
         else:
@@ -111,6 +115,28 @@ class ResultsCog(commands.Cog):
         # Very long prompts: the same text as a file, which Discord shows with a copy button.
         file = discord.File(io.BytesIO(text.encode()), filename="parameters.md")
         await interaction.response.send_message("📋 Parameters (long prompt, attached):", file=file, ephemeral=True)
+
+    async def _to_dms(self, interaction: discord.Interaction[Any]) -> None:
+        """A result only the member sees (forced by the server): its images again, in their DMs."""
+        message = interaction.message
+        if message is None or not message.attachments:
+            raise UserFacingError("This result has no image to send.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        images = self.bot.context.images
+        files = [
+            discord.File(io.BytesIO(await images.fetch(ImageInput.of(a))), filename=a.filename)
+            for a in message.attachments
+        ]
+        place = channel_link(interaction.guild_id, interaction.channel_id)
+        try:
+            dm = await interaction.user.create_dm()
+            await dm.send(content=f"📩 Your image from {place}", files=files)
+        except discord.HTTPException:
+            await interaction.edit_original_response(
+                content="I could not send you a DM: allow direct messages from this app, then press 📩 again."
+            )
+            return
+        await interaction.edit_original_response(content="📩 Sent to your DMs.")
 
     async def _delete(self, interaction: discord.Interaction[Any], request: GenerationRequest) -> None:
         moderator = interaction.permissions.manage_messages

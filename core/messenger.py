@@ -32,6 +32,10 @@ from prompt.request import GenerationRequest
 log = logging.getLogger(__name__)
 
 MESSAGE_LIMIT = 2000  # Discord's, for a message's content
+FORCED_PRIVATE_NOTE = (
+    "🔒 Only you can see this: this server does not let members' apps post here. "
+    "📩 sends the image to your DMs, to keep or share."
+)
 
 EMBED_COLOUR = discord.Colour.from_rgb(235, 120, 160)
 
@@ -249,6 +253,8 @@ class JobMessenger:
         content = f"<@{request.user_id}>"
         if plan.any_spoiler:
             content += " ⚠️ rated above this channel's limit by the output check; shown as a spoiler."
+        if reply.forced_private:
+            content += f"\n{FORCED_PRIVATE_NOTE}"
         # An ephemeral (private) result cannot be deleted through the channel, so no Delete.
         view = (
             result_view(
@@ -257,6 +263,7 @@ class JobMessenger:
                 upscaled=request.hires,
                 deletable=not reply.private,
                 remix=request.source is not None,
+                to_dms=reply.forced_private,
             )
             if plan.all_shown
             else None

@@ -11,6 +11,7 @@ from discord import app_commands
 
 T = TypeVar("T")
 
+
 def anywhere(command: T) -> T:
     """A member command: installable by servers and members, usable in servers, DMs, group DMs."""
     installs: Callable[[T], T] = app_commands.allowed_installs(guilds=True, users=True)

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import discord
 
-from core.requester import is_user_install
+from core.requester import is_forced_private, is_user_install
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,11 @@ class Reply(Protocol):
     @property
     def elsewhere(self) -> bool:
         """Asked through the member's own install where the bot is not: the bot cannot post there."""
+
+    @property
+    def forced_private(self) -> bool:
+        """Discord shows the answers only to the member: the server does not let members' apps
+        post publicly (no Use External Apps)."""
 
     @property
     def link(self) -> str:
@@ -106,6 +111,7 @@ class InteractionReply(_TokenWatch):
         self._gone = gone
         self.private = private
         self.elsewhere = is_user_install(interaction)
+        self.forced_private = is_forced_private(interaction)
         self.link = channel_link(interaction.guild_id, interaction.channel_id)
 
     async def direct_messages(self) -> discord.abc.Messageable | None:
@@ -143,6 +149,7 @@ class StoredReply(_TokenWatch):
         self._user_id = user_id
         # Not recorded with the job: a channel that refuses the bot sends the result to DMs.
         self.elsewhere = False
+        self.forced_private = False
         self.link = ""
         # The id is a snowflake: it says when the member asked, hence how old the token is.
         self._created_at = (

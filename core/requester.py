@@ -34,6 +34,16 @@ def is_user_install(interaction: discord.Interaction[Any]) -> bool:
     return interaction.is_user_integration() and not interaction.is_guild_integration()
 
 
+def is_forced_private(interaction: discord.Interaction[Any]) -> bool:
+    """A user install in a server that does not let members' apps post publicly: Discord then
+    shows every answer only to the member (the member lacks Use External Apps there)."""
+    return (
+        is_user_install(interaction)
+        and interaction.guild_id is not None
+        and not interaction.permissions.use_external_apps
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Requester:
     user_id: int

@@ -17,6 +17,7 @@ class ResultAction(enum.StrEnum):
     UPSCALE = "up"
     PARAMS = "params"
     DELETE = "delete"
+    TO_DMS = "dm"
 
 
 LABELS = {
@@ -25,6 +26,7 @@ LABELS = {
     ResultAction.UPSCALE: "⬆️ Upscale ×1.5",
     ResultAction.PARAMS: "📋 Parameters",
     ResultAction.DELETE: "🗑️ Delete",
+    ResultAction.TO_DMS: "📩 Send to my DMs",
 }
 
 
@@ -34,7 +36,7 @@ def custom_id(action: ResultAction, job_id: int, index: int = 0) -> str:
 
 class ResultButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"res:(?P<action>reroll|vary|up|params|delete):(?P<job_id>[0-9]{1,19}):(?P<index>[0-3])",
+    template=r"res:(?P<action>reroll|vary|up|params|delete|dm):(?P<job_id>[0-9]{1,19}):(?P<index>[0-3])",
 ):
     def __init__(self, action: ResultAction, job_id: int, index: int = 0, *, label: str | None = None) -> None:
         style = discord.ButtonStyle.danger if action is ResultAction.DELETE else discord.ButtonStyle.secondary
@@ -54,7 +56,13 @@ class ResultButton(
 
 
 def result_view(
-    job_id: int, count: int, *, upscaled: bool = False, deletable: bool = True, remix: bool = False
+    job_id: int,
+    count: int,
+    *,
+    upscaled: bool = False,
+    deletable: bool = True,
+    remix: bool = False,
+    to_dms: bool = False,
 ) -> discord.ui.View:
     """One image: a row of five. Several: re-roll, parameters, delete, then U1..Un and V1..Vn.
     A remix has no Variation buttons (img2img has no start noise to mix a variation seed into)."""
@@ -76,4 +84,6 @@ def result_view(
             view.add_item(ResultButton(ResultAction.VARY, job_id, index, label=f"🎲 V{index + 1}"))
     if deletable:
         view.add_item(ResultButton(ResultAction.DELETE, job_id))
+    if to_dms:  # shown only to the member (forced): a way to keep and share it
+        view.add_item(ResultButton(ResultAction.TO_DMS, job_id))
     return view

@@ -20,7 +20,7 @@ import discord
 from core.errors import BadImage, QuotaRefused, UserFacingError
 from core.image_input import RemixSource
 from core.replies import InteractionReply
-from core.requester import Requester
+from core.requester import Requester, is_forced_private
 from jobs.model import ActiveJob, QueueSlot
 from moderation.gate import Admission, ImageFacts
 from prompt.options import ImagineOptions
@@ -45,6 +45,7 @@ async def submit_imagine(
     remix: its kept source image is used)."""
     context = bot.context
     requester = Requester.of(interaction)
+    private = private or is_forced_private(interaction)
     # No database: a full queue is refused at once, privately; the seat is held while deciding.
     slot = context.service.hold_seat(requester.user_id, requester.priority(context.config.quota.priority_roles))
     pacer = context.pacer

@@ -13,6 +13,7 @@ import pytest
 import pytest_asyncio
 
 from tests.e2e.conftest import World, running_world
+from tests.fakediscord import DEFAULT_EVERYONE_PERMISSIONS, USE_EXTERNAL_APPS
 from tests.fakediscord.state import Interaction, Message
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
@@ -115,3 +116,25 @@ async def test_a_late_result_goes_to_the_members_dms_with_a_link_back(world: Wor
     message: Message = await world.server.wait_for(dm_result, timeout=120)
     assert f"https://discord.com/channels/{away.id}/{channel.id}" in message.content
     assert not pngs(world.server.channel_messages(channel.id))  # nothing but the "thinking" answer there
+
+
+async def test_where_members_apps_may_not_post_the_result_is_private_and_can_go_to_dms(world: World) -> None:
+    strict = world.server.add_guild(
+        "Strict", bot_member=False, everyone_permissions=DEFAULT_EVERYONE_PERMISSIONS & ~USE_EXTERNAL_APPS
+    )
+    channel = world.server.add_channel(strict.id, "general")
+    world.server.add_member(strict.id, world.alice.id)
+    ix = await world.server.invoke(world.alice, channel, "imagine", {"prompt": "1girl", "steps": 1}, install="user")
+    answer = await ix.wait_response(timeout=3)
+    assert answer.type == 5 and answer.data is not None and answer.data.get("flags", 0) & EPHEMERAL
+    result = await delivered(ix)
+    assert result.ephemeral and "Only you can see this" in result.content
+    dm_button = next(
+        c["custom_id"] for row in result.components for c in row["components"] if c["custom_id"].startswith("res:dm:")
+    )
+    assert not any(c["custom_id"].startswith("res:delete:") for row in result.components for c in row["components"])
+    click = await world.server.click(world.alice, result, dm_button)
+    await click.wait_for(lambda i: i.original is not None and "Sent to your DMs" in i.original.content, timeout=30)
+    dm = world.server.state.dm_channel(world.alice.id)
+    sent = [m for m in world.server.channel_messages(dm.id) if "Your image from" in m.content]
+    assert sent and pngs(sent) == pngs([result])
