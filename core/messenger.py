@@ -32,6 +32,9 @@ from prompt.request import GenerationRequest
 log = logging.getLogger(__name__)
 
 MESSAGE_LIMIT = 2000  # Discord's, for a message's content
+# "This interaction has hit the maximum number of follow up messages" (five, for an interaction
+# only a member's own install authorised).
+FOLLOWUP_LIMIT_CODE = 40094
 FORCED_PRIVATE_NOTE = (
     "🔒 Only you can see this: this server does not let members' apps post here. "
     "📩 sends the image to your DMs, to keep or share."
@@ -276,8 +279,21 @@ class JobMessenger:
     async def _tell_privately(self, reply: Reply, text: str) -> None:
         try:
             await reply.followup(text, ephemeral=True)
-        except (discord.HTTPException, TokenGone) as exc:
+            return
+        except discord.HTTPException as exc:
+            if exc.code != FOLLOWUP_LIMIT_CODE:
+                log.warning("could not tell %s about a withheld image: %s", reply.user_id, exc)
+                return
+        except TokenGone as exc:
             log.warning("could not tell %s about a withheld image: %s", reply.user_id, exc)
+            return
+        # A user install used where the bot is not gets five follow-ups per interaction.
+        dm = await reply.direct_messages()
+        if dm is not None:
+            try:
+                await dm.send(f"{text}\n↩️ {reply.link}" if reply.link else text)
+            except discord.HTTPException as exc:
+                log.warning("could not tell %s by DM either: %s", reply.user_id, exc)
 
     async def _send(
         self,

@@ -138,3 +138,13 @@ async def test_where_members_apps_may_not_post_the_result_is_private_and_can_go_
     dm = world.server.state.dm_channel(world.alice.id)
     sent = [m for m in world.server.channel_messages(dm.id) if "Your image from" in m.content]
     assert sent and pngs(sent) == pngs([result])
+
+
+async def test_imagine_in_a_group_dm_through_a_user_install(world: World) -> None:
+    group = world.server.add_group_dm([world.alice, world.bob], name="pals")
+    world.server.install_for_user(world.bob)
+    ix = await world.server.invoke(world.bob, group, "imagine", {"prompt": "2girls", "steps": 1}, install="user")
+    assert (await ix.wait_response(timeout=3)).type == 5
+    await delivered(ix)
+    with pytest.raises(Exception, match="not offer|not allowed|integration|context"):
+        await world.server.invoke(world.bob, group, "mod show", install="user")  # admin commands stay in servers
