@@ -16,6 +16,7 @@ from discord.ext import commands
 
 from core import funnel
 from core.config import Config, DiscordConfig
+from core.i18n import AnyCommand, Catalogs, CommandTranslator, Key, command_strings
 from core.moderation_text import blocked_attempt_text
 from core.pacer import Pacer
 from db.audit import AuditLog
@@ -123,6 +124,8 @@ class ImagineBot(commands.AutoShardedBot):
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             await self.load_extension(extension)
+        # Names and descriptions in each member's client language (read before the sync).
+        await self.tree.set_translator(CommandTranslator(Catalogs.load()))
         context = self.context
         await context.messenger.resume(self, context.restored, context.gate.rules_for)
         guild_id = self.context.config.discord.dev_guild_id
@@ -146,3 +149,16 @@ class ImagineBot(commands.AutoShardedBot):
 
     async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         await funnel.report(interaction, error, f"/{getattr(interaction.command, 'qualified_name', '?')}")
+
+
+async def command_texts() -> list[Key]:
+    """Every translatable text of the commands, from the cogs loaded into a bot that never
+    connects (the catalogs' template is made from this; see scripts/i18n.py)."""
+    bot = commands.Bot(command_prefix=commands.when_mentioned, intents=discord.Intents.none())
+    for extension in EXTENSIONS:
+        await bot.load_extension(extension)
+    every: list[AnyCommand] = [
+        *bot.tree.get_commands(type=discord.AppCommandType.chat_input),
+        *bot.tree.get_commands(type=discord.AppCommandType.message),
+    ]
+    return list(dict.fromkeys(command_strings(every)))

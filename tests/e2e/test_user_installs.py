@@ -148,3 +148,14 @@ async def test_imagine_in_a_group_dm_through_a_user_install(world: World) -> Non
     await delivered(ix)
     with pytest.raises(Exception, match="not offer|not allowed|integration|context"):
         await world.server.invoke(world.bob, group, "mod show", install="user")  # admin commands stay in servers
+
+
+async def test_the_commands_carry_their_names_and_descriptions_in_five_languages(world: World) -> None:
+    commands = {c["name"]: c for c in world.server.commands()}
+    imagine = commands["imagine"]
+    for locale in ("ja", "zh-CN", "zh-TW", "ko"):  # English is the source: the plain name and description
+        assert imagine["name_localizations"][locale] and imagine["description_localizations"][locale], locale
+        prompt = next(o for o in imagine["options"] if o["name"] == "prompt")
+        assert prompt["name_localizations"][locale] and prompt["description_localizations"][locale], locale
+        assert commands["Remix"]["name_localizations"][locale], locale
+    assert imagine["name_localizations"]["ja"] != "imagine" and imagine["description"].startswith("Generate")

@@ -1,0 +1,129 @@
+"""Translations for the languages of Animagine's largest communities: Japanese, Simplified and
+Traditional Chinese, and Korean. English is the source text and the fallback.
+
+Catalogs are gettext ``.po`` files managed with Babel, in ``core/locales/<lang>/LC_MESSAGES``:
+``python scripts/i18n.py extract`` writes the template ``messages.pot`` from the registered
+commands, ``python scripts/i18n.py update`` merges it into each catalog (``pybabel update``),
+and ``check`` fails on a missing or broken translation (the test suite runs the same check).
+They are read as ``.po`` at start-up with Babel's reader, so there are no compiled files to
+keep in step. Each entry has a context: a command or option *name* must be a valid Discord
+name, a *description* is free text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import discord
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import read_po
+from discord import app_commands
+from discord.app_commands import TranslationContextLocation as Where
+
+LOCALES_DIR = Path(__file__).parent / "locales"
+DOMAIN = "messages"
+# Discord's locale codes -> catalog folders.
+DISCORD_LOCALES: Mapping[str, str] = {"ja": "ja", "zh-CN": "zh_Hans", "zh-TW": "zh_Hant", "ko": "ko"}
+NAME, DESCRIPTION, MENU = "name", "description", "menu"
+# Discord's rule for command and option names (lowercase where the script has case).
+_VALID_NAME = re.compile(r"^[-_'\w]{1,32}$")
+_PLACEHOLDER = re.compile(r"\{[^{}]*\}|%[sd]")
+_CONTEXTS = {
+    Where.command_name: NAME,
+    Where.group_name: NAME,
+    Where.parameter_name: NAME,
+    Where.command_description: DESCRIPTION,
+    Where.group_description: DESCRIPTION,
+    Where.parameter_description: DESCRIPTION,
+}
+
+Key = tuple[str, str]  # (context, English text)
+
+
+@dataclass(frozen=True)
+class Catalogs:
+    """Every catalog's translations, by catalog folder name."""
+
+    by_language: Mapping[str, Mapping[Key, str]]
+
+    @classmethod
+    def load(cls, folder: Path = LOCALES_DIR) -> Catalogs:
+        return cls({language: _entries(catalog) for language, catalog in read_catalogs(folder).items()})
+
+    def translation(self, key: Key, locale: str) -> str | None:
+        """The text in a Discord locale (``ja``, ``zh-CN``...), or None to fall back to English."""
+        language = DISCORD_LOCALES.get(locale)
+        if language is None:
+            return None
+        return self.by_language.get(language, {}).get(key) or None
+
+
+class CommandTranslator(app_commands.Translator):
+    """Command, option and menu names and descriptions in each member's client language."""
+
+    def __init__(self, catalogs: Catalogs) -> None:
+        self._catalogs = catalogs
+
+    async def translate(
+        self, string: app_commands.locale_str, locale: discord.Locale, context: app_commands.TranslationContextTypes
+    ) -> str | None:
+        menu = isinstance(context.data, app_commands.ContextMenu)  # its name may have spaces and capitals
+        kind = MENU if menu else _CONTEXTS.get(context.location)
+        if kind is None:  # choices: preset names, sizes and tags stay as the model knows them
+            return None
+        return self._catalogs.translation((kind, string.message), locale.value)
+
+
+def read_catalogs(folder: Path = LOCALES_DIR) -> dict[str, Catalog]:
+    catalogs = {}
+    for language in DISCORD_LOCALES.values():
+        path = folder / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+        if path.is_file():
+            with path.open("rb") as handle:
+                catalogs[language] = read_po(handle, locale=language.replace("_Hans", "").replace("_Hant", ""))
+    return catalogs
+
+
+def _entries(catalog: Catalog) -> dict[Key, str]:
+    return {(m.context or "", str(m.id)): str(m.string) for m in catalog if m.id and m.string}
+
+
+AnyCommand = app_commands.Command[Any, ..., Any] | app_commands.Group | app_commands.ContextMenu
+
+
+def command_strings(commands: Iterable[AnyCommand]) -> Iterator[Key]:
+    """Every translatable text of the registered commands, with its context."""
+    for command in commands:
+        if isinstance(command, app_commands.ContextMenu):
+            yield MENU, command.name
+            continue
+        yield NAME, command.name
+        yield DESCRIPTION, command.description
+        if isinstance(command, app_commands.Group):
+            yield from command_strings(command.commands)
+            continue
+        for parameter in command.parameters:
+            yield NAME, parameter.name
+            yield DESCRIPTION, parameter.description
+
+
+def problems(catalog: Catalog, wanted: Iterable[Key]) -> list[str]:
+    """What keeps a catalog from being complete: a missing or empty translation, a placeholder
+    that differs from the English, or a command name Discord would refuse."""
+    entries = _entries(catalog)
+    found = []
+    for key in dict.fromkeys(wanted):
+        context, english = key
+        text = entries.get(key)
+        if not text:
+            found.append(f"missing: [{context}] {english!r}")
+            continue
+        if sorted(_PLACEHOLDER.findall(text)) != sorted(_PLACEHOLDER.findall(english)):
+            found.append(f"placeholders differ: [{context}] {english!r} -> {text!r}")
+        if context == NAME and (not _VALID_NAME.match(text) or text != text.lower()):
+            found.append(f"not a valid Discord name: {english!r} -> {text!r}")
+    return found
