@@ -21,7 +21,7 @@ from core.errors import BadImage, ClassifierLoadError, InvalidOption, TaggerUnav
 from moderation.gate import ImageFacts
 from prompt.describe import Described, describe_prompt
 from prompt.images import SourceImage, closest_resolution, fit_image, open_image
-from prompt.infotext import parse_parameters, read_parameters
+from prompt.infotext import Parameters, parse_parameters, read_parameters
 from prompt.presets import RESOLUTIONS_BY_KEY, Resolution
 from prompt.tags import TagDatabase
 
@@ -165,11 +165,9 @@ class ImageReader:
         results do), otherwise the tagger's description."""
         picture = await self.open(data)
         aspect = closest_resolution(picture.width, picture.height).key
-        text = read_parameters(data)
-        if text:
-            parameters = parse_parameters(text)
-            if parameters.prompt.strip():
-                return Prefill(parameters.prompt, parameters.negative, aspect, from_parameters=True)
+        parameters = await asyncio.to_thread(_parameters, data)
+        if parameters is not None and parameters.prompt.strip():
+            return Prefill(parameters.prompt, parameters.negative, aspect, from_parameters=True)
         tags = await self.tags(picture)
         described = describe_prompt(tags.characters, tags.general, self._tag_data)
         return Prefill(described.prompt, "", aspect, from_parameters=False)
@@ -192,3 +190,8 @@ class ImageReader:
             )
         fitted = await asyncio.to_thread(lambda: SourceImage.of(fit_image(picture, resolution)))
         return fitted, facts
+
+
+def _parameters(data: bytes) -> Parameters | None:
+    text = read_parameters(data)
+    return parse_parameters(text) if text else None

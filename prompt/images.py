@@ -106,6 +106,18 @@ def _upright(image: Image.Image) -> Image.Image:
         return image
 
 
+# A progressive JPEG has about ten scans; libjpeg decodes every one, so a file of thousands of
+# tiny scans costs minutes of CPU within the byte cap. Entropy-coded data escapes 0xFF, so this
+# count of start-of-scan markers can only over-count.
+MAX_JPEG_SCANS = 200
+_START_OF_SCAN = b"\xff\xda"
+
+
+def _check_scans(image: ImageFile.ImageFile, data: bytes) -> None:
+    if image.format in ("JPEG", "MPO") and data.count(_START_OF_SCAN) > MAX_JPEG_SCANS:
+        raise BadImage("This JPEG is built to be slow to open (thousands of scans); save it again and retry.")
+
+
 def open_image(data: bytes, *, max_side: int = MAX_SIDE) -> Image.Image:
     """Decode a member's PNG, JPEG or WebP into a loaded RGB image (an animation's first frame).
 
@@ -114,6 +126,7 @@ def open_image(data: bytes, *, max_side: int = MAX_SIDE) -> Image.Image:
     """
     with _open_header(data, max_side) as image:
         _check_header(image, max_side)
+        _check_scans(image, data)
         try:
             image.seek(0)  # an animated PNG/WebP: the first frame (current after open; never another)
             image.load()

@@ -44,15 +44,24 @@ _SIZE = re.compile(r"^(\d+)x(\d+)$")
 _NEGATIVE = "Negative prompt:"
 
 
+# A1111's own prompts are a few thousand characters at most; a longer text is either not an
+# infotext or made to be slow to parse (the fields' pattern backtracks on long lines).
+MAX_TEXT = 16 * 1024
+MAX_SETTINGS_LINE = 4096
+
 # --- reading the text out of the file ----------------------------------------------------------
 
 
 def read_parameters(data: bytes) -> str | None:
-    """The infotext an image carries, or None when it has none. Never raises, whatever `data` is."""
+    """The infotext an image carries, or None when it has none (or one too long to be real, see
+    MAX_TEXT). Never raises, whatever `data` is."""
     try:
         text = _png_parameters(data) if data.startswith(_PNG_SIGNATURE) else _exif_parameters(data)
     except Exception:  # metadata is a courtesy: garbage in any shape means "no parameters"
         log.debug("unreadable image metadata", exc_info=True)
+        return None
+    if text and len(text) > MAX_TEXT:
+        log.info("ignoring image parameters of %d characters", len(text))
         return None
     return text or None
 
@@ -158,7 +167,9 @@ class Parameters:
 
 def parse_parameters(text: str) -> Parameters:
     """Split an infotext into prompt, negative and settings, the way A1111 reads it."""
-    *lines, last = text.replace("\r\n", "\n").strip().split("\n")
+    *lines, last = text[:MAX_TEXT].replace("\r\n", "\n").strip().split("\n")
+    # The fields' pattern backtracks on a long line without a colon: a settings line is short.
+    last = last[:MAX_SETTINGS_LINE]
     # A1111's rule: a last line with fewer than three fields is prompt text, not settings.
     if len(_FIELD.findall(last)) < 3:
         lines.append(last)

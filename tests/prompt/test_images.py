@@ -264,3 +264,14 @@ def test_unknown_aspect_is_an_invalid_option(no_decoding: None) -> None:
     with pytest.raises(InvalidOption) as caught:
         source_image(b"not even looked at", aspect="1000x1000")
     assert caught.value.option == "aspect" and "832x1216" in caught.value.message
+
+
+def test_a_jpeg_of_thousands_of_scans_is_refused_before_decoding() -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (10, 20, 30)).save(buffer, format="JPEG", progressive=True)
+    data = buffer.getvalue()
+    end = data.rindex(b"\xff\xd9")
+    bomb = data[:end] + b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00" * 500 + data[end:]
+    with pytest.raises(BadImage, match="scans"):
+        open_image(bomb)
+    assert open_image(data).size == (64, 64)  # an ordinary progressive JPEG is fine

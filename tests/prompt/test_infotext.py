@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import struct
+import time
 import zlib
 
 import pytest
@@ -231,3 +232,14 @@ def test_an_image_without_metadata_gives_none() -> None:
         buffer = io.BytesIO()
         small_image().save(buffer, format=fmt)
         assert read_parameters(buffer.getvalue()) is None
+
+
+def test_a_huge_or_hostile_text_is_ignored_quickly() -> None:
+    started = time.perf_counter()
+    assert parse_parameters("a" * 900_000).prompt  # one long line, no colon: bounded work
+    assert time.perf_counter() - started < 5
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", "a" * 100_000)
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buffer, format="PNG", pnginfo=info)
+    assert read_parameters(buffer.getvalue()) is None
