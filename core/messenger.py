@@ -196,6 +196,7 @@ class JobMessenger:
                 token=record.interaction_token,
                 channel_id=request.channel_id,
                 user_id=request.user_id,
+                private=record.private,
             )
             where = Where(
                 user_id=request.user_id,

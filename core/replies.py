@@ -140,9 +140,17 @@ class StoredReply(_TokenWatch):
     """The interaction of a job picked up after a restart, rebuilt from its id and token."""
 
     def __init__(
-        self, client: discord.Client, *, interaction_id: int | None, token: str | None, channel_id: int, user_id: int
+        self,
+        client: discord.Client,
+        *,
+        interaction_id: int | None,
+        token: str | None,
+        channel_id: int,
+        user_id: int,
+        private: bool = False,
     ) -> None:
         super().__init__()
+        self.private = private
         self._client = client
         self._token = token
         self._channel_id = channel_id

@@ -49,7 +49,7 @@ async def submit_imagine(
     # No database: a full queue is refused at once, privately; the seat is held while deciding.
     slot = context.service.hold_seat(requester.user_id, requester.priority(context.config.quota.priority_roles))
     pacer = context.pacer
-    deciding = asyncio.ensure_future(_decide(context, interaction, requester, options, slot, remix))
+    deciding = asyncio.ensure_future(_decide(context, interaction, requester, options, slot, remix, private))
     await pacer.until_answer(interaction, deciding)
     if deciding.done():
         job, admission = deciding.result()  # a refusal propagates: nothing was answered yet
@@ -73,6 +73,7 @@ async def _decide(
     options: ImagineOptions,
     slot: QueueSlot,
     remix: RemixSource | None,
+    private: bool,
 ) -> tuple[ActiveJob, Admission]:
     """The source image, rules, validation, content filter, quota and job record: the job
     exists once this returns."""
@@ -94,6 +95,7 @@ async def _decide(
                 interaction_token=interaction.token,
                 slot=slot,
                 source_png=source_png,
+                private=private,
             )
         except QuotaRefused as exc:
             await context.gate.record_quota_refusal(where, admission, exc.message)

@@ -63,6 +63,7 @@ class JobStore:
         quota: QuotaAsk | None = None,
         slot: QueueSlot = _FIRST_SLOT,
         source_png: bytes | None = None,
+        private: bool = False,
     ) -> int:
         """Record an accepted job; with ``quota``, charge it in the same transaction (QuotaRefused
         leaves nothing behind). A remix's ``source_png`` is kept under ``request.source``."""
@@ -100,6 +101,7 @@ class JobStore:
                 queue_round=slot.round,
                 priority=slot.priority,
                 source_digest=request.source,
+                private=private,
             )
             job_id = int(await session.scalar(insert(Job).values(**values).returning(Job.id)) or 0)
             written = session.info.get("written", [])
@@ -206,6 +208,7 @@ class JobStore:
                         interaction_id=job.interaction_id,
                         interaction_token=job.interaction_token,
                         source_png=source_png,
+                        private=job.private,
                     )
                 )
         for job_id in unreadable:  # one bad row must not stop every start-up

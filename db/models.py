@@ -20,6 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 
 from jobs.model import JobStatus
 
@@ -102,6 +103,8 @@ class Job(Base):
     priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # A remix's source image (source_images.digest); also in `request`, here for the join.
     source_digest: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The member asked for a private (ephemeral) result: a late one must not go to the channel.
+    private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class SourceImage(Base):

@@ -55,6 +55,7 @@ class UnfinishedJob:
     interaction_id: int | None
     interaction_token: str | None
     source_png: bytes | None = None  # a remix's source image
+    private: bool = False  # the member's answer is ephemeral: a late result goes to their DMs
 
 
 @dataclass(frozen=True, slots=True)

@@ -283,6 +283,7 @@ class GenerationService:
         interaction_token: str | None = None,
         slot: QueueSlot | None = None,
         source_png: bytes | None = None,
+        private: bool = False,
     ) -> ActiveJob:
         """Charge the quota and record the job in one transaction, then queue it: the record
         exists before the member is told. QuotaRefused leaves no trace. ``slot``: a seat taken
@@ -301,6 +302,7 @@ class GenerationService:
                 quota=quota,
                 slot=slot,
                 source_png=source_png,
+                private=private,
             )
         except BaseException:
             self._scheduler.release(request.user_id, slot)

@@ -34,6 +34,7 @@ class JobStore(Protocol):
         quota: QuotaAsk | None = ...,
         slot: QueueSlot = ...,
         source_png: bytes | None = ...,
+        private: bool = ...,
     ) -> int:
         """Record an accepted job (charging ``quota`` in the same transaction); its id. A
         remix's source image is kept with it."""

@@ -4,6 +4,8 @@ per Discord locale (English, the source, is the fallback)."""
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import discord
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
@@ -53,8 +55,8 @@ def test_problems_names_what_is_missing_or_broken() -> None:
 
 async def test_the_translator_answers_in_the_members_language_or_not_at_all() -> None:
     translator = CommandTranslator(Catalogs({"ja": {(NAME, "imagine"): "画像生成"}, "ko": {}}))
-    name = TranslationContext(location=Where.command_name, data=None)
-    choice = TranslationContext(location=Where.choice_name, data=None)
+    name: app_commands.TranslationContextTypes = TranslationContext(location=Where.command_name, data=cast(Any, None))
+    choice: app_commands.TranslationContextTypes = TranslationContext(location=Where.choice_name, data=cast(Any, None))
     text = app_commands.locale_str("imagine")
     assert await translator.translate(text, discord.Locale.japanese, name) == "画像生成"
     assert await translator.translate(text, discord.Locale.korean, name) is None  # not translated: English

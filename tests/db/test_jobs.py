@@ -48,7 +48,7 @@ async def test_migrations_create_tables(engine: AsyncEngine) -> None:
     assert {"quota_usage", "quota_limits", "generation_blocks"} <= tables
     assert "user_settings" in tables
     assert "source_images" in tables
-    assert version == "0005"
+    assert version == "0006"
 
 
 async def test_migrations_are_idempotent(engine: AsyncEngine) -> None:
@@ -118,3 +118,11 @@ async def test_a_remix_keeps_its_source_image_with_the_job(engine: AsyncEngine) 
     async with engine.connect() as conn:
         kept = (await conn.execute(text("SELECT COUNT(*) FROM source_images"))).scalar_one()
     assert kept == 1
+
+
+async def test_a_private_job_is_remembered_as_private_for_a_restart(engine: AsyncEngine) -> None:
+    store = JobStore(create_sessionmaker(engine))
+    private = await store.create(_request(), PLACE, private=True)
+    public = await store.create(_request(), PLACE)
+    unfinished = {job.id: job for job in await store.unfinished()}
+    assert unfinished[private].private and not unfinished[public].private
