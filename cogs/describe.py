@@ -44,6 +44,7 @@ NO_PRESET = "(None)"
 FORM_DEADLINE_S = 2.2
 PENDING_TTL_S = 15 * 60  # an interaction token's life: no form outlives it
 PENDING_MAX = 256
+PENDING_MAX_BYTES = 256 * 1024 * 1024  # images held for open forms, all members together
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +143,13 @@ class DescribeCog(commands.Cog):
 
     def _keep(self, user_id: int, data: bytes, prefill: Prefill) -> str:
         now = time.monotonic()
+        # One open form per member: a new Remix replaces their last one (and cannot crowd out others').
+        for token in [t for t, p in self._pending.items() if p.user_id == user_id]:
+            del self._pending[token]
         while self._pending and (
-            len(self._pending) >= PENDING_MAX or now - next(iter(self._pending.values())).created > PENDING_TTL_S
+            len(self._pending) >= PENDING_MAX
+            or sum(len(p.data) for p in self._pending.values()) + len(data) > PENDING_MAX_BYTES
+            or now - next(iter(self._pending.values())).created > PENDING_TTL_S
         ):
             self._pending.popitem(last=False)
         token = secrets.token_urlsafe(12)
