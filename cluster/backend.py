@@ -141,7 +141,9 @@ class NatsBackend:
         for job in jobs:
             if job.request.source is not None and job.source_png is not None:
                 assert self._sources is not None
-                await results.upload(self._sources, job.request.source, job.source_png)
+                # Put once: putting again replaces the object under a worker reading it.
+                if not await results.exists(self._sources, job.request.source):
+                    await results.upload(self._sources, job.request.source, job.source_png)
 
     async def _publish_order(self, assignment: Assignment, order: WorkOrder) -> None:
         """Publish until JetStream has stored it (NATS may be restarting); the message id makes

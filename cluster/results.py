@@ -33,6 +33,14 @@ async def upload(store: ObjectStore, key: str, png: bytes) -> None:
             await asyncio.sleep(RETRY_S * (attempt + 1))
 
 
+async def exists(store: ObjectStore, key: str) -> bool:
+    try:
+        await store.get_info(key)
+    except Exception:  # not there (or NATS away: then the put that follows retries)
+        return False
+    return True
+
+
 async def read(store: ObjectStore, key: str) -> bytes | None:
     """One object (a remix's source image), retried while NATS reconnects; None when gone."""
     for attempt in range(READ_TRIES):

@@ -182,6 +182,12 @@ class RequestGate:
             reason = f"With your image: {verdict.reason or 'this remix is not allowed here.'}"
             await self._refused(where, request.user_prompt, reason, rating=request.rating, matched=verdict.matched)
             raise ContentRefused(reason)
+        blocked = self._content.blocked(", ".join(image.tags), "", rules.blocklist)
+        if blocked:
+            listed = ", ".join(f"`{t}`" for t in blocked)
+            reason = f"Your image shows tags blocked here: {listed}."
+            await self._refused(where, request.user_prompt, reason, rating=request.rating, matched=blocked)
+            raise ContentRefused(reason)
 
     async def record_allowed(self, where: Where, admission: Admission, job_id: int | None = None) -> None:
         request = admission.request

@@ -192,3 +192,11 @@ async def test_a_user_install_uses_the_configured_blocklist(parts) -> None:  # t
     with pytest.raises(ContentRefused, match="spider"):
         await gate.check(ImagineOptions(prompt="1girl, spider"), place)
     await gate.check(ImagineOptions(prompt="1girl, cat"), place)
+
+
+async def test_a_remix_source_showing_a_blocked_tag_is_refused(parts) -> None:  # type: ignore[no-untyped-def]
+    gate, policies, _, _ = parts
+    await policies.block(GUILD, SERVER_WIDE, "spider", added_by=5)
+    image = ImageFacts(Rating.GENERAL, ("1girl", "spider"))
+    with pytest.raises(ContentRefused, match="Your image shows tags blocked here: `spider`"):
+        await gate.check(ImagineOptions(prompt="1girl, garden", source="a" * 64), ORDINARY, image=image)
