@@ -123,6 +123,20 @@ def parse_strength(text: str) -> float:
     return value
 
 
+def _prompt_input(prompt: str, max_chars: int) -> discord.ui.TextInput[Any]:
+    limit = min(max_chars, MODAL_TEXT_LIMIT)
+    return discord.ui.TextInput(
+        label="Prompt (Danbooru tags)",
+        style=discord.TextStyle.paragraph,
+        default=prompt[:limit] or None,
+        max_length=limit,
+    )
+
+
+def _aspect_input(aspect: str) -> discord.ui.TextInput[Any]:
+    return discord.ui.TextInput(label="Size (width x height)", default=aspect, max_length=16)
+
+
 class _Form(discord.ui.Modal):
     """A form whose submit goes to a handler; errors go through the one funnel."""
 
@@ -141,16 +155,8 @@ class ImagineForm(_Form):
 
     def __init__(self, prompt: str, aspect: str, *, max_chars: int, handler: FormHandler) -> None:
         super().__init__(title="Imagine with these tags", handler=handler)
-        limit = min(max_chars, MODAL_TEXT_LIMIT)
-        self.prompt: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            label="Prompt (Danbooru tags)",
-            style=discord.TextStyle.paragraph,
-            default=prompt[:limit] or None,
-            max_length=limit,
-        )
-        self.aspect: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            label="Size (width x height)", default=aspect, max_length=16
-        )
+        self.prompt = _prompt_input(prompt, max_chars)
+        self.aspect = _aspect_input(aspect)
         self.add_item(self.prompt)
         self.add_item(self.aspect)
 
@@ -164,12 +170,7 @@ class RemixForm(_Form):
     def __init__(self, prompt: str, negative: str, aspect: str, *, max_chars: int, handler: FormHandler) -> None:
         super().__init__(title="Remix this image", handler=handler)
         limit = min(max_chars, MODAL_TEXT_LIMIT)
-        self.prompt: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            label="Prompt (Danbooru tags)",
-            style=discord.TextStyle.paragraph,
-            default=prompt[:limit] or None,
-            max_length=limit,
-        )
+        self.prompt = _prompt_input(prompt, max_chars)
         self.negative: discord.ui.TextInput[Any] = discord.ui.TextInput(
             label="Negative prompt",
             style=discord.TextStyle.paragraph,
@@ -182,9 +183,7 @@ class RemixForm(_Form):
             default=f"{DEFAULT_STRENGTH:g}",
             max_length=8,
         )
-        self.aspect: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            label="Size (width x height)", default=aspect, max_length=16
-        )
+        self.aspect = _aspect_input(aspect)
         for item in (self.prompt, self.negative, self.strength, self.aspect):
             self.add_item(item)
 

@@ -155,7 +155,9 @@ class ImageReader:
         )
 
     async def describe(self, data: bytes) -> Description:
-        picture = await self.open(data)
+        return await self._described(await self.open(data))
+
+    async def _described(self, picture: Image.Image) -> Description:
         tags = await self.tags(picture)
         described = describe_prompt(tags.characters, tags.general, self._tag_data)
         return Description(described, tags, closest_resolution(picture.width, picture.height))
@@ -168,9 +170,8 @@ class ImageReader:
         parameters = await asyncio.to_thread(_parameters, data)
         if parameters is not None and parameters.prompt.strip():
             return Prefill(parameters.prompt, parameters.negative, aspect, from_parameters=True)
-        tags = await self.tags(picture)
-        described = describe_prompt(tags.characters, tags.general, self._tag_data)
-        return Prefill(described.prompt, "", aspect, from_parameters=False)
+        description = await self._described(picture)
+        return Prefill(description.described.prompt, "", aspect, from_parameters=False)
 
     async def remix_source(self, source: RemixSource) -> tuple[SourceImage, ImageFacts | None]:
         """The fitted source image, and what the tagger saw in it when the output check is on."""
