@@ -21,6 +21,7 @@ from db.engine import create_engine
 from db.models import Job
 from generation.metadata import parse_infotext, read_png_parameters
 from tests.e2e.conftest import World, running_world
+from tests.e2e.pictures import fields, pngs, size
 from tests.fakediscord.state import Attachment, Interaction, Message
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
@@ -100,21 +101,6 @@ def attachment(
     data: bytes, filename: str = "picture.png", content_type: str | None = "image/png", **kw: Any
 ) -> Attachment:
     return Attachment(filename=filename, content_type=content_type, data=data, **kw)
-
-
-def pngs(ix: Interaction) -> list[bytes]:
-    if ix.original is None:
-        return []
-    return [a.data for a in ix.original.attachments if a.filename.endswith(".png")]
-
-
-def fields(png: bytes) -> dict[str, str]:
-    return parse_infotext(read_png_parameters(png) or "")[2]
-
-
-def size(png: bytes) -> tuple[int, int]:
-    with Image.open(io.BytesIO(png)) as image:
-        return image.size
 
 
 def custom_ids(message: Message) -> list[str]:

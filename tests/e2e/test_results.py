@@ -14,6 +14,7 @@ from PIL import Image
 
 from generation.metadata import parse_infotext, read_png_parameters
 from tests.e2e.conftest import World, running_world
+from tests.e2e.pictures import fields, pngs, size
 from tests.fakediscord.state import Interaction, Message, User
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
@@ -38,21 +39,6 @@ def member(world: World, name: str, permissions: int = 0) -> User:
     user = world.server.add_user(name)
     world.server.add_member(world.guild.id, user.id, permissions=permissions)
     return user
-
-
-def pngs(ix: Interaction) -> list[bytes]:
-    if ix.original is None:
-        return []
-    return [a.data for a in ix.original.attachments if a.filename.endswith(".png")]
-
-
-def fields(png: bytes) -> dict[str, str]:
-    return parse_infotext(read_png_parameters(png) or "")[2]
-
-
-def size(png: bytes) -> tuple[int, int]:
-    with Image.open(io.BytesIO(png)) as image:
-        return image.size
 
 
 async def ephemeral_text(ix: Interaction) -> str:
