@@ -329,13 +329,7 @@ class JobMessenger:
             await self._send_dm(reply, late)
             return
         try:
-            await channel.send(
-                content=content,
-                embed=embed or discord.utils.MISSING,
-                files=files or discord.utils.MISSING,
-                view=view or discord.utils.MISSING,
-                allowed_mentions=mentions,
-            )
+            await late.send_to(channel)
         except (discord.Forbidden, discord.NotFound) as exc:  # no access there (e.g. a user install)
             log.info(
                 "could not post the result for %s in channel %s (%s); sending it by DM", reply.user_id, channel, exc
@@ -353,13 +347,7 @@ class JobMessenger:
             return
         where = f"\n↩️ You asked here: {reply.link}" if reply.link else ""
         try:
-            await dm.send(
-                content=(late.content + where)[:MESSAGE_LIMIT],
-                embed=late.embed or discord.utils.MISSING,
-                files=late.files or discord.utils.MISSING,
-                view=late.view or discord.utils.MISSING,
-                allowed_mentions=late.mentions,
-            )
+            await late.send_to(dm, where)
         except discord.HTTPException as exc:  # DMs closed to the bot
             log.warning("could not send the result to %s by DM: %s", reply.user_id, exc)
 
@@ -373,6 +361,15 @@ class _Late:
     files: list[discord.File]
     view: discord.ui.View | None
     mentions: discord.AllowedMentions
+
+    async def send_to(self, where: discord.abc.Messageable, suffix: str = "") -> None:
+        await where.send(
+            content=(self.content + suffix)[:MESSAGE_LIMIT],
+            embed=self.embed or discord.utils.MISSING,
+            files=self.files or discord.utils.MISSING,
+            view=self.view or discord.utils.MISSING,
+            allowed_mentions=self.mentions,
+        )
 
     def rewind(self) -> None:
         """The files were read by a refused post; read them again from the start."""
