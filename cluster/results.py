@@ -42,12 +42,12 @@ async def exists(store: ObjectStore, key: str) -> bool:
 
 
 async def read(store: ObjectStore, key: str) -> bytes | None:
-    """One object (a remix's source image), retried while NATS reconnects; None when gone."""
+    """One object (a result PNG, a remix's source), retried while NATS reconnects; None when gone."""
     for attempt in range(READ_TRIES):
         try:
             got = await store.get(key)
             return got.data
-        except Exception as exc:
+        except Exception as exc:  # NATS reconnecting, or the object is gone
             log.warning("could not read %s (try %d): %s", key, attempt + 1, exc)
             await asyncio.sleep(RETRY_S * (attempt + 1))
     return None
@@ -57,17 +57,10 @@ async def fetch(store: ObjectStore, event: Event) -> GenerationResult | None:
     """The images of a succeeded event; None if one cannot be read (gone, or NATS away too long)."""
     images = []
     for info in event.images:
-        got = None
-        for attempt in range(READ_TRIES):
-            try:
-                got = await store.get(info.key)
-                break
-            except Exception as exc:  # NATS reconnecting, or the object is gone
-                log.warning("job %s: could not read %s (try %d): %s", event.job_id, info.key, attempt + 1, exc)
-                await asyncio.sleep(RETRY_S * (attempt + 1))
-        if got is None or got.data is None:
+        png = await read(store, info.key)  # the key names the job: the log says whose it is
+        if png is None:
             return None
-        images.append(info.image(got.data))
+        images.append(info.image(png))
     for info in event.images:  # read: the bucket's TTL need not keep them
         with contextlib.suppress(Exception):
             await store.delete(info.key)
