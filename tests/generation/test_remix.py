@@ -14,15 +14,10 @@ from core.config import ModelConfig
 from generation.loader import LoadedModel, load_pipeline
 from generation.metadata import parse_infotext, read_png_parameters
 from generation.runner import RunControl, run, run_request
-from prompt.options import (
-    ImagineOptions,
-    PromptLimits,
-)
 from prompt.request import (
     GenerationRequest,
-    build_request,
 )
-from tests.support.rules import ORDINARY
+from tests.support.requests import validated_request
 
 
 @pytest.fixture(scope="module")
@@ -41,22 +36,8 @@ def _source(width: int, height: int, colour: tuple[int, int, int]) -> tuple[str,
 
 
 def _request(source: str, **options: object) -> GenerationRequest:
-    merged: dict[str, object] = {
-        "prompt": "1girl, smile",
-        "aspect": "1024x1024",
-        "steps": 4,
-        "seed": 40,
-        "source": source,
-        **options,
-    }
-    return build_request(
-        ImagineOptions(**merged),  # type: ignore[arg-type]
-        limits=PromptLimits(),
-        user_id=1,
-        guild_id=2,
-        channel_id=3,
-        rules=ORDINARY,
-    )
+    merged: dict[str, object] = {"prompt": "1girl, smile", "aspect": "1024x1024", "steps": 4, "seed": 40, **options}
+    return validated_request(source=source, **merged)
 
 
 def _pixels(png: bytes) -> bytes:
@@ -114,14 +95,7 @@ def test_a_remix_needs_its_source_fitted_to_the_request_size(fast_model: LoadedM
 
 
 def test_remixes_batch_only_with_remixes_of_the_same_strength() -> None:
-    text = build_request(
-        ImagineOptions(prompt="1girl", steps=4),
-        limits=PromptLimits(),
-        user_id=1,
-        guild_id=2,
-        channel_id=3,
-        rules=ORDINARY,
-    )
+    text = validated_request(prompt="1girl", steps=4)
     remix = _request("a" * 64)
     stronger = _request("b" * 64, strength=0.8)
     assert text.batch_traits() != remix.batch_traits()

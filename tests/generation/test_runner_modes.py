@@ -16,10 +16,10 @@ from generation.metadata import parse_infotext, read_png_parameters
 from generation.preview import latent_preview
 from generation.runner import RunControl, hires_steps, run_request
 from prompt.options import (
-    ImagineOptions,
     PromptLimits,
 )
 from prompt.request import build_request
+from tests.support.requests import validated_request
 from tests.support.rules import ORDINARY
 
 
@@ -30,14 +30,7 @@ def fast_model(fast_model_dir: Path) -> LoadedModel:
 
 def _request(**options: object):  # type: ignore[no-untyped-def]
     merged: dict[str, object] = {"prompt": "1girl, smile", "aspect": "1024x1024", "steps": 2, "seed": 40, **options}
-    return build_request(
-        ImagineOptions(**merged),  # type: ignore[arg-type]
-        limits=PromptLimits(),
-        user_id=1,
-        guild_id=2,
-        channel_id=3,
-        rules=ORDINARY,
-    )
+    return validated_request(**merged)
 
 
 def _fields(png: bytes) -> dict[str, str]:
