@@ -22,11 +22,13 @@ from core.config import Config, load_config, require_token
 from core.errors import ConfigError, ModelLoadError
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
     from core.attachments import AttachmentFetcher
     from core.client import ImagineBot
+    from core.health import Check
     from core.messenger import JobMessenger
+    from core.metrics import Metrics
     from core.pacer import Pacer
     from db.audit import AuditLog
     from db.quotas import QuotaStore
@@ -51,6 +53,7 @@ class Jobs:
     messenger: JobMessenger
     restored: tuple[Restored, ...]
     pacer: Pacer
+    metrics: Metrics
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -58,11 +61,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "command",
         nargs="?",
-        choices=("bot", "worker"),
+        choices=("bot", "worker", "check"),
         default="bot",
-        help='"bot" (default) runs the Discord bot; "worker" runs a GPU worker process ([workers] backend = "nats")',
+        help='"bot" (default) runs the Discord bot; "worker" runs a GPU worker process ([workers] backend = "nats"); '
+        '"check" checks the config, database, model, token and NATS, and prints the invite URL',
     )
     parser.add_argument("--config", default="config.toml", help="path to the TOML config (default: config.toml)")
+    parser.add_argument("--worker", action="store_true", help="with check: check a GPU worker's config")
     return parser.parse_args(argv)
 
 
@@ -93,10 +98,13 @@ async def _classifier(config: Config) -> OutputClassifier | None:
         raise ConfigError(f"[moderation] classifier_model: {exc}") from None
 
 
-async def _open_jobs(config: Config, sessions: async_sessionmaker[AsyncSession], audit: AuditLog) -> Jobs:
+async def _open_jobs(
+    config: Config, sessions: async_sessionmaker[AsyncSession], audit: AuditLog, metrics: Metrics
+) -> Jobs:
     """The job store, the backend (this process's GPU or GPU worker processes) and the service,
     with last run's unfinished jobs queued first."""
     from core.messenger import JobMessenger
+    from core.metrics import watch_bot
     from core.pacer import Pacer
     from db.jobs import JobStore
     from db.quotas import QuotaStore
@@ -107,6 +115,7 @@ async def _open_jobs(config: Config, sessions: async_sessionmaker[AsyncSession],
     backend: Backend
     tokens: TokenBudget | None = None
     fleet: Fleet
+    local: GenerationWorker | None = None
     if config.workers.backend == "nats":
         from cluster.backend import NatsBackend
 
@@ -120,13 +129,16 @@ async def _open_jobs(config: Config, sessions: async_sessionmaker[AsyncSession],
     quotas = QuotaStore(sessions, config.quota)
     pacer = Pacer()  # under a burst the answers go first, the next batch after them
     scheduler = FairScheduler(config.generation.max_queue)
-    service = GenerationService(JobStore(sessions, quotas), scheduler, backend, before_batch=pacer.quiet)
+    service = GenerationService(
+        JobStore(sessions, quotas), scheduler, backend, before_batch=pacer.quiet, observer=metrics
+    )
+    watch_bot(metrics.registry, service, fleet, local)
     # Before anything new is accepted: what the last run left queued or running goes first.
     restored = await service.restore()
     if restored:
         log.info("resuming %d unfinished job(s) from the last run", len(restored))
     messenger = JobMessenger(service, config.generation.progress_interval_s, OutputCheck(audit))
-    return Jobs(service, backend, tokens, fleet, quotas, messenger, tuple(restored), pacer)
+    return Jobs(service, backend, tokens, fleet, quotas, messenger, tuple(restored), pacer, metrics)
 
 
 async def _build_bot(
@@ -181,6 +193,7 @@ async def _build_bot(
         pacer=jobs.pacer,
         fleet=jobs.fleet,
         images=ImageReader.from_config(config, _fetcher(config), tags),
+        metrics=jobs.metrics,
     )
     return ImagineBot(context)
 
@@ -222,13 +235,23 @@ async def _serve(bot: ImagineBot, jobs: Jobs, token: str) -> None:
         loop.add_signal_handler(sig, request_shutdown, sig)
     jobs.service.start()  # the model loads in the background while the bot connects
     async with bot:
-        await bot.start(token)
+        # bot.start(token), with the invite URL logged once the application id is known.
+        await bot.login(token)
+        if bot.application_id is not None:
+            from core.invite import invite_url
+
+            log.info("invite URL: %s", invite_url(bot.application_id))
+        await bot.connect()
 
 
 async def run(config: Config) -> None:
     # Heavy imports (torch, diffusers) happen in the helpers, after the config was found to be
     # valid, so that a typo in the config is reported in a fraction of a second.
+    from prometheus_client import CollectorRegistry
+
     from core.client import configure_endpoints
+    from core.health import serving
+    from core.metrics import Metrics
     from db.audit import AuditLog
     from db.engine import create_engine, create_sessionmaker
     from db.migrate import upgrade_to_head
@@ -248,16 +271,29 @@ async def run(config: Config) -> None:
         await upgrade_to_head(engine)
         sessions = create_sessionmaker(engine)
         audit = AuditLog(sessions)
-        jobs = await _open_jobs(config, sessions, audit)
+        jobs = await _open_jobs(config, sessions, audit, Metrics(CollectorRegistry()))
         bot = await _build_bot(config, sessions, audit, jobs)
         try:
-            await _serve(bot, jobs, token)
+            async with serving(config.metrics.address, jobs.metrics.registry, _readiness(config, bot, jobs, engine)):
+                await _serve(bot, jobs, token)
         finally:
             await bot.context.images.close()
     finally:
         if jobs is not None:
             await jobs.service.close()
         await engine.dispose()
+
+
+def _readiness(config: Config, bot: ImagineBot, jobs: Jobs, engine: AsyncEngine) -> dict[str, Check]:
+    """What /readyz checks: the model (or a GPU worker), the gateway, the database."""
+    from core.health import database_check, gateway_check, model_check, workers_check
+
+    nats = config.workers.backend == "nats"
+    return {
+        "workers" if nats else "model": workers_check(jobs.fleet) if nats else model_check(jobs.fleet),
+        "gateway": gateway_check(bot),
+        "database": database_check(engine),
+    }
 
 
 def _describe_device() -> tuple[str, float]:
@@ -273,7 +309,11 @@ def _describe_device() -> tuple[str, float]:
 async def run_worker(config: Config) -> None:
     """A GPU worker process: loads its model and takes batches from the bot through NATS
     until SIGTERM/SIGINT (the batch it runs then stops at its next step and goes back)."""
+    from prometheus_client import CollectorRegistry
+
     from cluster.worker import WorkerProcess
+    from core.health import model_check, serving
+    from core.metrics import watch_worker
     from generation.loader import check_model_config
 
     try:
@@ -281,7 +321,11 @@ async def run_worker(config: Config) -> None:
     except ModelLoadError as exc:
         raise ConfigError(str(exc)) from None
     gpu, memory_gb = _describe_device()
-    process = WorkerProcess(config, await _local_backend(config), gpu=gpu, memory_gb=memory_gb)
+    engine = await _local_backend(config)
+    process = WorkerProcess(config, engine, gpu=gpu, memory_gb=memory_gb)
+    registry = CollectorRegistry()
+    watch_worker(registry, engine)
+    checks = {"model": model_check(engine), "nats": process.connection_check}
     stop = asyncio.Event()
 
     def request_stop(sig: signal.Signals) -> None:
@@ -293,11 +337,16 @@ async def run_worker(config: Config) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, request_stop, sig)
     log.info("worker %s on %s, connecting to %s", config.worker.name, gpu, config.workers.nats_url)
-    await process.run(stop)
+    async with serving(config.metrics.address, registry, checks):
+        await process.run(stop)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.command == "check":
+        from core.check import main as check
+
+        return check(args.config, sys.stdout, worker=args.worker)
     try:
         config = load_config(args.config, os.environ)
         if args.command == "bot":

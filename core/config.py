@@ -21,11 +21,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 
-from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
@@ -303,6 +303,37 @@ class WorkerConfig:
     max_pixels: _Whole = 0
 
 
+def split_address(address: str) -> tuple[str, int]:
+    """``host:port`` (an IPv6 host in brackets: ``[::1]:9464``) as the host and the port."""
+    host, sep, port = address.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"not host:port: {address!r}")
+    return host, int(port)
+
+
+def _check_address(value: str) -> str:
+    if value:  # "" turns the server off
+        split_address(value)
+    return value
+
+
+_ListenAddress = Annotated[
+    str,
+    StringConstraints(strict=True, strip_whitespace=True),
+    AfterValidator(_check_address),
+    _Accepts('must be "host:port" (port 0-65535), e.g. "127.0.0.1:9464", or "" to turn the server off'),
+]
+
+
+@dataclass(frozen=True, slots=True, config=_SECTION)
+class MetricsConfig:
+    """The HTTP server for Prometheus (/metrics) and health checks (/healthz, /readyz)."""
+
+    # Localhost only by default: the numbers are not secret, but nothing outside needs them.
+    address: _ListenAddress = "127.0.0.1:9464"
+
+
 @dataclass(frozen=True, slots=True, config=_SECTION)
 class Config:
     discord: DiscordConfig = dataclasses.field(default_factory=DiscordConfig)
@@ -316,6 +347,7 @@ class Config:
     logging: LoggingConfig = dataclasses.field(default_factory=LoggingConfig)
     workers: WorkersConfig = dataclasses.field(default_factory=WorkersConfig)
     worker: WorkerConfig = dataclasses.field(default_factory=WorkerConfig)
+    metrics: MetricsConfig = dataclasses.field(default_factory=MetricsConfig)
 
 
 # Validates a whole document: a dict per section, missing sections and keys take the defaults.
@@ -359,13 +391,21 @@ def _explain_one(error: ErrorDetails, raw: Mapping[str, Any]) -> str:
     return f"{where} {accepts}, got {value!r}"
 
 
-def _explain(exc: ValidationError, raw: Mapping[str, Any]) -> str:
+class ConfigProblems(ConfigError):
+    """Bad keys, ``problems`` one line each (``python bot.py check`` prints them so)."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = tuple(problems)
+
+
+def _explain(exc: ValidationError, raw: Mapping[str, Any]) -> ConfigProblems:
     # One message per key, in the order the models declare them: a value can fail several checks
     # at once (each bad item of a list, say), and the first says enough.
     messages: dict[tuple[str | int, ...], str] = {}
     for error in exc.errors():
         messages.setdefault(error["loc"][:2], _explain_one(error, raw))
-    return "; ".join(messages.values())
+    return ConfigProblems(list(messages.values()))
 
 
 def parse_config(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Config:
@@ -373,7 +413,7 @@ def parse_config(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -
     try:
         config = _DOCUMENT.validate_python(dict(raw))
     except ValidationError as exc:
-        raise ConfigError(_explain(exc, raw)) from None
+        raise _explain(exc, raw) from None
     token = (env or {}).get("DISCORD_TOKEN", "").strip()
     if token:
         config = dataclasses.replace(config, discord=dataclasses.replace(config.discord, token=token))

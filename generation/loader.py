@@ -5,9 +5,7 @@ Runs in a worker thread (it reads gigabytes); nothing here touches the event loo
 
 from __future__ import annotations
 
-import enum
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,12 +17,11 @@ from core.errors import ModelLoadError
 from generation.conditioning import PromptEncoder
 from generation.metadata import file_short_hash
 from generation.noise import PrefetchedEulerAncestral
+from generation.sources import SINGLE_FILE_SUFFIXES, SourceKind, classify_source
 from generation.speedups import apply_speedups, enabled
 
 log = logging.getLogger(__name__)
 
-SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
-_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 # The character limit ([generation] max_prompt_chars) is the setting members see; this
 # token-chunk ceiling only guards the encoder against pathological prompts (1 token per char).
 MAX_PROMPT_CHUNKS = 32
@@ -32,12 +29,6 @@ MAX_PROMPT_CHUNKS = 32
 # the decode needs no float32 upcast.
 FP16_SAFE_VAE = "madebyollin/sdxl-vae-fp16-fix"
 _DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
-
-
-class SourceKind(enum.Enum):
-    HUB = "hub repo id"
-    FOLDER = "diffusers folder"
-    SINGLE_FILE = "single file"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,31 +43,6 @@ class LoadedModel:
     speedups: tuple[str, ...] = ()  # what apply_speedups turned on
     warmup: bool = False  # run warm-up generations before taking jobs
     vae_slicing_from: int = 4
-
-
-def classify_source(source: str) -> SourceKind:
-    """Tell which of the three supported sources a config value names, or explain why none."""
-    path = Path(source).expanduser()
-    if path.is_file():
-        if path.suffix.lower() not in SINGLE_FILE_SUFFIXES:
-            raise ModelLoadError(f"[model] source {source!r} is a file but not a .safetensors/.ckpt checkpoint")
-        return SourceKind.SINGLE_FILE
-    if path.is_dir():
-        if not (path / "model_index.json").is_file():
-            raise ModelLoadError(
-                f"[model] source {source!r} is a folder without model_index.json; "
-                "point it at a diffusers pipeline folder (as saved by save_pretrained)"
-            )
-        return SourceKind.FOLDER
-    looks_like_path = (
-        source.startswith(("/", ".", "~")) or source.endswith(SINGLE_FILE_SUFFIXES) or source.count("/") > 1
-    )
-    if not looks_like_path and _REPO_ID.match(source):
-        return SourceKind.HUB
-    raise ModelLoadError(
-        f"[model] source {source!r} was not found: expected a Hugging Face repo id like "
-        "'cagliostrolab/animagine-xl-3.1', an existing diffusers folder, or an existing .safetensors file"
-    )
 
 
 def resolve_device(setting: str) -> torch.device:
@@ -119,10 +85,10 @@ def check_model_config(config: ModelConfig) -> None:
 def _load_vae(source: str, dtype: torch.dtype, cache_dir: str | None) -> AutoencoderKL:
     path = Path(source).expanduser()
     if path.is_file():
-        return AutoencoderKL.from_single_file(str(path), torch_dtype=dtype)
+        return AutoencoderKL.from_single_file(str(path), dtype=dtype)
     if path.is_dir():
-        return AutoencoderKL.from_pretrained(str(path), torch_dtype=dtype)
-    return AutoencoderKL.from_pretrained(source, torch_dtype=dtype, cache_dir=cache_dir)
+        return AutoencoderKL.from_pretrained(str(path), dtype=dtype)
+    return AutoencoderKL.from_pretrained(source, dtype=dtype, cache_dir=cache_dir)
 
 
 def _load_configured_vae(config: ModelConfig, device: torch.device, dtype: torch.dtype) -> AutoencoderKL | None:
@@ -148,11 +114,11 @@ def _load_from_source(
             if config.single_file_config:
                 extra["config"] = config.single_file_config
             return StableDiffusionXLPipeline.from_single_file(
-                str(Path(config.source).expanduser()), torch_dtype=dtype, **extra
+                str(Path(config.source).expanduser()), dtype=dtype, **extra
             )
         source = str(Path(config.source).expanduser()) if kind is SourceKind.FOLDER else config.source
         return StableDiffusionXLPipeline.from_pretrained(
-            source, torch_dtype=dtype, use_safetensors=True, add_watermarker=False, **extra
+            source, dtype=dtype, use_safetensors=True, add_watermarker=False, **extra
         )
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"could not load [model] source {config.source!r}: {exc}") from exc
