@@ -16,11 +16,13 @@ from discord.ext import commands
 
 from core import funnel
 from core.config import Config, DiscordConfig
-from core.i18n import AnyCommand, Catalogs, CommandTranslator, Key, command_strings
+from core.i18n import AnyCommand, CommandTranslator, Key, command_strings, shipped_catalogs
+from core.metrics import Metrics
 from core.moderation_text import blocked_attempt_text
 from core.pacer import Pacer
 from db.audit import AuditLog
 from db.settings import SettingsStore
+from db.stats import StatsStore
 from jobs.backend import Fleet, WorkerStatus
 from jobs.service import GenerationService, Restored
 from moderation.admin import ModerationAdmin
@@ -47,6 +49,7 @@ EXTENSIONS = (
     "cogs.help",
     "cogs.moderation",
     "cogs.workers",
+    "cogs.stats",
 )
 
 
@@ -71,12 +74,16 @@ class BotContext:
     settings: SettingsStore
     # Members' images for Remix and /describe (downloads, the tagger).
     images: ImageReader
+    # A server's numbers for /stats (jobs and refusals over the day and the week).
+    stats: StatsStore
     # Jobs the previous run left unfinished, queued again; the messenger follows them.
     restored: tuple[Restored, ...] = ()
     # When /imagine answers Discord before its decision (a burst): see core.submit.
     pacer: Pacer = field(default_factory=Pacer)
     # The GPU workers (this process's own GPU, or worker processes), for /workers.
     fleet: Fleet = field(default_factory=_NoWorkers)
+    # Counters for Prometheus (a registry of its own unless bot.py passes the served one).
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 def configure_endpoints(config: DiscordConfig) -> None:
@@ -107,6 +114,7 @@ class ImagineBot(commands.AutoShardedBot):
             # of answers then spends its time on handshakes (TLS with Discord). A bounded pool
             # keeps them alive and reuses them.
             connector=aiohttp.TCPConnector(limit=HTTP_CONNECTIONS),
+            http_trace=context.metrics.discord_trace(),  # HTTP errors and rate limits, for the metrics
         )
         self.context = context
         context.gate.set_modlog_poster(self.post_modlog)
@@ -125,7 +133,7 @@ class ImagineBot(commands.AutoShardedBot):
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         # Names and descriptions in each member's client language (read before the sync).
-        await self.tree.set_translator(CommandTranslator(Catalogs.load()))
+        await self.tree.set_translator(CommandTranslator(shipped_catalogs()))
         context = self.context
         await context.messenger.resume(self, context.restored, context.gate.rules_for)
         guild_id = self.context.config.discord.dev_guild_id

@@ -3,9 +3,14 @@
 ``UserFacingError`` carries a message written for the Discord member who caused it; the
 app-command error funnel shows it ephemerally. Anything else is a bug: it is logged and the
 member sees a generic apology.
+
+A message is English text or a ``core.text.Text`` (its template and values); ``.message`` is
+always the English, ``.text`` what the funnel renders in the member's language.
 """
 
 from __future__ import annotations
+
+from core.text import Message
 
 
 class ConfigError(Exception):
@@ -19,15 +24,16 @@ class ModelLoadError(Exception):
 class UserFacingError(Exception):
     """An error whose message is safe and useful to show to the member."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: Message) -> None:
+        super().__init__(str(message))
+        self.message = str(message)
+        self.text = message
 
 
 class InvalidOption(UserFacingError):
     """A command option is out of range or malformed; nothing was queued."""
 
-    def __init__(self, option: str, message: str) -> None:
+    def __init__(self, option: str, message: Message) -> None:
         super().__init__(message)
         self.option = option
 
@@ -59,6 +65,10 @@ class JobRequeued(Exception):
 class PromptError(ValueError):
     """Bad prompt input; the message is meant for the user."""
 
+    def __init__(self, message: Message) -> None:
+        super().__init__(str(message))
+        self.text = message
+
 
 class EmptyPrompt(PromptError):
     pass
@@ -86,6 +96,10 @@ class ContentRefused(UserFacingError):
 
 class RatingRefused(ValueError):
     """The member asked for more than the channel allows; the message says the limit."""
+
+    def __init__(self, message: Message) -> None:
+        super().__init__(str(message))
+        self.text = message
 
 
 class ClassifierLoadError(Exception):

@@ -7,11 +7,17 @@ commands, ``python scripts/i18n.py update`` merges it into each catalog (``pybab
 and ``check`` fails on a missing or broken translation (the test suite runs the same check).
 They are read as ``.po`` at start-up with Babel's reader, so there are no compiled files to
 keep in step. Each entry has a context: a command or option *name* must be a valid Discord
-name, a *description* is free text.
+name, a *description* is free text, a *message* is what the bot writes (``core.text.t``; its
+``{placeholders}`` are filled after translation).
+
+Messages are rendered at the edge: ``render(text, interaction.locale)`` for a member,
+``render(text, guild_locale)`` for a moderator log line; a language without a catalog, or a
+message not yet translated, is shown in English.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -20,15 +26,21 @@ from typing import Any
 
 import discord
 from babel.messages.catalog import Catalog
+from babel.messages.extract import extract
 from babel.messages.pofile import read_po
 from discord import app_commands
 from discord.app_commands import TranslationContextLocation as Where
 
+from core.text import Message, as_text
+
 LOCALES_DIR = Path(__file__).parent / "locales"
+SOURCE_ROOT = Path(__file__).resolve().parent.parent
+# Where the bot's messages are written (``core.text.t``); tests and tools are not shown to members.
+SOURCE_PACKAGES = ("cogs", "core", "db", "jobs", "moderation", "prompt", "quota")
 DOMAIN = "messages"
 # Discord's locale codes -> catalog folders.
 DISCORD_LOCALES: Mapping[str, str] = {"ja": "ja", "zh-CN": "zh_Hans", "zh-TW": "zh_Hant", "ko": "ko"}
-NAME, DESCRIPTION, MENU = "name", "description", "menu"
+NAME, DESCRIPTION, MENU, MESSAGE = "name", "description", "menu", "message"
 # Discord's rule for command and option names (lowercase where the script has case).
 _VALID_NAME = re.compile(r"^[-_'\w]{1,32}$")
 _PLACEHOLDER = re.compile(r"\{[^{}]*\}|%[sd]")
@@ -60,6 +72,25 @@ class Catalogs:
         if language is None:
             return None
         return self.by_language.get(language, {}).get(key) or None
+
+    def render(self, message: Message, locale: object) -> str:
+        """A message in a Discord locale (a ``discord.Locale`` or its code), English where the
+        catalog has no translation."""
+        code = str(getattr(locale, "value", locale) or "")
+        if DISCORD_LOCALES.get(code) is None:
+            return as_text(message)
+        return as_text(message, lambda msgid: self.translation((MESSAGE, msgid), code))
+
+
+@functools.cache
+def shipped_catalogs() -> Catalogs:
+    """The catalogs shipped with the bot, read once (they never change while it runs)."""
+    return Catalogs.load()
+
+
+def render(message: Message, locale: object) -> str:
+    """A message in a member's or a server's locale, with the shipped catalogs."""
+    return shipped_catalogs().render(message, locale)
 
 
 class CommandTranslator(app_commands.Translator):
@@ -109,6 +140,19 @@ def command_strings(commands: Iterable[AnyCommand]) -> Iterator[Key]:
         for parameter in command.parameters:
             yield NAME, parameter.name
             yield DESCRIPTION, parameter.description
+
+
+def message_texts(root: Path = SOURCE_ROOT) -> dict[Key, list[tuple[str, int]]]:
+    """Every ``t("...")`` message in the bot's source, with where it is written (Babel's Python
+    extractor: the first argument of each ``t`` call)."""
+    found: dict[Key, list[tuple[str, int]]] = {}
+    for package in SOURCE_PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            with path.open("rb") as handle:
+                for line, msgid, _comments, _context in extract("python", handle, keywords={"t": None}):
+                    if isinstance(msgid, str) and msgid:
+                        found.setdefault((MESSAGE, msgid), []).append((str(path.relative_to(root)), line))
+    return found
 
 
 def problems(catalog: Catalog, wanted: Iterable[Key]) -> list[str]:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.config import QuotaConfig
 from core.errors import QuotaRefused
+from core.text import Message, t
 from db.engine import upsert_insert
 from db.models import GenerationBlock, Job, QuotaLimit, QuotaUsage, utcnow
 from jobs.model import JobStatus
@@ -27,7 +28,7 @@ from quota.policy import (
     QuotaOverrides,
     QuotaStatus,
     Usage,
-    decide,
+    decide_text,
     limits_for,
     next_reset,
     quota_day,
@@ -186,7 +187,7 @@ class QuotaStore:
         limits = limits_for(self._config, await self._overrides(session, ask.guild_id), ask.user_id, ask.role_ids)
         fresh = Usage(used_today=0, active=0, last_request_at=None, guild_used_today=0)
         if limits.blocked is not None or (limits.daily != UNLIMITED and ask.images > limits.daily):
-            raise QuotaRefused(decide(limits, fresh, ask.images, now, resets_at) or "")
+            raise QuotaRefused(decide_text(limits, fresh, ask.images, now, resets_at) or "")
         cooldown_since = now - timedelta(seconds=limits.cooldown_s) if limits.cooldown_s > 0 else None
         member = (ask.scope_id, ask.user_id)
         if not await self._charge_row(
@@ -202,12 +203,12 @@ class QuotaStore:
         if over_budget or (limits.max_active != UNLIMITED and active >= limits.max_active):
             guild_used = await self._guild_used(session, ask.scope_id, today) if over_budget else 0
             usage = Usage(used_today=0, active=active, last_request_at=None, guild_used_today=guild_used)
-            raise QuotaRefused(decide(limits, usage, ask.images, now, resets_at) or "")
+            raise QuotaRefused(decide_text(limits, usage, ask.images, now, resets_at) or "")
         return Charge(today, ask.images)
 
     async def _refusal(
         self, session: AsyncSession, ask: QuotaAsk, limits: Limits, now: datetime, today: date, resets_at: datetime
-    ) -> str:
+    ) -> Message:
         """Why the member's counter refused the charge (its daily limit or the cooldown)."""
         row = await session.get(QuotaUsage, (ask.scope_id, ask.user_id), populate_existing=True)
         usage = Usage(
@@ -216,7 +217,7 @@ class QuotaStore:
             last_request_at=_aware(row.last_request_at) if row is not None and row.last_request_at else None,
             guild_used_today=0,
         )
-        return decide(limits, usage, ask.images, now, resets_at) or "This request is over your quota."
+        return decide_text(limits, usage, ask.images, now, resets_at) or t("This request is over your quota.")
 
     async def _guild_used(self, session: AsyncSession, scope_id: int, today: date) -> int:
         row = await session.get(QuotaUsage, (scope_id, GUILD_ROW), populate_existing=True)

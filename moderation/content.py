@@ -53,6 +53,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.text import Message, Text, lines, t
 from moderation.folding import EDGE_PUNCT_RE, dedupe, fold_text, norm_key
 from moderation.tag_forms import Tag, free_text_tag, tag_groups
 from moderation.tag_match import Index
@@ -76,14 +77,13 @@ EXPLICIT_FILE = "explicit_tags.txt"
 MINOR_FILE = "minor_tags.txt"
 INVERSION_FILE = "negative_inversion_tags.txt"
 
-MINORS_REASON = "Sexual content involving minor-coded characters is never allowed."
-_EXPLICIT_REASON = "This channel does not allow sexual content (matched: {})."
-_INVERSION_REASON = (
-    "This channel does not allow sexual content, and that includes asking for nudity by negating "
-    "safety tags (matched: {})."
-)
+MINORS_TEXT = t("Sexual content involving minor-coded characters is never allowed.")
+MINORS_REASON = str(MINORS_TEXT)
 
 _MAX_SHOWN = 3
+_NEGATIVE_WEIGHT = t("with a negative weight")
+_IN_NEGATIVE = t("in the negative prompt")
+_NEGATIVE_WEIGHT_IN_NEGATIVE = t("with a negative weight in the negative prompt")
 
 
 class ContentFilter:
@@ -195,32 +195,30 @@ class ContentFilter:
         """
         explicit: list[str] = []
         minors: list[str] = []
-        inversions: list[tuple[str, str]] = []  # (tag, where)
+        inversions: list[tuple[str, Text]] = []  # (tag, where)
         for tag in self._analyse(prompt):
             if tag.wmax > 0:
                 explicit += self._explicit.match(tag)
                 minors += self._minors.match(tag)
             if tag.wmin < 0:
-                inversions += [(t, "with a negative weight") for t in self._inversions.match(tag)]
+                inversions += [(t, _NEGATIVE_WEIGHT) for t in self._inversions.match(tag)]
         for tag in self._analyse(negative):
             if tag.wmax > 0:
-                inversions += [(t, "in the negative prompt") for t in self._inversions.match(tag)]
+                inversions += [(t, _IN_NEGATIVE) for t in self._inversions.match(tag)]
             if tag.wmin < 0:
-                inversions += [(t, "with a negative weight in the negative prompt") for t in self._explicit.match(tag)]
+                inversions += [(t, _NEGATIVE_WEIGHT_IN_NEGATIVE) for t in self._explicit.match(tag)]
                 minors += self._minors.match(tag)
 
         if minors and (sexual_context or explicit or inversions):
             matched = dedupe([*minors, *explicit, *(t for t, _ in inversions)])
-            return ContentVerdict(False, MINORS_REASON, matched)
+            return ContentVerdict.refused(MINORS_TEXT, matched)
         if not allow_sexual and explicit:
             shown = dedupe(explicit)
-            return ContentVerdict(False, _EXPLICIT_REASON.format(_show(shown)), shown)
+            return ContentVerdict.refused(
+                t("This channel does not allow sexual content (matched: {tags}).", tags=_show(shown)), shown
+            )
         if not allow_sexual and inversions:
-            pairs = dedupe(f"{_display(t)}` {where}" for t, where in inversions)
-            listed = ", ".join(f"`{p}" for p in pairs[:_MAX_SHOWN])
-            if len(pairs) > _MAX_SHOWN:
-                listed += f" and {len(pairs) - _MAX_SHOWN} more"
-            return ContentVerdict(False, _INVERSION_REASON.format(listed), dedupe(t for t, _ in inversions))
+            return ContentVerdict.refused(_inversion_reason(inversions), dedupe(t for t, _ in inversions))
         return ContentVerdict(True, None, ())
 
     def blocked(self, prompt: str, negative: str, blocklist: Iterable[str]) -> tuple[str, ...]:
@@ -253,19 +251,38 @@ class ContentVerdict:
     """``reason`` is a sentence for the member when refused; ``matched`` the tags that decided it."""
 
     allowed: bool
-    reason: str | None
+    reason: str | None  # in English, as the audit log records it
     matched: tuple[str, ...]
+    text: Message | None = None  # the reason, for the member's language
+
+    @classmethod
+    def refused(cls, reason: Message, matched: tuple[str, ...]) -> ContentVerdict:
+        return cls(False, str(reason), matched, reason)
 
 
 def _display(tag: str) -> str:
     return tag.replace("_", " ")
 
 
-def _show(tags: tuple[str, ...]) -> str:
+def _show(tags: tuple[str, ...]) -> Message:
     shown = ", ".join(f"`{_display(t)}`" for t in tags[:_MAX_SHOWN])
     if len(tags) > _MAX_SHOWN:
-        shown += f" and {len(tags) - _MAX_SHOWN} more"
+        return t("{tags} and {count} more", tags=shown, count=len(tags) - _MAX_SHOWN)
     return shown
+
+
+def _inversion_reason(inversions: list[tuple[str, Text]]) -> Text:
+    pairs = tuple(dict.fromkeys((_display(tag), where) for tag, where in inversions))
+    shown: Message = lines(
+        *(t("`{tag}` {where}", tag=tag, where=where) for tag, where in pairs[:_MAX_SHOWN]), separator=", "
+    )
+    if len(pairs) > _MAX_SHOWN:
+        shown = t("{tags} and {count} more", tags=shown, count=len(pairs) - _MAX_SHOWN)
+    return t(
+        "This channel does not allow sexual content, and that includes asking for nudity by negating "
+        "safety tags (matched: {tags}).",
+        tags=shown,
+    )
 
 
 # --- list files -----------------------------------------------------------------------------

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from core.errors import ContentRefused, InvalidOption
+from core.text import Message, t
 from moderation.audit import AuditTrail
 from moderation.content import ContentFilter
 from moderation.policy import ChannelRules, PolicySettings, UserInstallPolicy, effective_rules
@@ -35,8 +36,10 @@ class BlockedAttempt:
 
     user_id: int
     channel_id: int
-    reason: str  # what the member was told
+    reason: str  # what the member was told, in English
     prompt: str  # the member's prompt, as the refusal's audit entry has it
+    # The same, for the mod-log post in the server's language (not part of what the attempt is).
+    text: Message = field(default="", compare=False)
 
 
 # (mod-log channel id, what to post there)
@@ -140,20 +143,20 @@ class RequestGate:
                 tags=self._tags,
             )
         except InvalidOption as exc:
-            await self._refused(where, options.prompt, exc.message, rating=options.rating, notify=False)
+            await self._refused(where, options.prompt, exc.text, rating=options.rating, notify=False)
             raise
         sexual_context = Rating.parse(request.rating) >= Rating.QUESTIONABLE
         verdict = self._content.check(
             request.user_prompt, request.user_negative, allow_sexual=rules.allows_sexual, sexual_context=sexual_context
         )
         if not verdict.allowed:
-            reason = verdict.reason or "This prompt is not allowed here."
+            reason = verdict.text or verdict.reason or t("This prompt is not allowed here.")
             await self._refused(where, request.user_prompt, reason, rating=request.rating, matched=verdict.matched)
             raise ContentRefused(reason)
         blocked = self._content.blocked(request.user_prompt, request.user_negative, rules.blocklist)
         if blocked:
-            listed = ", ".join(f"`{t}`" for t in blocked)
-            reason = f"This server's moderators have blocked these tags here: {listed}."
+            listed = ", ".join(f"`{tag}`" for tag in blocked)
+            reason = t("This server's moderators have blocked these tags here: {tags}.", tags=listed)
             await self._refused(where, request.user_prompt, reason, rating=request.rating, matched=blocked)
             raise ContentRefused(reason)
         if image is not None:
@@ -167,9 +170,11 @@ class RequestGate:
         its tags together with the prompt (a picture of a child with a sexual prompt, or the
         other way round, is refused just as the tags would be)."""
         if image.rating > rules.max_rating:
-            reason = (
-                f"Your image looks **{image.rating.label}**; this channel allows images up to "
-                f"**{rules.max_rating.label}**, so it cannot be remixed here."
+            reason = t(
+                "Your image looks **{rating}**; this channel allows images up to **{limit}**, "
+                "so it cannot be remixed here.",
+                rating=image.rating.label,
+                limit=rules.max_rating.label,
             )
             await self._refused(where, request.user_prompt, reason, rating=image.rating.label)
             raise ContentRefused(reason)
@@ -179,13 +184,16 @@ class RequestGate:
             together, request.user_negative, allow_sexual=rules.allows_sexual, sexual_context=sexual
         )
         if not verdict.allowed:
-            reason = f"With your image: {verdict.reason or 'this remix is not allowed here.'}"
+            reason = t(
+                "With your image: {reason}",
+                reason=verdict.text or verdict.reason or t("this remix is not allowed here."),
+            )
             await self._refused(where, request.user_prompt, reason, rating=request.rating, matched=verdict.matched)
             raise ContentRefused(reason)
         blocked = self._content.blocked(", ".join(image.tags), "", rules.blocklist)
         if blocked:
-            listed = ", ".join(f"`{t}`" for t in blocked)
-            reason = f"Your image shows tags blocked here: {listed}."
+            listed = ", ".join(f"`{tag}`" for tag in blocked)
+            reason = t("Your image shows tags blocked here: {tags}.", tags=listed)
             await self._refused(where, request.user_prompt, reason, rating=request.rating, matched=blocked)
             raise ContentRefused(reason)
 
@@ -219,7 +227,7 @@ class RequestGate:
         self,
         where: Where,
         prompt: str,
-        reason: str,
+        reason: Message,
         *,
         rating: str | None,
         matched: tuple[str, ...] = (),
@@ -231,7 +239,7 @@ class RequestGate:
             guild_id=where.guild_id,
             channel_id=where.channel_id,
             decision="refused",
-            reason=reason,
+            reason=str(reason),  # the audit log is in English
             prompt=prompt,
             rating=rating,
             details={"matched": list(matched)},
@@ -241,7 +249,7 @@ class RequestGate:
         modlog = (await self._policies.guild(where.guild_id)).modlog_channel_id
         if modlog is None:
             return
-        attempt = BlockedAttempt(where.user_id, where.channel_id, reason, prompt)
+        attempt = BlockedAttempt(where.user_id, where.channel_id, str(reason), prompt, text=reason)
         try:
             await self._post_modlog(modlog, attempt)
         except Exception:  # the refusal stands even if the mod-log channel is gone

@@ -9,6 +9,7 @@ import enum
 from dataclasses import dataclass, field
 
 from core.errors import RatingRefused
+from core.text import t
 from prompt.ratings import Rating, channel_ceiling
 
 
@@ -92,11 +93,22 @@ def choose_rating(rules: ChannelRules, requested: Rating | None) -> Rating:
     if requested is None:
         return rules.default_rating
     if requested > rules.max_rating:
-        where = "this age-restricted channel" if rules.age_restricted else "this channel"
-        why = "" if rules.age_restricted else " (it is not age-restricted)"
+        rating, limit = requested.label, rules.max_rating.label
+        if rules.age_restricted:
+            raise RatingRefused(
+                t(
+                    "The rating `{rating}` is not allowed in this age-restricted channel; the limit here is `{limit}`.",
+                    rating=rating,
+                    limit=limit,
+                )
+            )
         raise RatingRefused(
-            f"The rating `{requested.label}` is not allowed in {where}{why}; "
-            f"the limit here is `{rules.max_rating.label}`."
+            t(
+                "The rating `{rating}` is not allowed in this channel (it is not age-restricted); "
+                "the limit here is `{limit}`.",
+                rating=rating,
+                limit=limit,
+            )
         )
     return requested
 

@@ -20,6 +20,7 @@ import math
 from dataclasses import dataclass
 
 from core.errors import EmptyPrompt, InvalidWeight, PromptTooLong, UnknownOption
+from core.text import Text, t
 from prompt.emphasis import BREAK, parse_attention
 from prompt.presets import DEFAULT_QUALITY, DEFAULT_STYLE, apply_presets
 from prompt.ratings import Rating
@@ -56,12 +57,19 @@ def _core(unit: str) -> str:
     return bare_tag(unit).lower()
 
 
-def _option(value: str | None, allowed: tuple[str, ...], what: str) -> str | None:
+def _option(value: str | None, allowed: tuple[str, ...], what: Text) -> str | None:
     if value is None or not value.strip():
         return None
     tag = " ".join(value.replace("_", " ").split()).lower()
     if tag not in allowed:
-        raise UnknownOption(f"unknown {what} {value!r}; choose one of: {', '.join(allowed)}")
+        raise UnknownOption(
+            t(
+                "unknown {what} {value}; choose one of: {allowed}",
+                what=what,
+                value=repr(value),
+                allowed=", ".join(allowed),
+            )
+        )
     return tag
 
 
@@ -78,9 +86,18 @@ def _dedupe(units: list[str]) -> list[str]:
 
 
 def _check_lengths(prompt: str, negative: str, max_chars: int) -> None:
-    for label, text in (("prompt", prompt), ("negative prompt", negative)):
-        if len(text) > max_chars:
-            raise PromptTooLong(f"The {label} is {len(text)} characters long; the limit is {max_chars}.")
+    if len(prompt) > max_chars:
+        raise PromptTooLong(
+            t("The prompt is {length} characters long; the limit is {limit}.", length=len(prompt), limit=max_chars)
+        )
+    if len(negative) > max_chars:
+        raise PromptTooLong(
+            t(
+                "The negative prompt is {length} characters long; the limit is {limit}.",
+                length=len(negative),
+                limit=max_chars,
+            )
+        )
 
 
 def _user_units(prompt: str, rating: Rating | None, tags: TagDatabase | None) -> list[str]:
@@ -90,7 +107,7 @@ def _user_units(prompt: str, rating: Rating | None, tags: TagDatabase | None) ->
         wanted = rating.prompt_tags
         units = [u for u in units if _core(u) not in RATING_TAGS or _core(u) in wanted]
     if not any(bare_tag(u) for u in units if u != BREAK):
-        raise EmptyPrompt("The prompt is empty; write a few comma-separated tags, e.g. `1girl, smile`.")
+        raise EmptyPrompt(t("The prompt is empty; write a few comma-separated tags, e.g. `1girl, smile`."))
     if tags is not None:
         units = order_tags(units, tags)
     return units
@@ -118,7 +135,7 @@ def _with_special_tags(units: list[str], preset_prompt: str, specials: tuple[str
 def _check_weights(final_prompt: str, final_negative: str) -> None:
     for text, weight in parse_attention(final_prompt) + parse_attention(final_negative):
         if not math.isfinite(weight):
-            raise InvalidWeight(f"The weight of {text.strip()!r} is not a usable number.")
+            raise InvalidWeight(t("The weight of {text} is not a usable number.", text=repr(text.strip())))
 
 
 def assemble_prompt(
@@ -144,8 +161,8 @@ def assemble_prompt(
     negative is kept as written).
     """
     _check_lengths(prompt, negative, max_chars)
-    year_tag = _option(year, YEAR_TAGS, "year tag")
-    aesthetic_tag = _option(aesthetic, AESTHETIC_TAGS, "aesthetic tag")
+    year_tag = _option(year, YEAR_TAGS, t("year tag"))
+    aesthetic_tag = _option(aesthetic, AESTHETIC_TAGS, t("aesthetic tag"))
 
     units = _user_units(prompt, rating, tags)
     wanted_rating = rating.prompt_tags if rating is not None else ()

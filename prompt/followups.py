@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 from core.errors import InvalidOption
+from core.text import t
 from prompt.options import (
     MAX_SEED,
     RANDOM_SEED_MAX,
@@ -19,7 +20,10 @@ VARIATION_STRENGTH = 0.15
 
 def _image(request: GenerationRequest, index: int) -> int:
     if not 0 <= index < request.count:
-        raise InvalidOption("index", f"This result has {request.count} image(s); there is no image {index + 1}.")
+        raise InvalidOption(
+            "index",
+            t("This result has {count} image(s); there is no image {number}.", count=request.count, number=index + 1),
+        )
     return request.seeds[index]
 
 
@@ -42,7 +46,7 @@ def variation(request: GenerationRequest, index: int) -> ImagineOptions:
 def upscale(request: GenerationRequest, index: int) -> ImagineOptions:
     """Image ``index`` again, through the hires pass (same prompt, steps, CFG, seed)."""
     if request.hires:
-        raise InvalidOption("index", "This image is already upscaled.")
+        raise InvalidOption("index", t("This image is already upscaled."))
     seed = _image(request, index)
     variation_seed = (request.variation_seed + index) % (MAX_SEED + 1) if request.variation_seed is not None else None
     return request.options(seed=seed, count=1, variation_seed=variation_seed, hires=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from core.errors import BadImage, InvalidOption
+from core.text import t
 from prompt.presets import RESOLUTIONS, RESOLUTIONS_BY_KEY, Resolution
 
 log = logging.getLogger(__name__)
@@ -29,8 +30,14 @@ MAX_SIDE = 4096
 _ACCEPTED = frozenset({"PNG", "JPEG", "MPO", "WEBP"})
 # Formats Pillow may try, only so the refusal can name what was sent. Pillow gets no chance to
 # parse a header of any other format (EPS, PSD, FITS...): less of its code sees a stranger's bytes.
-_NAMED_REFUSALS = {"GIF": "a GIF", "BMP": "a BMP", "TIFF": "a TIFF", "ICO": "an icon (ICO)", "AVIF": "an AVIF"}
-_WORKS = "Only PNG, JPEG and WebP images work"
+_NAMED_REFUSALS = {
+    "GIF": t("a GIF"),
+    "BMP": t("a BMP"),
+    "TIFF": t("a TIFF"),
+    "ICO": t("an icon (ICO)"),
+    "AVIF": t("an AVIF"),
+}
+_WORKS = t("Only PNG, JPEG and WebP images work")
 
 # Errors Pillow's decoders raise on damaged data besides OSError (its plugins use SyntaxError for
 # "broken PNG", ValueError for over-long text chunks, struct.error/EOFError on short reads).
@@ -44,12 +51,16 @@ def _candidate_formats() -> tuple[str, ...]:
 
 def _damaged(error: BaseException) -> BadImage:
     if "truncated" in str(error).lower():
-        return BadImage("This image file is cut short (truncated); upload it again.")
-    return BadImage(f"This image file is damaged and can't be read; save it again as PNG or JPEG. {_WORKS}.")
+        return BadImage(t("This image file is cut short (truncated); upload it again."))
+    return BadImage(
+        t("This image file is damaged and can't be read; save it again as PNG or JPEG. {works}.", works=_WORKS)
+    )
 
 
 def _too_big(width: int, height: int, max_side: int) -> BadImage:
-    return BadImage(f"This image is {width}x{height}; the limit is {max_side}x{max_side}.")
+    return BadImage(
+        t("This image is {width}x{height}; the limit is {side}x{side}.", width=width, height=height, side=max_side)
+    )
 
 
 def _open_header(data: bytes, max_side: int) -> ImageFile.ImageFile:
@@ -57,18 +68,18 @@ def _open_header(data: bytes, max_side: int) -> ImageFile.ImageFile:
     try:
         return Image.open(io.BytesIO(data), formats=_candidate_formats())
     except UnidentifiedImageError:
-        raise BadImage(f"This file isn't an image I can read. {_WORKS}.") from None
+        raise BadImage(t("This file isn't an image I can read. {works}.", works=_WORKS)) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         # The warning only raises where a warnings filter turns it into an error; caught all the same.
-        raise BadImage(f"This image is far too large to open; the limit is {max_side}x{max_side}.") from None
+        raise BadImage(t("This image is far too large to open; the limit is {side}x{side}.", side=max_side)) from None
     except _DECODE_ERRORS as error:
         raise _damaged(error) from None
 
 
 def _check_header(image: ImageFile.ImageFile, max_side: int) -> None:
     if image.format not in _ACCEPTED:
-        kind = _NAMED_REFUSALS.get(image.format or "", f"a {image.format}")
-        raise BadImage(f"{_WORKS}; this file is {kind}.")
+        kind = _NAMED_REFUSALS.get(image.format or "") or t("a {format}", format=image.format)
+        raise BadImage(t("{works}; this file is {kind}.", works=_WORKS, kind=kind))
     width, height = image.size
     if width > max_side or height > max_side:
         raise _too_big(width, height, max_side)
@@ -80,8 +91,13 @@ def _check_header(image: ImageFile.ImageFile, max_side: int) -> None:
     limit = Image.MAX_IMAGE_PIXELS
     if limit is not None and width * height > limit:
         raise BadImage(
-            f"This image is {width}x{height}, {width * height / 1e6:.0f} megapixels; "
-            f"the limit is {limit / 1e6:.0f} megapixels."
+            t(
+                "This image is {width}x{height}, {megapixels} megapixels; the limit is {limit} megapixels.",
+                width=width,
+                height=height,
+                megapixels=f"{width * height / 1e6:.0f}",
+                limit=f"{limit / 1e6:.0f}",
+            )
         )
 
 
@@ -115,7 +131,7 @@ _START_OF_SCAN = b"\xff\xda"
 
 def _check_scans(image: ImageFile.ImageFile, data: bytes) -> None:
     if image.format in ("JPEG", "MPO") and data.count(_START_OF_SCAN) > MAX_JPEG_SCANS:
-        raise BadImage("This JPEG is built to be slow to open (thousands of scans); save it again and retry.")
+        raise BadImage(t("This JPEG is built to be slow to open (thousands of scans); save it again and retry."))
 
 
 def open_image(data: bytes, *, max_side: int = MAX_SIDE) -> Image.Image:
@@ -194,7 +210,9 @@ def _resolution_for(aspect: str) -> Resolution:
         return RESOLUTIONS_BY_KEY[aspect]
     except KeyError:
         choices = ", ".join(RESOLUTIONS_BY_KEY)
-        raise InvalidOption("aspect", f"Unknown aspect {aspect!r}; choose one of {choices}.") from None
+        raise InvalidOption(
+            "aspect", t("Unknown aspect {aspect}; choose one of {choices}.", aspect=repr(aspect), choices=choices)
+        ) from None
 
 
 def source_image(data: bytes, *, aspect: str | None = None, max_side: int = MAX_SIDE) -> SourceImage:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from core.errors import InvalidOption
+from core.text import Text, t
 from prompt.assembly import AESTHETIC_TAGS, YEAR_TAGS
 from prompt.presets import (
     DEFAULT_QUALITY,
@@ -110,15 +111,19 @@ def clean_text(text: str) -> str:
 
 
 # A failed check: (option name, member-facing message).
-_Problem = tuple[str, str]
+_Problem = tuple[str, Text]
 
 
 def _check_prompt(options: ImagineOptions, limits: PromptLimits) -> _Problem | None:
     prompt = clean_text(options.prompt)
     if not prompt.strip(" ,"):
-        return "prompt", "The prompt is empty. Write some Danbooru tags, e.g. `1girl, long hair, smile`."
+        return "prompt", t("The prompt is empty. Write some Danbooru tags, e.g. `1girl, long hair, smile`.")
     if len(prompt) > limits.max_prompt_chars:
-        return "prompt", f"The prompt is {len(prompt)} characters long; the limit is {limits.max_prompt_chars}."
+        return "prompt", t(
+            "The prompt is {length} characters long; the limit is {limit}.",
+            length=len(prompt),
+            limit=limits.max_prompt_chars,
+        )
     return None
 
 
@@ -127,7 +132,11 @@ def _check_negative(options: ImagineOptions, limits: PromptLimits) -> _Problem |
     if len(negative) > limits.max_negative_chars:
         return (
             "negative",
-            f"The negative prompt is {len(negative)} characters long; the limit is {limits.max_negative_chars}.",
+            t(
+                "The negative prompt is {length} characters long; the limit is {limit}.",
+                length=len(negative),
+                limit=limits.max_negative_chars,
+            ),
         )
     return None
 
@@ -135,61 +144,70 @@ def _check_negative(options: ImagineOptions, limits: PromptLimits) -> _Problem |
 def _check_aspect(options: ImagineOptions, limits: PromptLimits) -> _Problem | None:
     if options.aspect not in RESOLUTIONS_BY_KEY:
         allowed = ", ".join(RESOLUTIONS_BY_KEY)
-        return "aspect", f"Unknown aspect `{options.aspect}`. Allowed sizes: {allowed}."
+        return "aspect", t(
+            "Unknown aspect `{aspect}`. Allowed sizes: {allowed}.", aspect=options.aspect, allowed=allowed
+        )
     return None
 
 
 def _check_steps(options: ImagineOptions, limits: PromptLimits) -> _Problem | None:
     if not MIN_STEPS <= options.steps <= MAX_STEPS:
-        return "steps", f"Steps must be between {MIN_STEPS} and {MAX_STEPS}; got {options.steps}."
+        return "steps", t(
+            "Steps must be between {low} and {high}; got {got}.", low=MIN_STEPS, high=MAX_STEPS, got=options.steps
+        )
     return None
 
 
 def _check_cfg(options: ImagineOptions, limits: PromptLimits) -> _Problem | None:
     if not MIN_CFG <= options.cfg <= MAX_CFG:
-        return "cfg", f"CFG must be between {MIN_CFG:g} and {MAX_CFG:g}; got {options.cfg:g}."
+        return "cfg", t(
+            "CFG must be between {low} and {high}; got {got}.",
+            low=f"{MIN_CFG:g}",
+            high=f"{MAX_CFG:g}",
+            got=f"{options.cfg:g}",
+        )
     return None
 
 
 def _check_seed(options: ImagineOptions, limits: PromptLimits) -> _Problem | None:
     if options.seed is not None and not 0 <= options.seed <= MAX_SEED:
-        return "seed", f"The seed must be between 0 and {MAX_SEED}; got {options.seed}."
+        return "seed", t("The seed must be between 0 and {high}; got {got}.", high=MAX_SEED, got=options.seed)
     return None
 
 
 def _check_presets(options: ImagineOptions, limits: PromptLimits) -> _Problem | None:
     if options.quality not in QUALITY_PRESETS:
-        return "quality", f"Unknown quality preset. Allowed: {', '.join(QUALITY_PRESETS)}."
+        return "quality", t("Unknown quality preset. Allowed: {allowed}.", allowed=", ".join(QUALITY_PRESETS))
     if options.style not in STYLE_PRESETS:
-        return "style", f"Unknown style preset. Allowed: {', '.join(STYLE_PRESETS)}."
+        return "style", t("Unknown style preset. Allowed: {allowed}.", allowed=", ".join(STYLE_PRESETS))
     return None
 
 
 def _check_tags(options: ImagineOptions, limits: PromptLimits) -> _Problem | None:
     if options.year is not None and options.year not in YEAR_TAGS:
-        return "year", f"Unknown year tag. Allowed: {', '.join(YEAR_TAGS)}."
+        return "year", t("Unknown year tag. Allowed: {allowed}.", allowed=", ".join(YEAR_TAGS))
     if options.aesthetic is not None and options.aesthetic not in AESTHETIC_TAGS:
-        return "aesthetic", f"Unknown aesthetic tag. Allowed: {', '.join(AESTHETIC_TAGS)}."
+        return "aesthetic", t("Unknown aesthetic tag. Allowed: {allowed}.", allowed=", ".join(AESTHETIC_TAGS))
     return None
 
 
 def _check_count(options: ImagineOptions, limits: PromptLimits) -> _Problem | None:
     if not 1 <= options.count <= MAX_COUNT:
-        return "count", f"Count must be between 1 and {MAX_COUNT}; got {options.count}."
+        return "count", t("Count must be between 1 and {high}; got {got}.", high=MAX_COUNT, got=options.count)
     return None
 
 
 def _check_variation(options: ImagineOptions, limits: PromptLimits) -> _Problem | None:
     if options.variation_seed is not None and not 0 <= options.variation_seed <= MAX_SEED:
-        return "variation_seed", f"The variation seed must be between 0 and {MAX_SEED}."
+        return "variation_seed", t("The variation seed must be between 0 and {high}.", high=MAX_SEED)
     if not 0.0 <= options.variation_strength <= 1.0:
-        return "variation_strength", "The variation strength must be between 0 and 1."
+        return "variation_strength", t("The variation strength must be between 0 and 1.")
     return None
 
 
 def _check_hires(options: ImagineOptions, limits: PromptLimits) -> _Problem | None:
     if options.hires and options.count != 1:
-        return "count", "Upscaling works on one image at a time."
+        return "count", t("Upscaling works on one image at a time.")
     return None
 
 
@@ -197,13 +215,23 @@ def _check_remix(options: ImagineOptions, limits: PromptLimits) -> _Problem | No
     if options.source is None:
         return None
     if not MIN_STRENGTH <= options.strength <= MAX_STRENGTH:
-        return "strength", f"Strength must be between {MIN_STRENGTH:g} and {MAX_STRENGTH:g}; got {options.strength:g}."
+        return "strength", t(
+            "Strength must be between {low} and {high}; got {got}.",
+            low=f"{MIN_STRENGTH:g}",
+            high=f"{MAX_STRENGTH:g}",
+            got=f"{options.strength:g}",
+        )
     if remix_steps(options.steps, options.strength) < 1:
         needed = math.ceil(1 / options.strength)
-        return "steps", f"At strength {options.strength:g} a remix needs at least {needed} steps; got {options.steps}."
+        return "steps", t(
+            "At strength {strength} a remix needs at least {needed} steps; got {got}.",
+            strength=f"{options.strength:g}",
+            needed=needed,
+            got=options.steps,
+        )
     if options.variation_seed is not None:
         # diffusers' img2img draws its noise itself: there is no start noise to mix.
-        return "variation_seed", "Variations of a remix are not available; use Re-roll for a new seed."
+        return "variation_seed", t("Variations of a remix are not available; use Re-roll for a new seed.")
     return None
 
 

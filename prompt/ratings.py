@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import enum
 
+from core.errors import PromptError
+from core.text import t
+
 
 class Rating(enum.IntEnum):
     """Danbooru ratings; the integer order is the severity order, so ``max``/``<`` work."""
@@ -27,7 +30,9 @@ class Rating(enum.IntEnum):
             return cls[value.strip().upper()]
         except KeyError:
             allowed = ", ".join(r.label for r in cls)
-            raise ValueError(f"unknown rating {value!r}; allowed: {allowed}") from None
+            raise PromptError(
+                t("unknown rating {value}; allowed: {allowed}", value=repr(value), allowed=allowed)
+            ) from None
 
 
 _PROMPT_TAGS: dict[Rating, tuple[str, ...]] = {

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import InvalidOption, PromptError
+from core.text import Message
 from prompt.assembly import AssembledPrompt, assemble_prompt
 from prompt.options import (
     DEFAULT_STRENGTH,
@@ -139,6 +140,12 @@ def _rated_negative(negative: str, rules: RatingRules) -> str:
     return ", ".join(p for p in (negative, *missing) if p)
 
 
+def _text_of(exc: ValueError) -> Message:
+    """The member's message of a prompt or rating error (translatable when it was written so)."""
+    text: Message = getattr(exc, "text", None) or str(exc)
+    return text
+
+
 def _check_tokens(limits: PromptLimits, prompt: str, negative: str) -> None:
     """The token limit, on the final text the encoder will see (presets and rating tags
     included): a prompt that could never run is refused here, before it is charged or queued."""
@@ -147,7 +154,7 @@ def _check_tokens(limits: PromptLimits, prompt: str, negative: str) -> None:
     try:
         limits.tokens.check_tokens(prompt, negative)
     except PromptError as exc:
-        raise InvalidOption("prompt", str(exc)) from None
+        raise InvalidOption("prompt", _text_of(exc)) from None
 
 
 def _choose_rating(options: ImagineOptions, rules: RatingRules) -> Rating:
@@ -156,7 +163,7 @@ def _choose_rating(options: ImagineOptions, rules: RatingRules) -> Rating:
         requested = Rating.parse(options.rating) if options.rating is not None else None
         return rules.choose(requested)
     except ValueError as exc:  # an unknown label, or moderation's RatingRefused
-        raise InvalidOption("rating", str(exc)) from None
+        raise InvalidOption("rating", _text_of(exc)) from None
 
 
 def _assemble(
@@ -184,7 +191,7 @@ def _assemble(
             max_chars=max(limits.max_prompt_chars, limits.max_negative_chars),
         )
     except PromptError as exc:
-        raise InvalidOption("prompt", str(exc)) from None
+        raise InvalidOption("prompt", _text_of(exc)) from None
 
 
 def build_request(

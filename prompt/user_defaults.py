@@ -8,6 +8,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from core.errors import InvalidOption
+from core.text import Lines, lines, t
 from prompt.options import ImagineOptions
 from prompt.presets import QUALITY_PRESETS, RESOLUTIONS_BY_KEY, STYLE_PRESETS
 
@@ -24,24 +25,29 @@ class UserDefaults:
 
     def check(self) -> None:
         if self.aspect is not None and self.aspect not in RESOLUTIONS_BY_KEY:
-            raise InvalidOption("aspect", f"Unknown aspect `{self.aspect}`.")
+            raise InvalidOption("aspect", t("Unknown aspect `{aspect}`.", aspect=self.aspect))
         if self.quality is not None and self.quality not in QUALITY_PRESETS:
-            raise InvalidOption("quality", "Unknown quality preset.")
+            raise InvalidOption("quality", t("Unknown quality preset."))
         if self.style is not None and self.style not in STYLE_PRESETS:
-            raise InvalidOption("style", "Unknown style preset.")
+            raise InvalidOption("style", t("Unknown style preset."))
         if len(self.negative) > MAX_EXTRA_NEGATIVE:
             limit, got = MAX_EXTRA_NEGATIVE, len(self.negative)
-            raise InvalidOption("negative", f"Extra negative tags are limited to {limit} characters; got {got}.")
+            raise InvalidOption(
+                "negative", t("Extra negative tags are limited to {limit} characters; got {got}.", limit=limit, got=got)
+            )
 
     def describe(self) -> str:
-        return "\n".join(
-            [
-                f"**Aspect:** {self.aspect or 'bot default'}",
-                f"**Quality preset:** {self.quality or 'bot default'}",
-                f"**Style preset:** {self.style or 'bot default'}",
-                f"**Extra negative tags:** {self.negative or '(none)'}",
-                f"**Private results:** {'yes (only you see them)' if self.private else 'no'}",
-            ]
+        return str(self.describe_text())
+
+    def describe_text(self) -> Lines:
+        """The member's defaults, one per line (preset names and tags as they are)."""
+        default = t("bot default")
+        return lines(
+            t("**Aspect:** {value}", value=self.aspect or default),
+            t("**Quality preset:** {value}", value=self.quality or default),
+            t("**Style preset:** {value}", value=self.style or default),
+            t("**Extra negative tags:** {value}", value=self.negative or t("(none)")),
+            t("**Private results:** {value}", value=t("yes (only you see them)") if self.private else t("no")),
         )
 
 

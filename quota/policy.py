@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from core.config import QuotaConfig
+from core.text import Text, t
 
 UNLIMITED = 0
 
@@ -80,34 +81,69 @@ class Usage:
 
 
 def decide(limits: Limits, usage: Usage, images: int, now: datetime, resets_at: datetime) -> str | None:
+    """``decide_text`` in English."""
+    reason = decide_text(limits, usage, images, now, resets_at)
+    return None if reason is None else str(reason)
+
+
+def decide_text(limits: Limits, usage: Usage, images: int, now: datetime, resets_at: datetime) -> Text | None:
     """The reason this request is refused, or None to accept it. Checked from the most
     permanent reason to the most fleeting, so the member learns what actually stops them."""
     if limits.blocked is not None:
-        why = f" Reason: {limits.blocked}" if limits.blocked else ""
-        return f"You have been blocked from generating images in this server by its admins.{why}"
+        if limits.blocked:
+            return t(
+                "You have been blocked from generating images in this server by its admins. Reason: {reason}",
+                reason=limits.blocked,
+            )
+        return t("You have been blocked from generating images in this server by its admins.")
     stamp = f"<t:{int(resets_at.timestamp())}:R>"
     if limits.daily != UNLIMITED and usage.used_today + images > limits.daily:
         left = max(limits.daily - usage.used_today, 0)
         if left == 0:
-            return f"You have used all {limits.daily} of your images for today. Your quota resets {stamp}."
-        return (
-            f"This request needs {images} images but you have {left} of {limits.daily} left today. "
-            f"Your quota resets {stamp}."
+            return t(
+                "You have used all {daily} of your images for today. Your quota resets {when}.",
+                daily=limits.daily,
+                when=stamp,
+            )
+        return t(
+            "This request needs {images} images but you have {left} of {daily} left today. Your quota resets {when}.",
+            images=images,
+            left=left,
+            daily=limits.daily,
+            when=stamp,
         )
     if limits.guild_budget != UNLIMITED and usage.guild_used_today + images > limits.guild_budget:
-        return f"This server has used its {limits.guild_budget} images for today. The budget resets {stamp}."
-    if limits.max_active != UNLIMITED and usage.active >= limits.max_active:
-        return (
-            f"You already have {usage.active} job{'s' if usage.active != 1 else ''} queued or running "
-            f"(at most {limits.max_active} at once). Wait for one to finish, or cancel one with /cancel."
+        return t(
+            "This server has used its {budget} images for today. The budget resets {when}.",
+            budget=limits.guild_budget,
+            when=stamp,
         )
+    if limits.max_active != UNLIMITED and usage.active >= limits.max_active:
+        return _active_refusal(usage.active, limits.max_active)
     if limits.cooldown_s > 0 and usage.last_request_at is not None:
         wait = limits.cooldown_s - (now - usage.last_request_at).total_seconds()
         if wait > 0:
             seconds = max(math.ceil(wait), 1)
-            unit = "second" if seconds == 1 else "seconds"
-            return f"Please wait {seconds} more {unit} before your next request (cooldown)."
+            if seconds == 1:
+                return t("Please wait {seconds} more second before your next request (cooldown).", seconds=seconds)
+            return t("Please wait {seconds} more seconds before your next request (cooldown).", seconds=seconds)
     return None
+
+
+def _active_refusal(active: int, most: int) -> Text:
+    if active == 1:
+        return t(
+            "You already have {active} job queued or running (at most {most} at once). "
+            "Wait for one to finish, or cancel one with /cancel.",
+            active=active,
+            most=most,
+        )
+    return t(
+        "You already have {active} jobs queued or running (at most {most} at once). "
+        "Wait for one to finish, or cancel one with /cancel.",
+        active=active,
+        most=most,
+    )
 
 
 @dataclass(frozen=True, slots=True)

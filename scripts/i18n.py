@@ -1,8 +1,10 @@
 """Manage the translation catalogs with Babel (see core/i18n.py).
 
-python scripts/i18n.py extract   write core/locales/messages.pot from the registered commands
+python scripts/i18n.py extract   write core/locales/messages.pot from the registered commands and
+                                 every t("...") message in the source (Babel's Python extractor)
 python scripts/i18n.py update    merge the template into every catalog (pybabel update)
-python scripts/i18n.py check     exit 1 listing what is missing or broken in a catalog
+python scripts/i18n.py check     exit 1 listing what is missing or broken in a catalog, or a stale
+                                 template
 """
 
 from __future__ import annotations
@@ -16,18 +18,25 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from babel.messages.catalog import Catalog  # noqa: E402
-from babel.messages.pofile import write_po  # noqa: E402
+from babel.messages.pofile import read_po, write_po  # noqa: E402
 
 from core.client import command_texts  # noqa: E402
-from core.i18n import DOMAIN, LOCALES_DIR, problems, read_catalogs  # noqa: E402
+from core.i18n import DOMAIN, LOCALES_DIR, Key, message_texts, problems, read_catalogs  # noqa: E402
 
 TEMPLATE = LOCALES_DIR / f"{DOMAIN}.pot"
+
+
+def wanted() -> list[Key]:
+    """Every text a catalog must translate: the commands', then the messages'."""
+    return [*asyncio.run(command_texts()), *message_texts()]
 
 
 def extract() -> None:
     template = Catalog(project="animagine-bot", charset="utf-8")
     for context, text in asyncio.run(command_texts()):
         template.add(text, context=context)
+    for (context, text), locations in message_texts().items():
+        template.add(text, context=context, locations=locations)
     with TEMPLATE.open("wb") as handle:
         write_po(handle, template, omit_header=False, sort_output=False)
     print(f"wrote {TEMPLATE.relative_to(ROOT)} ({len(template)} messages)")
@@ -41,10 +50,15 @@ def update() -> None:
 
 
 def check() -> int:
-    wanted = asyncio.run(command_texts())
+    texts = wanted()
     failed = 0
+    with TEMPLATE.open("rb") as handle:
+        listed = {(m.context or "", str(m.id)) for m in read_po(handle) if m.id}
+    if listed != set(texts):
+        print(f"{TEMPLATE.relative_to(ROOT)} is stale: run extract, then update")
+        failed += 1
     for language, catalog in read_catalogs().items():
-        for problem in problems(catalog, wanted):
+        for problem in problems(catalog, texts):
             print(f"{language}: {problem}")
             failed += 1
     return 1 if failed else 0
