@@ -8,9 +8,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from core.i18n import render
 from core.places import anywhere
 from core.quota_text import status_text
 from core.requester import Requester
+from core.text import lines, t
 from prompt.options import MAX_COUNT
 from prompt.presets import QUALITY_PRESETS, STYLE_PRESETS
 from prompt.ratings import Rating
@@ -25,29 +27,43 @@ EXAMPLES = (
 )
 
 
-def help_text(*, max_rating: Rating, default_rating: Rating, quota: str, max_prompt_chars: int) -> str:
+def help_text(
+    *, max_rating: Rating, default_rating: Rating, quota: str, max_prompt_chars: int, locale: object = "en-US"
+) -> str:
+    """The help in the member's language; tags, presets, examples and `options` stay as they are typed."""
     ratings = ", ".join(f"`{r.label}`" for r in Rating if r <= max_rating)
-    return "\n".join(
-        [
-            "## Making images",
+    text = lines(
+        t("## Making images"),
+        t(
             "Write **Danbooru tags**, comma separated, most important first: who (`1girl`, `2boys`), "
             "then character and series (`hatsune miku, vocaloid`), then the rest (`long hair, smile, outdoors`). "
             "`(tag:1.3)` or `(tag)` weighs a tag more, `[tag]` less; `BREAK` starts a new chunk. "
-            "The prompt box autocompletes tags. Tags to avoid go in `negative`.",
-            f"**Quality presets:** {', '.join(QUALITY_PRESETS)} (tags added for you). "
-            f"**Style presets:** {', '.join(STYLE_PRESETS)}.",
-            f"Up to {MAX_COUNT} images per request with `count` (consecutive seeds); the same `seed` "
+            "The prompt box autocompletes tags. Tags to avoid go in `negative`."
+        ),
+        t(
+            "**Quality presets:** {quality} (tags added for you). **Style presets:** {style}.",
+            quality=", ".join(QUALITY_PRESETS),
+            style=", ".join(STYLE_PRESETS),
+        ),
+        t(
+            "Up to {count} images per request with `count` (consecutive seeds); the same `seed` "
             "gives the same image. Buttons under each result: 🔁 re-roll, 🎲 variation, ⬆️ upscale ×1.5, "
             "📋 parameters, 🗑️ delete. `/settings` keeps your defaults; `/cancel` stops a job.",
-            "## Here",
-            f"**Ratings allowed in this channel:** {ratings} (default `{default_rating.label}`). "
+            count=MAX_COUNT,
+        ),
+        t("## Here"),
+        t(
+            "**Ratings allowed in this channel:** {ratings} (default `{default}`). "
             "Explicit tags are refused below `questionable`; minors with sexual content are refused everywhere.",
-            f"**Your quota:** {quota}",
-            f"**Longest prompt:** {max_prompt_chars} characters.",
-            "## Examples",
-            *EXAMPLES,
-        ]
+            ratings=ratings,
+            default=default_rating.label,
+        ),
+        t("**Your quota:** {quota}", quota=quota),
+        t("**Longest prompt:** {chars} characters.", chars=max_prompt_chars),
+        t("## Examples"),
+        *EXAMPLES,
     )
+    return render(text, locale)
 
 
 class HelpCog(commands.Cog):
@@ -63,12 +79,13 @@ class HelpCog(commands.Cog):
         ask = requester.quota_ask()
         status = await context.quotas.status(ask)
         # The status's lines joined: it is one line of the help text.
-        quota = status_text(status, in_guild=ask.guild_id is not None).replace("\n", " ")
+        quota = status_text(status, in_guild=ask.guild_id is not None, locale=interaction.locale).replace("\n", " ")
         text = help_text(
             max_rating=rules.max_rating,
             default_rating=rules.default_rating,
             quota=quota,
             max_prompt_chars=context.config.generation.max_prompt_chars,
+            locale=interaction.locale,
         )
         await interaction.response.send_message(text[:2000], ephemeral=True)
 

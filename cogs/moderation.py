@@ -10,8 +10,10 @@ from discord import app_commands
 
 from core import moderation_text
 from core.errors import NotAModerator
+from core.i18n import render
 from core.places import server_only
 from core.requester import Requester
+from core.text import t
 from moderation.admin import Actor, ModerationAdmin
 from moderation.policy import OverLimitAction
 from prompt.ratings import Rating
@@ -34,11 +36,12 @@ def _require(interaction: discord.Interaction, scope: str) -> Actor:
     """Server-wide changes need Manage Server; channel changes need Manage Channels."""
     requester = Requester.of(interaction)
     if requester.guild_id is None:
-        raise NotAModerator("Moderator commands work in a server, not in DMs.")
+        raise NotAModerator(t("Moderator commands work in a server, not in DMs."))
     allowed = requester.manage_guild if scope == "server" else (requester.manage_channels or requester.manage_guild)
     if not allowed:
-        needed = "Manage Server" if scope == "server" else "Manage Channels"
-        raise NotAModerator(f"You need the {needed} permission to use this command.")
+        if scope == "server":
+            raise NotAModerator(t("You need the Manage Server permission to use this command."))
+        raise NotAModerator(t("You need the Manage Channels permission to use this command."))
     return requester.actor
 
 
@@ -66,7 +69,7 @@ class ModGroup(app_commands.Group, name="mod", description="Moderator settings f
     async def show(self, interaction: discord.Interaction) -> None:
         actor = _require(interaction, "channel")
         overview = await self.admin.overview(actor.guild_id, _channel_scope(interaction, "channel") or 0)
-        text = moderation_text.overview_text(overview)
+        text = moderation_text.overview_text(overview, interaction.locale)
         await interaction.response.send_message(text, ephemeral=True)
 
     @app_commands.command(name="rating", description="Set the maximum and default rating")
@@ -95,14 +98,18 @@ class ModGroup(app_commands.Group, name="mod", description="Moderator settings f
             default=Rating.parse(default.value) if default else None,
             over_limit=OverLimitAction(over_limit.value) if over_limit else None,
         )
-        await interaction.response.send_message(moderation_text.rating_change_text(change), ephemeral=True)
+        await interaction.response.send_message(
+            moderation_text.rating_change_text(change, interaction.locale), ephemeral=True
+        )
 
     @app_commands.command(name="reset", description="Clear the rating rules of this channel or the server")
     @app_commands.choices(scope=SCOPE_CHOICES)
     async def reset(self, interaction: discord.Interaction, scope: app_commands.Choice[str]) -> None:
         actor = _require(interaction, scope.value)
         reset = await self.admin.reset(actor, _channel_scope(interaction, scope.value))
-        await interaction.response.send_message(moderation_text.rating_reset_text(reset), ephemeral=True)
+        await interaction.response.send_message(
+            moderation_text.rating_reset_text(reset, interaction.locale), ephemeral=True
+        )
 
     @app_commands.command(name="block", description="Block a tag (aliases included)")
     @app_commands.choices(scope=SCOPE_CHOICES)
@@ -111,7 +118,9 @@ class ModGroup(app_commands.Group, name="mod", description="Moderator settings f
     ) -> None:
         actor = _require(interaction, scope.value)
         change = await self.admin.block(actor, _channel_scope(interaction, scope.value), tag, add=True)
-        await interaction.response.send_message(moderation_text.blocklist_change_text(change), ephemeral=True)
+        await interaction.response.send_message(
+            moderation_text.blocklist_change_text(change, interaction.locale), ephemeral=True
+        )
 
     @app_commands.command(name="unblock", description="Remove a tag from the blocklist")
     @app_commands.choices(scope=SCOPE_CHOICES)
@@ -120,20 +129,26 @@ class ModGroup(app_commands.Group, name="mod", description="Moderator settings f
     ) -> None:
         actor = _require(interaction, scope.value)
         change = await self.admin.block(actor, _channel_scope(interaction, scope.value), tag, add=False)
-        await interaction.response.send_message(moderation_text.blocklist_change_text(change), ephemeral=True)
+        await interaction.response.send_message(
+            moderation_text.blocklist_change_text(change, interaction.locale), ephemeral=True
+        )
 
     @app_commands.command(name="modlog", description="Post blocked attempts to a channel (leave empty to turn off)")
     async def modlog(self, interaction: discord.Interaction, channel: discord.TextChannel | None = None) -> None:
         actor = _require(interaction, "server")
         change = await self.admin.set_modlog(actor, channel.id if channel else None)
-        await interaction.response.send_message(moderation_text.modlog_change_text(change), ephemeral=True)
+        await interaction.response.send_message(
+            moderation_text.modlog_change_text(change, interaction.locale), ephemeral=True
+        )
 
     @app_commands.command(name="audit", description="Recent audit log entries of this server")
     async def audit(self, interaction: discord.Interaction, count: app_commands.Range[int, 1, 25] = 10) -> None:
         actor = _require(interaction, "server")
         entries = await self.admin.recent(actor.guild_id, count)
         if not entries:
-            await interaction.response.send_message("The audit log is empty.", ephemeral=True)
+            await interaction.response.send_message(
+                render(t("The audit log is empty."), interaction.locale), ephemeral=True
+            )
             return
         lines = []
         for e in entries:

@@ -13,6 +13,7 @@ from core import quota_text
 from core.errors import NotAnAdmin
 from core.places import anywhere, server_only
 from core.requester import Requester
+from core.text import t
 from moderation.admin import Actor
 from quota.policy import LimitKind
 
@@ -26,9 +27,9 @@ Daily = app_commands.Range[int, 0, MAX_DAILY]
 def _require_admin(interaction: discord.Interaction) -> Actor:
     requester = Requester.of(interaction)
     if requester.guild_id is None:
-        raise NotAnAdmin("Quota settings are per server; use this command in a server.")
+        raise NotAnAdmin(t("Quota settings are per server; use this command in a server."))
     if not requester.manage_guild:
-        raise NotAnAdmin("You need the Manage Server permission to change quotas.")
+        raise NotAnAdmin(t("You need the Manage Server permission to change quotas."))
     return requester.actor
 
 
@@ -41,7 +42,7 @@ class QuotaCog(commands.Cog):
     async def quota(self, interaction: discord.Interaction) -> None:
         ask = Requester.of(interaction).quota_ask()
         status = await self.bot.context.quotas.status(ask)
-        text = quota_text.status_text(status, in_guild=ask.guild_id is not None)
+        text = quota_text.status_text(status, in_guild=ask.guild_id is not None, locale=interaction.locale)
         await interaction.response.send_message(text, ephemeral=True)
 
 
@@ -59,7 +60,7 @@ class QuotasGroup(app_commands.Group, name="quotas", description="Admin: image q
     async def show(self, interaction: discord.Interaction) -> None:
         actor = _require_admin(interaction)
         overview = await self.bot.context.quotas.overview(actor.guild_id)
-        await self._reply(interaction, quota_text.overview_text(overview))
+        await self._reply(interaction, quota_text.overview_text(overview, interaction.locale))
 
     @app_commands.command(name="server", description="Daily images per member and the server budget (omit to reset)")
     @app_commands.describe(
@@ -76,27 +77,27 @@ class QuotasGroup(app_commands.Group, name="quotas", description="Admin: image q
             changes.append(await admin.set_limit(actor, LimitKind.SERVER, 0, daily))
         if budget is not None or both:
             changes.append(await admin.set_limit(actor, LimitKind.BUDGET, 0, budget))
-        await self._reply(interaction, "\n".join(quota_text.limit_change_text(c) for c in changes))
+        await self._reply(interaction, "\n".join(quota_text.limit_change_text(c, interaction.locale) for c in changes))
 
     @app_commands.command(name="role", description="Daily images for members with a role (omit daily to remove)")
     @app_commands.describe(daily="Images per day (0 = unlimited); the most generous of a member's roles applies")
     async def role(self, interaction: discord.Interaction, role: discord.Role, daily: Daily | None = None) -> None:
         actor = _require_admin(interaction)
         change = await self.bot.context.quotas.set_limit(actor, LimitKind.ROLE, role.id, daily)
-        await self._reply(interaction, quota_text.limit_change_text(change))
+        await self._reply(interaction, quota_text.limit_change_text(change, interaction.locale))
 
     @app_commands.command(name="user", description="Daily images for one member (omit daily to remove)")
     @app_commands.describe(daily="Images per day (0 = unlimited); wins over roles and the server value")
     async def user(self, interaction: discord.Interaction, member: discord.Member, daily: Daily | None = None) -> None:
         actor = _require_admin(interaction)
         change = await self.bot.context.quotas.set_limit(actor, LimitKind.USER, member.id, daily)
-        await self._reply(interaction, quota_text.limit_change_text(change))
+        await self._reply(interaction, quota_text.limit_change_text(change, interaction.locale))
 
     @app_commands.command(name="reset", description="Give a member today's images back and clear their cooldown")
     async def reset(self, interaction: discord.Interaction, member: discord.Member) -> None:
         actor = _require_admin(interaction)
         reset = await self.bot.context.quotas.reset_user(actor, member.id)
-        await self._reply(interaction, quota_text.user_reset_text(reset))
+        await self._reply(interaction, quota_text.user_reset_text(reset, interaction.locale))
 
     @app_commands.command(name="block", description="Stop a member from generating images in this server")
     async def block(
@@ -104,13 +105,13 @@ class QuotasGroup(app_commands.Group, name="quotas", description="Admin: image q
     ) -> None:
         actor = _require_admin(interaction)
         change = await self.bot.context.quotas.block(actor, member.id, reason)
-        await self._reply(interaction, quota_text.block_change_text(change))
+        await self._reply(interaction, quota_text.block_change_text(change, interaction.locale))
 
     @app_commands.command(name="unblock", description="Let a blocked member generate images again")
     async def unblock(self, interaction: discord.Interaction, member: discord.Member) -> None:
         actor = _require_admin(interaction)
         change = await self.bot.context.quotas.unblock(actor, member.id)
-        await self._reply(interaction, quota_text.block_change_text(change))
+        await self._reply(interaction, quota_text.block_change_text(change, interaction.locale))
 
 
 async def setup(bot: ImagineBot) -> None:

@@ -9,7 +9,9 @@ import discord
 from discord import app_commands
 
 from cogs.imagine import ASPECT_CHOICES, QUALITY_CHOICES, STYLE_CHOICES
+from core.i18n import render
 from core.places import anywhere
+from core.text import lines, t
 
 if TYPE_CHECKING:
     from core.client import ImagineBot
@@ -26,7 +28,7 @@ class SettingsGroup(app_commands.Group, name="settings", description="Your defau
     @app_commands.command(name="show", description="Show your /imagine defaults")
     async def show(self, interaction: discord.Interaction) -> None:
         defaults = await self.bot.context.settings.get(interaction.user.id)
-        await interaction.response.send_message(defaults.describe(), ephemeral=True)
+        await interaction.response.send_message(render(defaults.describe_text(), interaction.locale), ephemeral=True)
 
     @app_commands.command(name="set", description="Change your /imagine defaults (options in /imagine still win)")
     @app_commands.describe(
@@ -61,12 +63,14 @@ class SettingsGroup(app_commands.Group, name="settings", description="Your defau
             changes["private"] = private
         updated = dataclasses.replace(defaults, **changes)  # type: ignore[arg-type]
         await store.put(interaction.user.id, updated)
-        await interaction.response.send_message("✅ Saved.\n" + updated.describe(), ephemeral=True)
+        text = lines(t("✅ Saved."), updated.describe_text())
+        await interaction.response.send_message(render(text, interaction.locale), ephemeral=True)
 
     @app_commands.command(name="reset", description="Forget your /imagine defaults")
     async def reset(self, interaction: discord.Interaction) -> None:
         await self.bot.context.settings.reset(interaction.user.id)
-        await interaction.response.send_message("✅ Your defaults are back to the bot's.", ephemeral=True)
+        text = render(t("✅ Your defaults are back to the bot's."), interaction.locale)
+        await interaction.response.send_message(text, ephemeral=True)
 
 
 async def setup(bot: ImagineBot) -> None:

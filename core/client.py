@@ -147,10 +147,13 @@ class ImagineBot(commands.AutoShardedBot):
             log.info("synced %d global commands (Discord may take up to an hour to show changes)", len(synced))
 
     async def post_modlog(self, channel_id: int, attempt: BlockedAttempt) -> None:
-        """The gate's ModlogPoster: a refused request, posted without pinging anyone."""
+        """The gate's ModlogPoster: a refused request, posted without pinging anyone, in the server's language."""
         channel = self.get_channel(channel_id) or await self.fetch_channel(channel_id)
         if isinstance(channel, discord.abc.Messageable):
-            await channel.send(blocked_attempt_text(attempt), allowed_mentions=discord.AllowedMentions.none())
+            # Moderators read it in the server's language (Community servers set it; English otherwise).
+            guild = getattr(channel, "guild", None)
+            locale = guild.preferred_locale if guild is not None else "en-US"
+            await channel.send(blocked_attempt_text(attempt, locale), allowed_mentions=discord.AllowedMentions.none())
 
     async def on_ready(self) -> None:
         log.info("connected as %s (%s) to %d guilds", self.user, getattr(self.user, "id", "?"), len(self.guilds))

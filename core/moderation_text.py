@@ -6,86 +6,118 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from core.i18n import render
+from core.text import Message, lines, t
 from moderation.admin import (
     BlocklistChange,
     ModerationOverview,
     ModlogChange,
     RatingChange,
     RatingReset,
-    settings_summary,
+    settings_summary_text,
 )
 from moderation.gate import BlockedAttempt
 
-NOTHING_TO_CHANGE = "Nothing to change: give a maximum, a default or an over-limit action."
-NOT_A_TAG = "Give a tag, e.g. `spider` or `long_hair`."
-ABOVE_SENSITIVE_NOTE = "Note: above `sensitive` only applies in age-restricted channels; Discord's rule wins elsewhere."
-DISCORDS_RULE = "Discord's rule always applies: nothing above `sensitive` outside age-restricted channels."
+NOTHING_TO_CHANGE_TEXT = t("Nothing to change: give a maximum, a default or an over-limit action.")
+NOT_A_TAG_TEXT = t("Give a tag, e.g. `spider` or `long_hair`.")
+ABOVE_SENSITIVE_NOTE_TEXT = t(
+    "Note: above `sensitive` only applies in age-restricted channels; Discord's rule wins elsewhere."
+)
+DISCORDS_RULE_TEXT = t("Discord's rule always applies: nothing above `sensitive` outside age-restricted channels.")
+NOTHING_TO_CHANGE = str(NOTHING_TO_CHANGE_TEXT)
+NOT_A_TAG = str(NOT_A_TAG_TEXT)
+ABOVE_SENSITIVE_NOTE = str(ABOVE_SENSITIVE_NOTE_TEXT)
+DISCORDS_RULE = str(DISCORDS_RULE_TEXT)
 MODLOG_PROMPT_CHARS = 1500  # with the reason, the post stays within Discord's 2000 characters
 
-
-def _rules_scope(channel_id: int | None) -> str:
-    return "server" if channel_id is None else f"<#{channel_id}>"
-
-
-def _tags(tags: Iterable[str]) -> str:
-    return ", ".join(f"`{t}`" for t in tags) or "none"
+# Each function takes the reader's Discord locale: the moderator's own (``interaction.locale``)
+# for a command's answer, the server's (``guild_locale``) for a mod-log post. English by default.
 
 
-def rating_change_text(change: RatingChange | None) -> str:
+def _rules_scope(channel_id: int | None) -> Message:
+    return t("server") if channel_id is None else f"<#{channel_id}>"
+
+
+def _tags(tags: Iterable[str]) -> Message:
+    return ", ".join(f"`{tag}`" for tag in tags) or t("none")
+
+
+def rating_change_text(change: RatingChange | None, locale: object = "en-US") -> str:
     """`/mod rating`; None: the moderator gave no value to set."""
     if change is None:
-        return NOTHING_TO_CHANGE
-    note = f"\n{ABOVE_SENSITIVE_NOTE}" if change.note_above_sensitive else ""
-    return (
-        f"Rating rules of {_rules_scope(change.channel_id)}: "
-        f"{settings_summary(change.before)} → {settings_summary(change.after)}.{note}"
+        return render(NOTHING_TO_CHANGE_TEXT, locale)
+    text: Message = t(
+        "Rating rules of {scope}: {before} → {after}.",
+        scope=_rules_scope(change.channel_id),
+        before=settings_summary_text(change.before),
+        after=settings_summary_text(change.after),
     )
+    if change.note_above_sensitive:
+        text = lines(text, ABOVE_SENSITIVE_NOTE_TEXT)
+    return render(text, locale)
 
 
-def rating_reset_text(reset: RatingReset) -> str:
-    follows = "Discord's rule and the defaults" if reset.channel_id is None else "the server's rules"
-    return (
-        f"Rating rules of {_rules_scope(reset.channel_id)} cleared ({settings_summary(reset.before)}); "
-        f"it now follows {follows}."
-    )
+def rating_reset_text(reset: RatingReset, locale: object = "en-US") -> str:
+    scope, before = _rules_scope(reset.channel_id), settings_summary_text(reset.before)
+    if reset.channel_id is None:
+        text = t(
+            "Rating rules of {scope} cleared ({before}); it now follows Discord's rule and the defaults.",
+            scope=scope,
+            before=before,
+        )
+    else:
+        text = t(
+            "Rating rules of {scope} cleared ({before}); it now follows the server's rules.", scope=scope, before=before
+        )
+    return render(text, locale)
 
 
-def modlog_change_text(change: ModlogChange) -> str:
+def modlog_change_text(change: ModlogChange, locale: object = "en-US") -> str:
     if change.channel_id:
-        return f"Blocked attempts will be posted in <#{change.channel_id}>."
-    return "Mod-log posting is off."
+        return render(t("Blocked attempts will be posted in {channel}.", channel=f"<#{change.channel_id}>"), locale)
+    return render(t("Mod-log posting is off."), locale)
 
 
-def blocklist_change_text(change: BlocklistChange | None) -> str:
+def blocklist_change_text(change: BlocklistChange | None, locale: object = "en-US") -> str:
     """`/mod block` and `/mod unblock`; None: what was entered is no tag."""
     if change is None:
-        return NOT_A_TAG
+        return render(NOT_A_TAG_TEXT, locale)
     tag = f"`{change.canonical}`"
-    scope = "this server" if change.channel_id is None else f"<#{change.channel_id}>"
+    scope: Message = t("this server") if change.channel_id is None else f"<#{change.channel_id}>"
     if change.add:
-        return f"{tag} is now blocked in {scope}." if change.changed else f"{tag} was already blocked."
-    return f"{tag} is no longer blocked in {scope}." if change.changed else f"{tag} was not blocked there."
+        if change.changed:
+            return render(t("{tag} is now blocked in {scope}.", tag=tag, scope=scope), locale)
+        return render(t("{tag} was already blocked.", tag=tag), locale)
+    if change.changed:
+        return render(t("{tag} is no longer blocked in {scope}.", tag=tag, scope=scope), locale)
+    return render(t("{tag} was not blocked there.", tag=tag), locale)
 
 
-def overview_text(overview: ModerationOverview) -> str:
+def overview_text(overview: ModerationOverview, locale: object = "en-US") -> str:
     """`/mod show`: the server's and this channel's rules, mod-log and blocklists."""
-    modlog = f"<#{overview.modlog_channel_id}>" if overview.modlog_channel_id else "off"
-    lines = [
-        f"**Server:** {settings_summary(overview.server)}",
-        f"**<#{overview.channel_id}>:** {settings_summary(overview.channel)}",
-        f"**Mod-log:** {modlog}",
-        f"**Blocked (server):** {_tags(overview.blocked_server)}",
-        f"**Blocked (this channel):** {_tags(overview.blocked_channel)}",
-        DISCORDS_RULE,
-    ]
-    return "\n".join(lines)
-
-
-def blocked_attempt_text(attempt: BlockedAttempt) -> str:
-    """The mod-log post; backticks in the prompt are swapped for a look-alike so they cannot
-    end the code span early."""
-    prompt = attempt.prompt[:MODLOG_PROMPT_CHARS].replace("`", "ˋ")
-    return (
-        f"🚫 Blocked `/imagine` by <@{attempt.user_id}> in <#{attempt.channel_id}>: {attempt.reason}\n"
-        f"Prompt: `{prompt}`"
+    modlog: Message = f"<#{overview.modlog_channel_id}>" if overview.modlog_channel_id else t("off")
+    text = lines(
+        t("**Server:** {rules}", rules=settings_summary_text(overview.server)),
+        t("**{channel}:** {rules}", channel=f"<#{overview.channel_id}>", rules=settings_summary_text(overview.channel)),
+        t("**Mod-log:** {channel}", channel=modlog),
+        t("**Blocked (server):** {tags}", tags=_tags(overview.blocked_server)),
+        t("**Blocked (this channel):** {tags}", tags=_tags(overview.blocked_channel)),
+        DISCORDS_RULE_TEXT,
     )
+    return render(text, locale)
+
+
+def blocked_attempt_text(attempt: BlockedAttempt, locale: object = "en-US") -> str:
+    """The mod-log post, in the server's language; backticks in the prompt are swapped for a
+    look-alike so they cannot end the code span early."""
+    prompt = attempt.prompt[:MODLOG_PROMPT_CHARS].replace("`", "ˋ")
+    text = lines(
+        t(
+            "🚫 Blocked `/imagine` by {member} in {channel}: {reason}",
+            member=f"<@{attempt.user_id}>",
+            channel=f"<#{attempt.channel_id}>",
+            reason=attempt.text or attempt.reason,
+        ),
+        t("Prompt: `{prompt}`", prompt=prompt),
+    )
+    return render(text, locale)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from core.errors import JobRequeued, NotAccepting, QueueFull
+from core.text import t
 from jobs.model import ActiveJob, QueueSlot
 
 NORMAL, PRIORITY = 0, 1
@@ -55,15 +56,24 @@ class FairScheduler:
     def __len__(self) -> int:
         return len(self._keys)
 
+    def lengths(self) -> dict[int, int]:
+        """Jobs in line per priority (every tier in use; NORMAL always there)."""
+        counts = {NORMAL: 0}
+        for key in self._keys:
+            counts[-key.tier] = counts.get(-key.tier, 0) + 1
+        return counts
+
     def close(self) -> None:
         """Refuse new jobs from now on (the bot is stopping)."""
         self._accepting = False
 
     def ensure_room(self, extra: int = 1) -> None:
         if not self._accepting:
-            raise NotAccepting("The bot is restarting and not taking new requests; please try again in a minute.")
+            raise NotAccepting(t("The bot is restarting and not taking new requests; please try again in a minute."))
         if len(self._keys) + self._inflight_total + extra > self._max_size:
-            raise QueueFull(f"The queue is full ({self._max_size} images waiting). Please try again in a few minutes.")
+            raise QueueFull(
+                t("The queue is full ({size} images waiting). Please try again in a few minutes.", size=self._max_size)
+            )
 
     def claim(self, user_id: int, priority: int = NORMAL) -> QueueSlot:
         """The slot a new job of this member gets; claimed now so two quick requests get two rounds."""
@@ -219,6 +229,10 @@ class FairScheduler:
             else:
                 del self._last_round[member]
         return job
+
+    def queued(self) -> list[ActiveJob]:
+        """Every queued job, in the order they will run."""
+        return [self._jobs[key.job_id][1] for key in self._keys]
 
     def jobs_of(self, user_id: int) -> list[ActiveJob]:
         """A member's queued jobs, in the order they will run."""

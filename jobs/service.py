@@ -13,7 +13,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from core.errors import GenerationFailed, JobCancelled, JobRequeued, NotYourJob
+from core.text import Message, t
 from jobs.backend import Backend, Lane
+from jobs.context import tag_jobs
 from jobs.model import (
     ActiveJob,
     GenerationResult,
@@ -25,6 +27,7 @@ from jobs.model import (
     StopReason,
     UnfinishedJob,
 )
+from jobs.observer import JobObserver, Outcome
 from jobs.scheduler import NORMAL, FairScheduler
 from jobs.store import JobStore
 from prompt.request import GenerationRequest
@@ -63,10 +66,13 @@ class GenerationService:
         *,
         shutdown_grace_s: float = 60.0,
         before_batch: Callable[[], Awaitable[None]] | None = None,
+        observer: JobObserver | None = None,
     ) -> None:
         """``before_batch``: awaited before each batch is taken from the queue (the bot lets a
-        burst of answers go first: the pipeline's thread would compete with them)."""
+        burst of answers go first: the pipeline's thread would compete with them). ``observer``:
+        told what happens to each job (the bot's metrics)."""
         self._store = store
+        self._observer = observer
         self._before_batch = before_batch
         self._scheduler = scheduler
         self._backend = backend
@@ -146,18 +152,21 @@ class GenerationService:
 
     def _launch(self, lane: Lane, batch: Sequence[ActiveJob]) -> None:
         self._batches[lane] = tuple(batch)
+        if self._observer is not None:
+            self._observer.dispatched(batch)
         run = asyncio.create_task(self._run(lane, batch), name=f"batch-{batch[0].id}")
         self._runs.add(run)
         run.add_done_callback(self._runs.discard)
 
     async def _run(self, lane: Lane, batch: Sequence[ActiveJob]) -> None:
+        tag_jobs(batch)  # this task's log lines name the batch's jobs and members
         try:
             await lane.run(batch)
         except Exception:  # one batch's failure must not stop the others (or their bookkeeping)
             log.exception("job(s) %s: unexpected error", [j.id for j in batch])
             for one in batch:
                 if not one.result.done() and one in self._batches.get(lane, ()):
-                    await self.failed(one, "unexpected error (logged)", "Something went wrong while generating.")
+                    await self.failed(one, "unexpected error (logged)", t("Something went wrong while generating."))
         finally:
             self._batches.pop(lane, None)
             self._lane_freed.set()
@@ -181,6 +190,8 @@ class GenerationService:
         for job in jobs:
             await self._store.mark_running(job.id)
             job.mark_started()
+            if self._observer is not None:
+                self._observer.started(job)
 
     def progress(self, job: ActiveJob, progress: Progress) -> None:
         job.report(progress)
@@ -193,13 +204,14 @@ class GenerationService:
         if not job.result.done():
             job.result.set_result(result)
 
-    async def failed(self, job: ActiveJob, recorded: str, told: str) -> None:
+    async def failed(self, job: ActiveJob, recorded: str, told: Message) -> None:
         try:
             await self._store.mark_failed(job.id, recorded)
         except Exception:  # e.g. the database is down: the job is run again at the next start
             log.exception("job %s: could not record the failure", job.id)
         if not job.result.done():
             job.result.set_exception(GenerationFailed(told))
+            self._observe_end(job, Outcome.FAILED)
 
     async def stopped(self, job: ActiveJob) -> None:
         if job.stop_reason is StopReason.SHUTDOWN:
@@ -208,6 +220,15 @@ class GenerationService:
         await self._store.mark_cancelled(job.id)
         if not job.result.done():
             job.result.set_exception(JobCancelled())
+            self._observe_end(job, Outcome.CANCELLED)
+
+    def _observe_end(self, job: ActiveJob, outcome: Outcome, result: GenerationResult | None = None) -> None:
+        if self._observer is not None:
+            self._observer.finished(job, outcome, result)
+
+    def queue_lengths(self) -> dict[int, int]:
+        """Jobs waiting in line, per priority tier (NORMAL, PRIORITY), read by the metrics."""
+        return self._scheduler.lengths()
 
     async def returned(self, jobs: Sequence[ActiveJob]) -> None:
         for job in jobs:
@@ -308,7 +329,10 @@ class GenerationService:
             self._scheduler.release(request.user_id, slot)
             raise
         job = self._new_job(job_id, request, source_png)
+        tag_jobs([job])
         self._scheduler.put(job, slot)
+        if self._observer is not None:
+            self._observer.queued(job)
         log.info("job %s queued for user %s at #%s", job_id, request.user_id, self._scheduler.position(job_id))
         return job
 
@@ -354,6 +378,10 @@ class GenerationService:
         running_left = max(average - (time.monotonic() - min(started)), 0.0) if started else 0.0
         return running_left + average * (position - 1) / lanes
 
+    def waiting(self) -> list[ActiveJob]:
+        """The jobs in line (not yet running), in the order they will run."""
+        return self._scheduler.queued()
+
     def active_jobs(self, user_id: int) -> list[ActiveJob]:
         """The member's running job (if any), then their queued ones in order."""
         running = [job for job in self.running if job.request.user_id == user_id]
@@ -395,6 +423,7 @@ class GenerationService:
             await self._store.mark_cancelled(job_id)
             if not queued.result.done():
                 queued.result.set_exception(JobCancelled())
+                self._observe_end(queued, Outcome.CANCELLED)
             return CancelOutcome.REMOVED
         current = next((job for job in self.running if job.id == job_id), None)
         if current is not None and not current.result.done():
@@ -410,7 +439,7 @@ class GenerationService:
             return CancelOutcome.NOT_FOUND
         is_moderator = moderator_in is not None and job.request.guild_id == moderator_in
         if job.request.user_id != user_id and not is_moderator:
-            raise NotYourJob("Only the member who asked for this image, or a moderator, can cancel it.")
+            raise NotYourJob(t("Only the member who asked for this image, or a moderator, can cancel it."))
         return await self.cancel(job_id)
 
     async def complete(self, job: ActiveJob, *, withheld: str | None = None) -> None:
@@ -421,3 +450,4 @@ class GenerationService:
             await self._store.finish(job.id, JobStatus.FAILED, error=withheld, seconds=result.seconds, refund=True)
         else:
             await self._store.finish(job.id, JobStatus.DONE, seconds=result.seconds)
+        self._observe_end(job, Outcome.DONE if withheld is None else Outcome.WITHHELD, result)

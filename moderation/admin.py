@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from core.text import Message, Text, t
 from moderation.audit import AuditRecord, AuditTrail
 from moderation.policy import SERVER_WIDE, OverLimitAction, PolicySettings
 from moderation.stores import PolicyStore
@@ -76,15 +77,22 @@ class ModerationOverview:
     blocked_channel: tuple[str, ...]
 
 
-def _label(rating: Rating | None) -> str:
-    return rating.label if rating is not None else "not set"
+def _label(rating: Rating | None) -> Message:
+    return rating.label if rating is not None else t("not set")
 
 
 def settings_summary(settings: PolicySettings) -> str:
-    """Settings in words: as the audit log's details store them, and as moderators read them."""
-    return (
-        f"max `{_label(settings.max_rating)}`, default `{_label(settings.default_rating)}`, "
-        f"over-limit images: `{settings.over_limit_action or 'not set'}`"
+    """Settings in words, as the audit log's details store them (English)."""
+    return str(settings_summary_text(settings))
+
+
+def settings_summary_text(settings: PolicySettings) -> Text:
+    """Settings in words, as moderators read them (rating and action names stay as typed)."""
+    return t(
+        "max `{max}`, default `{default}`, over-limit images: `{action}`",
+        max=_label(settings.max_rating),
+        default=_label(settings.default_rating),
+        action=settings.over_limit_action or t("not set"),
     )
 
 

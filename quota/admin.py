@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.text import Message, Text, t
 from moderation.admin import Actor
 from moderation.audit import AuditTrail
 from quota.policy import UNLIMITED, LimitKind, QuotaAsk, QuotaOverrides, QuotaStatus
@@ -51,33 +52,50 @@ class BlockChange:
 
 def amount(daily: int | None) -> str:
     """A daily limit as admins set it: None = the default applies, 0 = unlimited."""
+    return str(amount_text(daily))
+
+
+def amount_text(daily: int | None) -> Text:
     if daily is None:
-        return "default"
-    return "unlimited" if daily == UNLIMITED else f"{daily}/day"
+        return t("default")
+    return t("unlimited") if daily == UNLIMITED else t("{daily}/day", daily=daily)
 
 
 def limit_summary(change: LimitChange) -> str:
-    """A limit change in words: the audit log's reason, and what the admin reads after a mark."""
-    who = {
-        LimitKind.SERVER: "Members of this server",
-        LimitKind.BUDGET: "This server as a whole",
-        LimitKind.ROLE: f"Members with <@&{change.target_id}>",
+    """A limit change in words: the audit log's reason (English), and what the admin reads after a mark."""
+    return str(limit_summary_text(change))
+
+
+def limit_summary_text(change: LimitChange) -> Text:
+    whom: dict[LimitKind, Message] = {
+        LimitKind.SERVER: t("Members of this server"),
+        LimitKind.BUDGET: t("This server as a whole"),
+        LimitKind.ROLE: t("Members with {role}", role=f"<@&{change.target_id}>"),
         LimitKind.USER: f"<@{change.target_id}>",
-    }[change.kind]
+    }
+    who = whom[change.kind]
     if change.daily is None:
-        return f"{who}: override removed; the default applies again."
-    return f"{who}: {amount(change.daily)}."
+        return t("{who}: override removed; the default applies again.", who=who)
+    return t("{who}: {amount}.", who=who, amount=amount_text(change.daily))
 
 
 def reset_summary(reset: UserReset) -> str:
-    return f"<@{reset.user_id}>'s images for today and cooldown were reset."
+    return str(reset_summary_text(reset))
+
+
+def reset_summary_text(reset: UserReset) -> Text:
+    return t("{member}'s images for today and cooldown were reset.", member=f"<@{reset.user_id}>")
 
 
 def block_summary(change: BlockChange) -> str:
     """A change of a member's block (``changed`` ones only: nothing else is logged)."""
+    return str(block_summary_text(change))
+
+
+def block_summary_text(change: BlockChange) -> Text:
     if change.blocked:
-        return f"<@{change.user_id}> can no longer generate images in this server."
-    return f"<@{change.user_id}> may generate images again."
+        return t("{member} can no longer generate images in this server.", member=f"<@{change.user_id}>")
+    return t("{member} may generate images again.", member=f"<@{change.user_id}>")
 
 
 class QuotaAdmin:
