@@ -68,6 +68,12 @@ class WorkerProcess:
         self._finished: list[str] = []
         self._sending: set[asyncio.Future[None]] = set()
 
+    async def connection_check(self) -> str | None:
+        """For /readyz: None while connected to NATS, else what is wrong."""
+        if self._nc is None or not self._nc.is_connected:
+            return f"not connected to NATS at {self._config.workers.nats_url}"
+        return None
+
     # --- the loop -----------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -135,7 +135,9 @@ class ImagineCog(commands.Cog):
     @imagine.autocomplete("prompt")
     @imagine.autocomplete("negative")
     async def complete_tags(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=c.name, value=c.value) for c in self.bot.context.tag_index.complete(current)]
+        context = self.bot.context
+        with context.metrics.autocomplete.time():
+            return [app_commands.Choice(name=c.name, value=c.value) for c in context.tag_index.complete(current)]
 
 
 async def setup(bot: ImagineBot) -> None:

@@ -11,8 +11,10 @@ refusal then deletes that message and tells the member privately. See README "A 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -47,7 +49,8 @@ async def submit_imagine(
     requester = Requester.of(interaction)
     private = private or is_forced_private(interaction)
     # No database: a full queue is refused at once, privately; the seat is held while deciding.
-    slot = context.service.hold_seat(requester.user_id, requester.priority(context.config.quota.priority_roles))
+    with _counting_refusals(context):
+        slot = context.service.hold_seat(requester.user_id, requester.priority(context.config.quota.priority_roles))
     pacer = context.pacer
     deciding = asyncio.ensure_future(_decide(context, interaction, requester, options, slot, remix, private))
     await pacer.until_answer(interaction, deciding)
@@ -77,7 +80,7 @@ async def _decide(
 ) -> tuple[ActiveJob, Admission]:
     """The source image, rules, validation, content filter, quota and job record: the job
     exists once this returns."""
-    with context.pacer.decision():
+    with context.pacer.decision(), _counting_refusals(context):
         where = requester.where
         try:
             options, source_png, facts = await _with_source(context, options, remix)
@@ -101,6 +104,16 @@ async def _decide(
             await context.gate.record_quota_refusal(where, admission, exc.message)
             raise
         return job, admission
+
+
+@contextlib.contextmanager
+def _counting_refusals(context: BotContext) -> Iterator[None]:
+    """Count a refused request by its reason (told to the member by whoever catches it)."""
+    try:
+        yield
+    except UserFacingError as exc:
+        context.metrics.refused(exc)
+        raise
 
 
 async def _with_source(

@@ -100,10 +100,21 @@ class GenerationWorker:
         self._running: tuple[int, ...] = ()
         self._images_done = 0
         self._seconds_per_image: float | None = None
+        # Written once by the loading thread, read by the metrics: None until known.
+        self._load_seconds: float | None = None
+        self._warmup_seconds: float | None = None
 
     @property
     def max_batch(self) -> int:
         return self._max_batch
+
+    @property
+    def load_seconds(self) -> float | None:
+        return self._load_seconds
+
+    @property
+    def warmup_seconds(self) -> float | None:
+        return self._warmup_seconds
 
     def start(self, events: BackendEvents) -> None:
         self._events = events
@@ -114,11 +125,12 @@ class GenerationWorker:
     def _load_and_log(self) -> LoadedModel:
         started = time.perf_counter()
         model = self._load_model()
+        self._load_seconds = time.perf_counter() - started
         log.info(
             "model ready on %s (%s) in %.1f s; speed-ups: %s",
             model.device,
             model.dtype,
-            time.perf_counter() - started,
+            self._load_seconds,
             ", ".join(model.speedups) or "none",
         )
         if model.warmup:
@@ -128,7 +140,9 @@ class GenerationWorker:
                 len(shapes),
                 " (compiling; cached for the next start)" if len(shapes) > 1 else "",
             )
+            warming = time.perf_counter()
             line = warm_up(lambda shape: run(model, warmup_requests(shape)), shapes)
+            self._warmup_seconds = time.perf_counter() - warming
             log.info(line)
         return model
 

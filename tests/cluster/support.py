@@ -274,6 +274,8 @@ def write_worker_config(folder: Path, name: str, model: Path, workers: WorkersCo
         f'namespace = "{workers.namespace}"',
         f"ack_wait_s = {workers.ack_wait_s}",
         f"max_deliveries = {workers.max_deliveries}",
+        "[metrics]",
+        'address = ""',  # workers side by side would all want the default port
         "[logging]",
         'level = "INFO"',
     ]

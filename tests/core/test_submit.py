@@ -16,6 +16,7 @@ import pytest
 
 from core.errors import BadImage, ContentRefused, QueueFull, QuotaRefused
 from core.image_input import ImageInput, RemixSource
+from core.metrics import Metrics
 from core.pacer import Pacer
 from core.replies import InteractionReply
 from core.submit import submit_imagine
@@ -146,7 +147,15 @@ def _setup(
     config = SimpleNamespace(quota=SimpleNamespace(priority_roles=("vip",)))
     images = FakeImages(calls)
     bot = FakeBot(
-        SimpleNamespace(service=service, gate=gate, messenger=messenger, config=config, pacer=pacer, images=images)
+        SimpleNamespace(
+            service=service,
+            gate=gate,
+            messenger=messenger,
+            config=config,
+            pacer=pacer,
+            images=images,
+            metrics=Metrics(),
+        )
     )
     return Setup(service, gate, messenger, bot, calls)
 
@@ -345,3 +354,15 @@ async def test_a_reroll_of_a_remix_uses_the_kept_source_or_says_it_is_gone() -> 
     with pytest.raises(BadImage, match="no longer kept"):
         await submit_imagine(s.bot.as_bot(), _member().as_interaction(), gone)
     assert s.service.released  # the seat held while deciding is given back
+
+
+async def test_each_refusal_is_counted_once_by_its_reason() -> None:
+    quick, late = _setup(quota_error=QuotaRefused("No.")), _setup(quota_error=QuotaRefused("No."), pacer=_busy())
+    full = _setup(room_error=QueueFull("The queue is full."))
+    for s in (quick, full):
+        with pytest.raises((QuotaRefused, QueueFull)):
+            await submit_imagine(s.bot.as_bot(), _member().as_interaction(), OPTIONS)
+    await submit_imagine(late.bot.as_bot(), _member().as_interaction(), OPTIONS)  # told after the answer
+    for s, reason in ((quick, "quota"), (late, "quota"), (full, "queue_full")):
+        registry = s.bot.as_bot().context.metrics.registry
+        assert registry.get_sample_value("animagine_refusals_total", {"reason": reason}) == 1

@@ -21,6 +21,9 @@ def write_config(
     """A config file as an admin would write it, pointed at the local server."""
     generation = {"progress_interval_s": 0.2, **sections.pop("generation", {})}
     discord = sections.pop("discord", {})
+    # No metrics server unless a test asks for one (metrics={"address": ...}): bots started side
+    # by side would all want the default port.
+    sections.setdefault("metrics", {"address": ""})
     lines = [
         "[discord]",
         f'token = "{server.token}"',
