@@ -1,5 +1,8 @@
 """Keeps a member's job message up to date and delivers the image.
 
+The message is a Components V2 layout (core.result_layout) from the first status edit on: the
+queue position or progress with the latest preview and Cancel, then the result.
+
 The interaction token lives 15 minutes; after ~14 (or when Discord says the token is gone)
 the result goes out as an ordinary channel message that mentions the member, or, where the bot
 cannot post (a private result, a place reached through the member's own install), by DM with a
@@ -19,19 +22,28 @@ from typing import Any
 import discord
 
 from core.errors import JobCancelled, JobRequeued, UserFacingError
-from core.job_items import cancel_view
+from core.job_items import CancelButton
 from core.replies import Reply, StoredReply, TokenGone, token_alive
-from core.result_view import result_view
+from core.result_layout import (
+    PREVIEW_FILENAME,
+    Picture,
+    add_note,
+    late_link_text,
+    notice_layout,
+    result_header_text,
+    result_layout,
+    status_layout,
+)
+from core.result_view import result_buttons
+from jobs.context import tag_jobs
 from jobs.model import ActiveJob, GenerationResult
 from jobs.service import GenerationService, Restored
 from moderation.gate import Where
 from moderation.output_check import DeliveryPlan, OutputCheck
 from moderation.policy import ChannelRules
-from prompt.request import GenerationRequest
 
 log = logging.getLogger(__name__)
 
-MESSAGE_LIMIT = 2000  # Discord's, for a message's content
 # "This interaction has hit the maximum number of follow up messages" (five, for an interaction
 # only a member's own install authorised).
 FOLLOWUP_LIMIT_CODE = 40094
@@ -39,33 +51,6 @@ FORCED_PRIVATE_NOTE = (
     "🔒 Only you can see this: this server does not let members' apps post here. "
     "📩 sends the image to your DMs, to keep or share."
 )
-
-EMBED_COLOUR = discord.Colour.from_rgb(235, 120, 160)
-
-
-def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def result_embed(request: GenerationRequest, result: GenerationResult, filename: str | None) -> discord.Embed:
-    embed = discord.Embed(description=_shorten(f"**Prompt**\n{request.prompt}", 4096), colour=EMBED_COLOUR)
-    if request.negative:
-        embed.add_field(name="Negative prompt", value=_shorten(request.negative, 1024), inline=False)
-    seeds = request.seeds
-    embed.add_field(name="Seed" if len(seeds) == 1 else "Seeds", value=", ".join(map(str, seeds)))
-    width, height = request.output_size
-    embed.add_field(name="Size", value=f"{width}x{height}" + (" (upscaled ×1.5)" if request.hires else ""))
-    embed.add_field(name="Steps", value=str(request.steps))
-    embed.add_field(name="CFG", value=f"{request.cfg:g}")
-    embed.add_field(name="Sampler", value=request.sampler)
-    if request.variation_seed is not None:
-        variation = f"seed {request.variation_seed}, strength {request.variation_strength:g}"
-        embed.add_field(name="Variation", value=variation)
-    embed.add_field(name="Time", value=f"{result.seconds:.1f} s")
-    if filename is not None:
-        embed.set_image(url=f"attachment://{filename}")
-    embed.set_footer(text=f"Animagine XL 3.1 · quality preset: {request.quality}")
-    return embed
 
 
 def _duration(seconds: float) -> str:
@@ -136,14 +121,16 @@ class JobMessenger:
         if self._following:
             await asyncio.wait(set(self._following), timeout=timeout)
 
-    async def _edit_status(
-        self, reply: Reply, text: str, *, view: discord.ui.View | None, preview: bytes | None = None
-    ) -> None:
+    async def _edit_status(self, reply: Reply, view: discord.ui.LayoutView, *, preview: bytes | None = None) -> None:
+        """A status edit; ``preview``: a new preview to upload (the layout names it), else the
+        attachment already there is kept."""
         if not token_alive(reply):
             return
-        fields: dict[str, Any] = {"content": text, "view": view}
+        # content and embeds are cleared: a status message from before V2 (a job resumed
+        # across the upgrade) then becomes a layout too.
+        fields: dict[str, Any] = {"content": None, "embed": None, "view": view}
         if preview is not None:
-            fields["attachments"] = [discord.File(io.BytesIO(preview), filename="preview.jpg")]
+            fields["attachments"] = [discord.File(io.BytesIO(preview), filename=PREVIEW_FILENAME)]
         try:
             await reply.edit_original(**fields)
         except (discord.HTTPException, TokenGone) as exc:  # a lost status edit must not lose the image
@@ -151,19 +138,23 @@ class JobMessenger:
 
     async def follow(self, reply: Reply, job: ActiveJob, rules: ChannelRules) -> None:
         """Show position and progress (with a latent preview) until the job ends, then deliver it."""
+        tag_jobs([job])  # this task's log lines name the job and its member
         last_text = ""
         # The first status follows the "thinking" answer after a moment (a second at most): in
         # a burst the answers to everyone else go first, and a job that starts at once shows
         # its progress straight away instead of a queue position.
         last_edit = time.monotonic() - self._interval_s + min(self._interval_s, FIRST_STATUS_AFTER_S)
         shown_preview: bytes | None = None
-        controls = cancel_view(job.id)
+        controls = [CancelButton(job.id)]
         while not job.result.done():
             text = status_text(self._service.position(job), job, self._service.estimated_wait(job))
             preview = job.preview if job.preview is not shown_preview else None
             wait = self._interval_s - (time.monotonic() - last_edit)
             if (text != last_text or preview is not None) and wait <= 0:
-                await self._edit_status(reply, text, view=controls, preview=preview)
+                # The gallery shows the new preview, or keeps showing the one uploaded before.
+                shows = PREVIEW_FILENAME if preview is not None or shown_preview is not None else None
+                layout = status_layout(text, preview=shows, controls=controls)
+                await self._edit_status(reply, layout, preview=preview)
                 last_text, last_edit = text, time.monotonic()
                 shown_preview = job.preview if preview is not None else shown_preview
                 wait = self._interval_s
@@ -211,13 +202,13 @@ class JobMessenger:
         try:
             result = job.result.result()
         except JobRequeued:
-            await self._edit_status(reply, RESTARTING, view=cancel_view(job.id))
+            await self._edit_status(reply, status_layout(RESTARTING, controls=[CancelButton(job.id)]))
             return
         except JobCancelled:
-            await self._edit_status(reply, CANCELLED, view=None)
+            await self._edit_status(reply, status_layout(CANCELLED))
             return
         except UserFacingError as exc:
-            await self._send(reply, content=f"❌ {exc.message} Nothing was counted against your quota.")
+            await self._send(reply, notice_layout(f"❌ {exc.message} Nothing was counted against your quota."))
             return
         try:
             withheld = await self._deliver_images(reply, job, result, rules)
@@ -239,9 +230,9 @@ class JobMessenger:
             detail += " Nothing was counted against your quota."
             if not token_alive(reply):
                 # No private reply is possible any more; the channel notice carries the reason.
-                await self._send(reply, content=f"🔒 <@{request.user_id}> {detail}")
+                await self._send(reply, notice_layout(f"🔒 <@{request.user_id}> {detail}"))
             else:
-                await self._send(reply, content="🔒 This image was withheld by the output check.")
+                await self._send(reply, notice_layout("🔒 This image was withheld by the output check."))
                 await self._tell_privately(reply, detail)
             return plan.failure_reason
         files = [
@@ -252,27 +243,7 @@ class JobMessenger:
             )
             for shown in plan.shown
         ]
-        # A spoilered file must not be shown unblurred in the embed.
-        embed = result_embed(request, result, None if plan.any_spoiler else files[0].filename)
-        content = f"<@{request.user_id}>"
-        if plan.any_spoiler:
-            content += " ⚠️ rated above this channel's limit by the output check; shown as a spoiler."
-        if reply.forced_private:
-            content += f"\n{FORCED_PRIVATE_NOTE}"
-        # An ephemeral (private) result cannot be deleted through the channel, so no Delete.
-        view = (
-            result_view(
-                job.id,
-                len(result.images),
-                upscaled=request.hires,
-                deletable=not reply.private,
-                remix=request.source is not None,
-                to_dms=reply.forced_private,
-            )
-            if plan.all_shown
-            else None
-        )
-        await self._send(reply, content=content, embed=embed, files=files, view=view)
+        await self._send(reply, _result_layout(reply, job, result, plan, files), files=files)
         if plan.withheld:
             await self._tell_privately(reply, detail)
         return None
@@ -297,28 +268,23 @@ class JobMessenger:
                 log.warning("could not tell %s by DM either: %s", reply.user_id, exc)
 
     async def _send(
-        self,
-        reply: Reply,
-        *,
-        content: str,
-        embed: discord.Embed | None = None,
-        files: list[discord.File] | None = None,
-        view: discord.ui.View | None = None,
+        self, reply: Reply, layout: discord.ui.LayoutView, *, files: list[discord.File] | None = None
     ) -> None:
-        """Replace the job's message; once the token is gone, post in the channel instead."""
+        """Replace the job's message (its preview too); once the token is gone, post in the
+        channel instead."""
         files = files or []
         mentions = discord.AllowedMentions(users=[discord.Object(reply.user_id)], everyone=False, roles=False)
         if token_alive(reply):
             try:
                 await reply.edit_original(
-                    content=content, embed=embed, attachments=files, view=view, allowed_mentions=mentions
+                    content=None, embed=None, attachments=files, view=layout, allowed_mentions=mentions
                 )
                 return
             except TokenGone as exc:  # the token died early (e.g. a long restart)
                 log.info("interaction token gone (%s); posting in the channel instead", exc)
                 for file in files:
                     file.reset()
-        late = _Late(content, embed, files, view, mentions)
+        late = _Late(layout, files, mentions)
         if reply.private or reply.elsewhere:
             # Never where everyone sees a private result; and a channel reached only through the
             # member's own install does not take the bot's messages.
@@ -345,31 +311,53 @@ class JobMessenger:
         if dm is None:
             log.warning("the result for %s finished after its token died and cannot be delivered", reply.user_id)
             return
-        where = f"\n↩️ You asked here: {reply.link}" if reply.link else ""
         try:
-            await late.send_to(dm, where)
+            await late.send_to(dm, late_link_text(reply.link) if reply.link else "")
         except discord.HTTPException as exc:  # DMs closed to the bot
             log.warning("could not send the result to %s by DM: %s", reply.user_id, exc)
+
+
+def _result_layout(
+    reply: Reply, job: ActiveJob, result: GenerationResult, plan: DeliveryPlan, files: list[discord.File]
+) -> discord.ui.LayoutView:
+    request = job.request
+    header = result_header_text(
+        request.user_id,
+        any_spoiler=plan.any_spoiler,
+        forced_private_note=FORCED_PRIVATE_NOTE if reply.forced_private else None,
+    )
+    # An ephemeral (private) result cannot be deleted through the channel, so no Delete; with
+    # an image withheld, no buttons (they would make more of what was withheld).
+    buttons = (
+        result_buttons(
+            job.id,
+            len(result.images),
+            upscaled=request.hires,
+            deletable=not reply.private,
+            remix=request.source is not None,
+            to_dms=reply.forced_private,
+        )
+        if plan.all_shown
+        else []
+    )
+    # Each image is a spoiler only where the output check asks (its file is SPOILER_ named too,
+    # so it stays one when forwarded), so one flagged image no longer hides the others.
+    pictures = [Picture(file.filename, shown.spoiler) for file, shown in zip(files, plan.shown, strict=True)]
+    return result_layout(header, request, result, pictures, buttons)
 
 
 @dataclass
 class _Late:
     """A result to post after its interaction token died."""
 
-    content: str
-    embed: discord.Embed | None
+    layout: discord.ui.LayoutView
     files: list[discord.File]
-    view: discord.ui.View | None
     mentions: discord.AllowedMentions
 
-    async def send_to(self, where: discord.abc.Messageable, suffix: str = "") -> None:
-        await where.send(
-            content=(self.content + suffix)[:MESSAGE_LIMIT],
-            embed=self.embed or discord.utils.MISSING,
-            files=self.files or discord.utils.MISSING,
-            view=self.view or discord.utils.MISSING,
-            allowed_mentions=self.mentions,
-        )
+    async def send_to(self, where: discord.abc.Messageable, note: str = "") -> None:
+        if note:  # sent once at most: a refused channel post is followed by the DM, with its note
+            add_note(self.layout, note)
+        await where.send(view=self.layout, files=self.files or discord.utils.MISSING, allowed_mentions=self.mentions)
 
     def rewind(self) -> None:
         """The files were read by a refused post; read them again from the start."""

@@ -1,6 +1,7 @@
 """The buttons under every result. Custom ids carry the action, the job id and the image index
-(≤100 chars), and the item is a dynamic item, so the buttons work after a restart. A click is
-turned into a ``result_button`` event that cogs.results handles."""
+(≤100 chars), and the item is a dynamic item, so the buttons work after a restart, on V2
+layouts (core.result_layout) and on the embed results posted before them alike: the ids are the
+same. A click is turned into a ``result_button`` event that cogs.results handles."""
 
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ class ResultButton(
         interaction.client.dispatch("result_button", interaction, self.action, self.job_id, self.index)
 
 
-def result_view(
+def result_buttons(
     job_id: int,
     count: int,
     *,
@@ -63,27 +64,26 @@ def result_view(
     deletable: bool = True,
     remix: bool = False,
     to_dms: bool = False,
-) -> discord.ui.View:
-    """One image: a row of five. Several: re-roll, parameters, delete, then U1..Un and V1..Vn.
+) -> list[ResultButton]:
+    """One image: five buttons. Several: re-roll, parameters, U1..Un, V1..Vn, delete (rows of
+    five in the layout: at most 12 buttons, 3 rows, for 4 images).
     A remix has no Variation buttons (img2img has no start noise to mix a variation seed into)."""
-    view = discord.ui.View(timeout=None)
+    buttons: list[ResultButton] = []
     if count == 1:
         actions = [ResultAction.REROLL, ResultAction.PARAMS]
         if not remix:
             actions.insert(1, ResultAction.VARY)
         if not upscaled:
             actions.insert(len(actions) - 1, ResultAction.UPSCALE)
-        for action in actions:
-            view.add_item(ResultButton(action, job_id))
+        buttons += [ResultButton(action, job_id) for action in actions]
     else:
-        view.add_item(ResultButton(ResultAction.REROLL, job_id))
-        view.add_item(ResultButton(ResultAction.PARAMS, job_id))
+        buttons += [ResultButton(ResultAction.REROLL, job_id), ResultButton(ResultAction.PARAMS, job_id)]
         for index in range(count):
-            view.add_item(ResultButton(ResultAction.UPSCALE, job_id, index, label=f"⬆️ U{index + 1}"))
+            buttons.append(ResultButton(ResultAction.UPSCALE, job_id, index, label=f"⬆️ U{index + 1}"))
         for index in range(count if not remix else 0):
-            view.add_item(ResultButton(ResultAction.VARY, job_id, index, label=f"🎲 V{index + 1}"))
+            buttons.append(ResultButton(ResultAction.VARY, job_id, index, label=f"🎲 V{index + 1}"))
     if deletable:
-        view.add_item(ResultButton(ResultAction.DELETE, job_id))
+        buttons.append(ResultButton(ResultAction.DELETE, job_id))
     if to_dms:  # shown only to the member (forced): a way to keep and share it
-        view.add_item(ResultButton(ResultAction.TO_DMS, job_id))
-    return view
+        buttons.append(ResultButton(ResultAction.TO_DMS, job_id))
+    return buttons

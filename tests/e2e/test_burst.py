@@ -110,9 +110,7 @@ async def test_a_burst_of_reroll_clicks_on_one_result_is_answered_and_recorded(w
         timeout=180,
     )
     assert first.original is not None
-    reroll = next(
-        c["custom_id"] for row in first.original.components for c in row["components"] if ":reroll:" in c["custom_id"]
-    )
+    reroll = next(c for c in first.original.custom_ids if ":reroll:" in c)
     clicks = list(
         await asyncio.gather(*(world.server.click(u, first.original, reroll) for u in members(world, "fan", 25)))
     )

@@ -250,7 +250,7 @@ async def test_a_remix_survives_a_restart_and_the_describe_button_still_works(wo
         "imagine",
         {"prompt": "1girl, hat", "image": attachment(picture((1024, 1024))), "strength": 1.0, "steps": 20, "seed": 3},
     )
-    await ix.wait_for(lambda i: i.original is not None and "Generating" in i.original.content, timeout=120)
+    await ix.wait_for(lambda i: i.original is not None and "Generating" in i.original.text, timeout=120)
     await world.restart_bot()  # mid-run: the job goes back to the queue with its source image
     (png,) = await delivered(ix)
     assert fields(png)["Denoising strength"] == "1" and fields(png)["Seed"] == "3" and size(png) == (1024, 1024)

@@ -106,15 +106,17 @@ async def test_imagine_delivers_a_png_with_a1111_parameters(world: World) -> Non
     assert fields["Size"] == "832x1216"
     assert fields["Model"] == "animagine-xl-3.1"
 
-    (embed,) = message.embeds
-    assert prompt in embed["description"]
-    values = {f["name"]: f["value"] for f in embed["fields"]}
+    # A Components V2 layout: the prompt and settings in text displays, the image in a gallery.
+    assert message.v2 and message.embeds == [] and message.content == ""
+    assert prompt in message.text
+    settings = message.text.split("\n-# ")[1]
+    values = dict(part.split(" ", 1) for part in settings.split(" · "))
     assert values["Seed"] == "1234"
     assert values["Size"] == "832x1216"
     assert values["Steps"] == "3"
     assert values["CFG"] == "5.5"
     assert values["Time"].endswith(" s")
-    assert embed["image"]["url"] == f"attachment://{attachment.filename}"
+    assert [item["media"]["url"] for item in message.gallery] == [f"attachment://{attachment.filename}"]
 
     # The job is recorded done right after its delivery (so a crash in between re-runs it).
     async with asyncio.timeout(10):
@@ -133,10 +135,8 @@ async def test_second_request_sees_its_queue_position(world: World) -> None:
         world.bob, world.general, "imagine", {"prompt": "1boy, cat", "aspect": "640x1536", "steps": 2}
     )
     assert (await queued.wait_response(timeout=3)).type == DEFER
-    await queued.wait_for(
-        lambda ix: ix.original is not None and "you are #1 in line" in ix.original.content, timeout=60
-    )
-    await long.wait_for(lambda ix: ix.original is not None and "Generating… step" in ix.original.content, timeout=60)
+    await queued.wait_for(lambda ix: ix.original is not None and "you are #1 in line" in ix.original.text, timeout=60)
+    await long.wait_for(lambda ix: ix.original is not None and "Generating… step" in ix.original.text, timeout=60)
     await long.wait_for(_image_done, timeout=120)
     await queued.wait_for(_image_done, timeout=120)
     with Image.open(io.BytesIO(queued.original.attachments[0].data)) as image:  # type: ignore[union-attr]

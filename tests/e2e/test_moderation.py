@@ -52,8 +52,8 @@ def _done(ix) -> bool:  # type: ignore[no-untyped-def]
     return (
         ix.original is not None
         and not _message(ix).loading
-        and "Generating" not in _message(ix).content
-        and (any(a.filename.endswith(".png") for a in _message(ix).attachments) or "withheld" in _message(ix).content)
+        and "Generating" not in _message(ix).text
+        and (any(a.filename.endswith(".png") for a in _message(ix).attachments) or "withheld" in _message(ix).text)
     )
 
 
@@ -96,8 +96,8 @@ async def test_blocklist_with_aliases(world: World) -> None:
 async def test_output_check_withholds_then_spoilers(world: World) -> None:
     ix = await world.server.invoke(world.alice, world.general, "imagine", {"prompt": "1girl", "steps": 1})
     await ix.wait_for(_done, timeout=120)
-    assert "withheld" in _message(ix).content and not _message(ix).attachments
-    assert "questionable" not in _message(ix).content  # the public message says no more than that
+    assert "withheld" in _message(ix).text and not _message(ix).attachments
+    assert "questionable" not in _message(ix).text  # the public message says no more than that
     await ix.wait_for(lambda i: bool(i.followups), timeout=10)
     (private,) = ix.followups
     assert private.ephemeral and "rated it `questionable`" in private.content
@@ -106,7 +106,7 @@ async def test_output_check_withholds_then_spoilers(world: World) -> None:
     await _mod(world, "rating", {"scope": "channel", "over_limit": "spoiler"})
     ix = await world.server.invoke(world.alice, world.general, "imagine", {"prompt": "1girl", "steps": 1})
     await ix.wait_for(_done, timeout=120)
-    assert "withheld" in _message(ix).content and not _message(ix).attachments
+    assert "withheld" in _message(ix).text and not _message(ix).attachments
 
     # In the age-restricted channel `questionable` is within the limit: posted openly ...
     ix = await world.server.invoke(world.alice, world.nsfw, "imagine", {"prompt": "1girl", "steps": 1})
@@ -114,7 +114,7 @@ async def test_output_check_withholds_then_spoilers(world: World) -> None:
     assert not _message(ix).attachments[0].filename.startswith("SPOILER_")
 
     # ... until moderators lower that channel's maximum and choose spoilers: then it is blurred,
-    # and the embed does not show it unblurred.
+    # and the gallery does not show it unblurred.
     text = await _mod(
         world, "rating", {"scope": "channel", "maximum": "sensitive", "over_limit": "spoiler"}, channel=world.nsfw
     )
@@ -123,7 +123,7 @@ async def test_output_check_withholds_then_spoilers(world: World) -> None:
     await ix.wait_for(_done, timeout=120)
     (attachment,) = _message(ix).attachments
     assert attachment.filename.startswith("SPOILER_")
-    assert "image" not in _message(ix).embeds[0]
+    assert [item["spoiler"] for item in _message(ix).gallery] == [True]
 
 
 async def test_server_limit_and_default_apply_and_survive_a_restart(world: World) -> None:

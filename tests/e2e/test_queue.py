@@ -65,7 +65,7 @@ def has_image(ix: Interaction) -> bool:
 
 
 def says(text: str):  # type: ignore[no-untyped-def]
-    return lambda ix: ix.original is not None and text in ix.original.content
+    return lambda ix: ix.original is not None and text in ix.original.text
 
 
 def seed_of(png: bytes) -> str:
@@ -137,7 +137,7 @@ async def test_cancel_a_queued_job_with_its_button_and_a_running_one_with_the_co
     queued = await imagine(world, frank, steps=1, seed=2)
     await queued.wait_for(says("you are #1 in line"), timeout=30)
     assert queued.original is not None
-    custom_id = queued.original.components[0]["components"][0]["custom_id"]
+    (custom_id,) = queued.original.custom_ids
     assert custom_id.startswith("job:cancel:")
 
     stranger = await world.server.click(grace, queued.original, custom_id)
@@ -182,7 +182,7 @@ async def test_a_killed_bot_delivers_every_queued_job_exactly_once_after_a_resta
     stray = [
         m
         for m in world.server.channel_messages(world.general.id)
-        if f"<@{heidi.id}>" in m.content and m.interaction_id is None
+        if f"<@{heidi.id}>" in m.text and m.interaction_id is None
     ]
     assert stray == []
     assert "resuming 3 unfinished job(s)" in world.bot.output()
@@ -195,7 +195,7 @@ async def test_sigterm_keeps_jobs_queued_and_late_results_go_to_the_channel(worl
     code = await world.bot.stop(signal.SIGTERM)
     assert code == 0
     for ix in jobs:
-        assert ix.original is not None and "restarting" in ix.original.content
+        assert ix.original is not None and "restarting" in ix.original.text
     # Twenty minutes later: the interaction tokens are dead, so results come as channel messages.
     world.server.time_offset = 20 * 60
     try:
@@ -206,7 +206,7 @@ async def test_sigterm_keeps_jobs_queued_and_late_results_go_to_the_channel(worl
         for seed in ("200", "201"):
 
             def result_for(message: Message, seed: str = seed) -> bool:
-                mentioned = f"<@{ivan.id}>" in message.content
+                mentioned = f"<@{ivan.id}>" in message.text
                 return mentioned and bool(message.attachments) and seed_of(message.attachments[0].data) == seed
 
             posted.append(await world.server.wait_for_message(result_for, timeout=180))

@@ -55,10 +55,9 @@ async def made(world: World, user: User, timeout: float = 120, **options: Any) -
 
 
 def button(message: Message, prefix: str) -> str:
-    for row in message.components:
-        for component in row.get("components", []):
-            if component.get("custom_id", "").startswith(prefix):
-                return str(component["custom_id"])
+    for custom_id in message.custom_ids:  # in the V2 layout's action rows, or an old message's rows
+        if custom_id.startswith(prefix):
+            return custom_id
     raise AssertionError(f"no button {prefix!r} in {message.components}")
 
 
@@ -81,7 +80,7 @@ async def test_count_makes_several_attachments_on_consecutive_seeds_charged_per_
     assert all(size(p) == (1024, 1024) for p in images)
     assert "**17** of 20" in await quota_used(world, kim)
     assert ix.original is not None
-    ids = [c["custom_id"] for row in ix.original.components for c in row["components"]]
+    ids = ix.original.custom_ids
     assert {i.rsplit(":", 1)[0].split(":")[1] for i in ids} == {"reroll", "params", "up", "vary", "delete"}
     assert all(len(i) <= 100 for i in ids)
 

@@ -114,7 +114,7 @@ async def test_a_late_result_goes_to_the_members_dms_with_a_link_back(world: Wor
         return found[0] if found else None
 
     message: Message = await world.server.wait_for(dm_result, timeout=120)
-    assert f"https://discord.com/channels/{away.id}/{channel.id}" in message.content
+    assert f"https://discord.com/channels/{away.id}/{channel.id}" in message.text
     assert not pngs(world.server.channel_messages(channel.id))  # nothing but the "thinking" answer there
 
 
@@ -128,11 +128,9 @@ async def test_where_members_apps_may_not_post_the_result_is_private_and_can_go_
     answer = await ix.wait_response(timeout=3)
     assert answer.type == 5 and answer.data is not None and answer.data.get("flags", 0) & EPHEMERAL
     result = await delivered(ix)
-    assert result.ephemeral and "Only you can see this" in result.content
-    dm_button = next(
-        c["custom_id"] for row in result.components for c in row["components"] if c["custom_id"].startswith("res:dm:")
-    )
-    assert not any(c["custom_id"].startswith("res:delete:") for row in result.components for c in row["components"])
+    assert result.ephemeral and "Only you can see this" in result.text
+    dm_button = next(c for c in result.custom_ids if c.startswith("res:dm:"))
+    assert not any(c.startswith("res:delete:") for c in result.custom_ids)
     click = await world.server.click(world.alice, result, dm_button)
     await click.wait_for(lambda i: i.original is not None and "Sent to your DMs" in i.original.content, timeout=30)
     dm = world.server.state.dm_channel(world.alice.id)

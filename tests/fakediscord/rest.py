@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from . import limits
+from . import components_v2, limits
 from .httputil import (
     ApiError,
     Body,
@@ -42,8 +42,9 @@ INTERACTION_RESPONSE_WINDOW = 3.0  # seconds to send the initial callback
 INTERACTION_TOKEN_LIFETIME = 15 * 60.0  # seconds an interaction token works for webhooks
 SUPPRESS_EMBEDS = 1 << 2
 SUPPRESS_NOTIFICATIONS = 1 << 12
-IS_COMPONENTS_V2 = 1 << 15
+IS_COMPONENTS_V2 = components_v2.IS_COMPONENTS_V2
 CREATE_FLAGS = EPHEMERAL | SUPPRESS_EMBEDS | SUPPRESS_NOTIFICATIONS | IS_COMPONENTS_V2
+EDIT_FLAGS = SUPPRESS_EMBEDS | IS_COMPONENTS_V2  # the flags an edit may change (V2 only on, see components_v2)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -173,14 +174,8 @@ class RestApi:
         return self.state.add_message(message)
 
     def apply_edit(self, message: Message, payload: JsonObj, body: Body, *, record_edit: bool = True) -> None:
-        """Apply content/embeds/components/attachments from a create or PATCH body."""
+        """Apply content/embeds/components/attachments/flags from a create or PATCH body."""
         self.check_limits(payload)
-        if "content" in payload:
-            message.content = payload["content"] or ""
-        if "embeds" in payload:
-            message.embeds = payload["embeds"] or []
-        if "components" in payload:
-            message.components = payload["components"] or []
         listed = payload.get("attachments")
         new_files = []
         for index, att in sorted(body.files.items()):
@@ -189,11 +184,29 @@ class RestApi:
             att.description = meta.get("description")
             att.id = self.state.snowflakes.next()
             new_files.append(att)
-        if listed is not None:
-            # `attachments` lists the existing attachments to keep (by id) plus the new files.
-            keep = {str(a.get("id")) for a in listed}
-            message.attachments = [a for a in message.attachments if str(a.id) in keep]
-        message.attachments.extend(new_files)
+        # `attachments` lists the existing attachments to keep (by id) plus the new files.
+        keep = {str(a.get("id")) for a in listed or []}
+        kept = message.attachments if listed is None else [a for a in message.attachments if str(a.id) in keep]
+        flags = message.flags
+        if payload.get("flags") is not None:
+            flags = (flags & ~EDIT_FLAGS) | (int(payload["flags"]) & EDIT_FLAGS)
+        content = (payload.get("content") or "") if "content" in payload else message.content
+        embeds = (payload.get("embeds") or []) if "embeds" in payload else message.embeds
+        components = (payload.get("components") or []) if "components" in payload else message.components
+        problems = components_v2.flag_problems(message.flags, payload.get("flags"), creating=not record_edit)
+        problems += components_v2.message_problems(
+            v2=bool(flags & IS_COMPONENTS_V2),
+            content=content,
+            embeds=embeds,
+            components=components,
+            attachments=[a.filename for a in [*kept, *new_files]],
+        )
+        if problems:
+            self.host.limit_errors.extend(f"{path}: {msg}" for path, msg in problems)
+            raise ApiError(400, 50035, "Invalid Form Body", limits.error_tree(problems))
+        message.content, message.embeds, message.components = content, embeds, components
+        message.attachments = [*kept, *new_files]
+        message.flags = flags
         if record_edit:
             if not _has_message_content(
                 {"content": message.content, "embeds": message.embeds, "components": message.components},

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from . import components_v2
+
 # Discord's epoch (2015-01-01) in ms; snowflakes encode a timestamp so ids sort by creation.
 DISCORD_EPOCH_MS = 1420070400000
 
@@ -243,6 +245,26 @@ class Message:
     @property
     def loading(self) -> bool:
         return bool(self.flags & LOADING)
+
+    @property
+    def v2(self) -> bool:
+        """A Components V2 layout (no content or embeds; its text is in text displays)."""
+        return bool(self.flags & components_v2.IS_COMPONENTS_V2)
+
+    @property
+    def text(self) -> str:
+        """What a member reads: the content and every text display, one per line."""
+        return "\n".join([self.content, *components_v2.texts(self.components)]).strip("\n")
+
+    @property
+    def custom_ids(self) -> list[str]:
+        """Every button's (or select's) custom id, however deep in the layout."""
+        return components_v2.custom_ids(self.components)
+
+    @property
+    def gallery(self) -> list[dict[str, Any]]:
+        """The media gallery items, in order: {"media": {"url": ...}, "spoiler": ...}."""
+        return components_v2.gallery_items(self.components)
 
 
 @dataclass
