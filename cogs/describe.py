@@ -26,9 +26,11 @@ from core.describe_view import (
     describe_view,
 )
 from core.errors import UserFacingError
+from core.i18n import render
 from core.image_input import ImageInput, Prefill, RemixSource, message_image
 from core.places import anywhere
 from core.submit import refuse_after_answer, submit_imagine
+from core.text import t
 from prompt.options import ImagineOptions
 from prompt.presets import DEFAULT_QUALITY, DEFAULT_STYLE
 from prompt.user_defaults import apply_defaults
@@ -44,6 +46,7 @@ NO_PRESET = "(None)"
 FORM_DEADLINE_S = 2.2
 PENDING_TTL_S = 15 * 60  # an interaction token's life: no form outlives it
 PENDING_MAX = 256
+EXPIRED = t("This Remix form has expired; use Remix on the picture again.")
 PENDING_MAX_BYTES = 256 * 1024 * 1024  # images held for open forms, all members together
 
 
@@ -90,15 +93,20 @@ class DescribeCog(commands.Cog):
         try:
             description = await images.describe(await images.fetch(image))
         except UserFacingError as exc:
-            await refuse_after_answer(interaction, exc.message, private)
+            await refuse_after_answer(interaction, exc.text, private)
             return
-        text = describe_text(description.described, description.tags, description.resolution)
-        await interaction.edit_original_response(content=text, view=describe_view(description.resolution.key))
+        locale = interaction.locale
+        text = describe_text(description.described, description.tags, description.resolution, locale)
+        await interaction.edit_original_response(content=text, view=describe_view(description.resolution.key, locale))
 
     @commands.Cog.listener()
     async def on_describe_imagine(self, interaction: discord.Interaction[Any], prompt: str, aspect: str) -> None:
         form = ImagineForm(
-            prompt, aspect, max_chars=self.bot.context.config.generation.max_prompt_chars, handler=self._imagine_form
+            prompt,
+            aspect,
+            max_chars=self.bot.context.config.generation.max_prompt_chars,
+            handler=self._imagine_form,
+            locale=interaction.locale,
         )
         try:
             await interaction.response.send_modal(form)
@@ -125,16 +133,19 @@ class DescribeCog(commands.Cog):
         done, _ = await asyncio.wait({reading}, timeout=max(deadline, 0.0))
         if done:
             token = self._keep(interaction.user.id, *reading.result())
-            await interaction.response.send_modal(self._remix_form(token))
+            await interaction.response.send_modal(self._remix_form(token, interaction.locale))
             return
         # Slow CDN or a cold tagger: answer now, and offer the form once the image is read.
         await interaction.response.defer(thinking=True, ephemeral=True)
         try:
             token = self._keep(interaction.user.id, *await reading)
         except UserFacingError as exc:
-            await interaction.edit_original_response(content=f"❌ {exc.message}")
+            await interaction.edit_original_response(content=f"❌ {render(exc.text, interaction.locale)}")
             return
-        await interaction.edit_original_response(content="🎨 The image is read.", view=self._open_form_view(token))
+        await interaction.edit_original_response(
+            content=render(t("🎨 The image is read."), interaction.locale),
+            view=self._open_form_view(token, interaction.locale),
+        )
 
     async def _read_for_form(self, image: ImageInput) -> tuple[bytes, Prefill]:
         images = self.bot.context.images
@@ -144,7 +155,7 @@ class DescribeCog(commands.Cog):
     def _keep(self, user_id: int, data: bytes, prefill: Prefill) -> str:
         now = time.monotonic()
         # One open form per member: a new Remix replaces their last one (and cannot crowd out others').
-        for token in [t for t, p in self._pending.items() if p.user_id == user_id]:
+        for token in [k for k, p in self._pending.items() if p.user_id == user_id]:
             del self._pending[token]
         while self._pending and (
             len(self._pending) >= PENDING_MAX
@@ -156,7 +167,7 @@ class DescribeCog(commands.Cog):
         self._pending[token] = _Pending(user_id, data, prefill, now)
         return token
 
-    def _remix_form(self, token: str) -> RemixForm:
+    def _remix_form(self, token: str, locale: object) -> RemixForm:
         prefill = self._pending[token].prefill
 
         async def submitted(interaction: discord.Interaction[Any], values: FormValues) -> None:
@@ -168,20 +179,21 @@ class DescribeCog(commands.Cog):
             prefill.aspect,
             max_chars=self.bot.context.config.generation.max_prompt_chars,
             handler=submitted,
+            locale=locale,
         )
 
-    def _open_form_view(self, token: str) -> discord.ui.View:
+    def _open_form_view(self, token: str, locale: object) -> discord.ui.View:
         view = discord.ui.View(timeout=PENDING_TTL_S)
         button: discord.ui.Button[Any] = discord.ui.Button(
-            label="🎨 Open the Remix form", style=discord.ButtonStyle.primary
+            label=render(t("🎨 Open the Remix form"), locale), style=discord.ButtonStyle.primary
         )
 
         async def clicked(interaction: discord.Interaction[Any]) -> None:
             if token not in self._pending:
-                expired = UserFacingError("This Remix form has expired; use Remix on the picture again.")
+                expired = UserFacingError(EXPIRED)
                 await funnel.report(interaction, expired, "the Remix form button")
                 return
-            await interaction.response.send_modal(self._remix_form(token))
+            await interaction.response.send_modal(self._remix_form(token, interaction.locale))
 
         button.callback = clicked  # type: ignore[method-assign]
         view.add_item(button)
@@ -192,7 +204,7 @@ class DescribeCog(commands.Cog):
     ) -> None:
         pending = self._pending.get(token)
         if pending is None or pending.user_id != interaction.user.id:
-            raise UserFacingError("This Remix form has expired; use Remix on the picture again.")
+            raise UserFacingError(EXPIRED)
         defaults = await self.bot.context.settings.get(interaction.user.id)
         as_is = pending.prefill.from_parameters and values.prompt.strip() == pending.prefill.prompt.strip()
         options = ImagineOptions(

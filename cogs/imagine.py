@@ -13,6 +13,7 @@ from core.errors import InvalidOption
 from core.image_input import ImageInput, RemixSource
 from core.places import anywhere
 from core.submit import submit_imagine
+from core.text import t
 from prompt.assembly import AESTHETIC_TAGS, YEAR_TAGS
 from prompt.options import (
     DEFAULT_CFG,
@@ -104,7 +105,7 @@ class ImagineCog(commands.Cog):
         strength: app_commands.Range[float, MIN_STRENGTH, MAX_STRENGTH] | None = None,
     ) -> None:
         if strength is not None and image is None:
-            raise InvalidOption("strength", "Strength works with an image: add one with `image` to remix it.")
+            raise InvalidOption("strength", t("Strength works with an image: add one with `image` to remix it."))
         options = ImagineOptions(
             prompt=prompt,
             negative=negative or "",

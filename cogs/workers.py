@@ -11,6 +11,7 @@ from discord.ext import commands
 from core.errors import NotAnAdmin
 from core.places import server_only
 from core.requester import Requester
+from core.text import t
 from core.workers_text import workers_text
 
 if TYPE_CHECKING:
@@ -27,8 +28,8 @@ class WorkersCog(commands.Cog):
     @app_commands.default_permissions(manage_guild=True)
     async def workers(self, interaction: discord.Interaction) -> None:
         if not Requester.of(interaction).manage_guild:  # the default permission can be overridden
-            raise NotAnAdmin("You need the Manage Server permission to see the GPU workers.")
-        text = workers_text(self.bot.context.fleet.workers())
+            raise NotAnAdmin(t("You need the Manage Server permission to see the GPU workers."))
+        text = workers_text(self.bot.context.fleet.workers(), interaction.locale)
         await interaction.response.send_message(text, ephemeral=True)
 
 

@@ -18,6 +18,7 @@ import aiohttp
 
 from core.config import DISCORD_API
 from core.errors import BadImage
+from core.text import t
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +92,11 @@ class AttachmentFetcher:
         self._check_url(url)
         if declared_size is not None and declared_size > self.max_bytes:
             raise BadImage(
-                f"This file is {_size_text(declared_size)}; the limit is {_size_text(self.max_bytes)}. "
-                "Upload a smaller image."
+                t(
+                    "This file is {size}; the limit is {limit}. Upload a smaller image.",
+                    size=_size_text(declared_size),
+                    limit=_size_text(self.max_bytes),
+                )
             )
         try:
             async with asyncio.timeout(self.timeout_s):
@@ -100,11 +104,14 @@ class AttachmentFetcher:
         except TimeoutError:
             log.info("attachment download timed out after %ss: %s", self.timeout_s, _for_log(url))
             raise BadImage(
-                f"Downloading the image took longer than {self.timeout_s:g} seconds; try again in a moment."
+                t(
+                    "Downloading the image took longer than {seconds} seconds; try again in a moment.",
+                    seconds=f"{self.timeout_s:g}",
+                )
             ) from None
         except aiohttp.ClientError as error:
             log.warning("attachment download failed: %s: %r", _for_log(url), error)
-            raise BadImage("I couldn't download the image from Discord; try again in a moment.") from None
+            raise BadImage(t("I couldn't download the image from Discord; try again in a moment.")) from None
 
     def _check_url(self, url: str) -> None:
         try:
@@ -114,7 +121,7 @@ class AttachmentFetcher:
             allowed = False
         if not allowed:
             log.warning("attachment URL refused (scheme or host not allowed): %.200s", url)
-            raise BadImage("That file isn't a Discord attachment; upload the image to Discord and try again.")
+            raise BadImage(t("That file isn't a Discord attachment; upload the image to Discord and try again."))
 
     def _session_now(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -132,10 +139,15 @@ class AttachmentFetcher:
                     response.headers.get("Location", "-"),
                 )
                 raise BadImage(
-                    f"Discord didn't send the image (HTTP {response.status}); it may have expired or been "
-                    "deleted. Upload it again."
+                    t(
+                        "Discord didn't send the image (HTTP {status}); it may have expired or been deleted. "
+                        "Upload it again.",
+                        status=response.status,
+                    )
                 )
-            too_big = BadImage(f"This file is over {_size_text(self.max_bytes)}, the limit; upload a smaller image.")
+            too_big = BadImage(
+                t("This file is over {limit}, the limit; upload a smaller image.", limit=_size_text(self.max_bytes))
+            )
             if response.content_length is not None and response.content_length > self.max_bytes:
                 raise too_big
             body = bytearray()

@@ -18,6 +18,8 @@ import discord
 
 from core import funnel
 from core.errors import InvalidOption
+from core.i18n import render
+from core.text import t
 from prompt.describe import Described, prompt_tag
 from prompt.options import (
     DEFAULT_STRENGTH,
@@ -44,15 +46,23 @@ def _fit_prompt(prompt: str, room: int) -> str:
     return prompt[:room].rsplit(",", 1)[0]
 
 
-def describe_text(described: Described, tags: ImageTags, resolution: Resolution) -> str:
-    """The tags message: rating, the prompt in a copyable code block, the top confidences."""
+def describe_text(described: Described, tags: ImageTags, resolution: Resolution, locale: object = "en-US") -> str:
+    """The tags message, in the member's language: rating, the prompt in a copyable code block
+    (tags as the model knows them), the top confidences."""
     rating = tags.rating
     top = " · ".join(f"`{prompt_tag(name)}` {confidence:.0%}" for name, confidence in described.top(TOP_SHOWN))
-    head = (
-        f"🏷️ **Tags for this image** · rating **{rating.label}** ({tags.scores.score(rating):.0%})"
-        f" · closest size {resolution.key}"
+    head = render(
+        t(
+            "🏷️ **Tags for this image** · rating **{rating}** ({score}) · closest size {size}",
+            rating=rating.label,
+            score=f"{tags.scores.score(rating):.0%}",
+            size=resolution.key,
+        ),
+        locale,
     )
-    tail = f"Most confident: {top}" if top else "No tag reached the confidence threshold."
+    tail = render(
+        t("Most confident: {tags}", tags=top) if top else t("No tag reached the confidence threshold."), locale
+    )
     room = MESSAGE_LIMIT - len(head) - len(tail) - 12
     prompt = _fit_prompt(described.prompt, room) or "(no tags)"
     return f"{head}\n```\n{prompt}\n```\n{tail}"
@@ -70,10 +80,10 @@ class ImagineWithTags(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=r"describe:imagine:(?P<aspect>[0-9]{3,4}x[0-9]{3,4})",
 ):
-    def __init__(self, aspect: str) -> None:
+    def __init__(self, aspect: str, locale: object = "en-US") -> None:
         super().__init__(
             discord.ui.Button(
-                label="✨ Imagine with these tags",
+                label=render(t("✨ Imagine with these tags"), locale),
                 style=discord.ButtonStyle.primary,
                 custom_id=f"describe:imagine:{aspect}",
             )
@@ -90,9 +100,9 @@ class ImagineWithTags(
         interaction.client.dispatch("describe_imagine", interaction, prompt_in(interaction.message), self.aspect)
 
 
-def describe_view(aspect: str) -> discord.ui.View:
+def describe_view(aspect: str, locale: object = "en-US") -> discord.ui.View:
     view = discord.ui.View(timeout=None)
-    view.add_item(ImagineWithTags(aspect))
+    view.add_item(ImagineWithTags(aspect, locale))
     return view
 
 
@@ -117,24 +127,30 @@ def parse_strength(text: str) -> float:
     if not MIN_STRENGTH <= value <= MAX_STRENGTH:
         raise InvalidOption(
             "strength",
-            f"Strength must be a number from {MIN_STRENGTH:g} to {MAX_STRENGTH:g} (how much of the picture is "
-            f"redrawn), e.g. {DEFAULT_STRENGTH:g}; got `{text.strip()[:20]}`.",
+            t(
+                "Strength must be a number from {low} to {high} (how much of the picture is redrawn), "
+                "e.g. {example}; got `{got}`.",
+                low=f"{MIN_STRENGTH:g}",
+                high=f"{MAX_STRENGTH:g}",
+                example=f"{DEFAULT_STRENGTH:g}",
+                got=text.strip()[:20],
+            ),
         )
     return value
 
 
-def _prompt_input(prompt: str, max_chars: int) -> discord.ui.TextInput[Any]:
+def _prompt_input(prompt: str, max_chars: int, locale: object) -> discord.ui.TextInput[Any]:
     limit = min(max_chars, MODAL_TEXT_LIMIT)
     return discord.ui.TextInput(
-        label="Prompt (Danbooru tags)",
+        label=render(t("Prompt (Danbooru tags)"), locale),
         style=discord.TextStyle.paragraph,
         default=prompt[:limit] or None,
         max_length=limit,
     )
 
 
-def _aspect_input(aspect: str) -> discord.ui.TextInput[Any]:
-    return discord.ui.TextInput(label="Size (width x height)", default=aspect, max_length=16)
+def _aspect_input(aspect: str, locale: object) -> discord.ui.TextInput[Any]:
+    return discord.ui.TextInput(label=render(t("Size (width x height)"), locale), default=aspect, max_length=16)
 
 
 class _Form(discord.ui.Modal):
@@ -153,10 +169,12 @@ class _Form(discord.ui.Modal):
 class ImagineForm(_Form):
     """ "Imagine with these tags": the described prompt, editable, and the aspect."""
 
-    def __init__(self, prompt: str, aspect: str, *, max_chars: int, handler: FormHandler) -> None:
-        super().__init__(title="Imagine with these tags", handler=handler)
-        self.prompt = _prompt_input(prompt, max_chars)
-        self.aspect = _aspect_input(aspect)
+    def __init__(
+        self, prompt: str, aspect: str, *, max_chars: int, handler: FormHandler, locale: object = "en-US"
+    ) -> None:
+        super().__init__(title=render(t("Imagine with these tags"), locale), handler=handler)
+        self.prompt = _prompt_input(prompt, max_chars, locale)
+        self.aspect = _aspect_input(aspect, locale)
         self.add_item(self.prompt)
         self.add_item(self.aspect)
 
@@ -167,23 +185,35 @@ class ImagineForm(_Form):
 class RemixForm(_Form):
     """Remix: the prompt (from the image's parameters or the tagger), negative, strength, size."""
 
-    def __init__(self, prompt: str, negative: str, aspect: str, *, max_chars: int, handler: FormHandler) -> None:
-        super().__init__(title="Remix this image", handler=handler)
+    def __init__(
+        self,
+        prompt: str,
+        negative: str,
+        aspect: str,
+        *,
+        max_chars: int,
+        handler: FormHandler,
+        locale: object = "en-US",
+    ) -> None:
+        super().__init__(title=render(t("Remix this image"), locale), handler=handler)
         limit = min(max_chars, MODAL_TEXT_LIMIT)
-        self.prompt = _prompt_input(prompt, max_chars)
+        self.prompt = _prompt_input(prompt, max_chars, locale)
         self.negative: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            label="Negative prompt",
+            label=render(t("Negative prompt"), locale),
             style=discord.TextStyle.paragraph,
             default=negative[:limit] or None,
             required=False,
             max_length=limit,
         )
         self.strength: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            label=f"Strength ({MIN_STRENGTH:g}-{MAX_STRENGTH:g}: how much is redrawn)",
+            label=render(
+                t("Strength ({low}-{high}: how much is redrawn)", low=f"{MIN_STRENGTH:g}", high=f"{MAX_STRENGTH:g}"),
+                locale,
+            ),
             default=f"{DEFAULT_STRENGTH:g}",
             max_length=8,
         )
-        self.aspect = _aspect_input(aspect)
+        self.aspect = _aspect_input(aspect, locale)
         for item in (self.prompt, self.negative, self.strength, self.aspect):
             self.add_item(item)
 

@@ -18,6 +18,7 @@ from PIL import Image
 from core.attachments import AttachmentFetcher
 from core.config import Config
 from core.errors import BadImage, ClassifierLoadError, InvalidOption, TaggerUnavailable
+from core.text import t
 from moderation.gate import ImageFacts
 from prompt.describe import Described, describe_prompt
 from prompt.images import SourceImage, closest_resolution, fit_image, open_image
@@ -62,7 +63,7 @@ def message_image(message: discord.Message) -> ImageInput:
         content_type = (attachment.content_type or "").lower()
         if content_type.startswith("image/") or attachment.filename.lower().endswith(IMAGE_SUFFIXES):
             return ImageInput.of(attachment)
-    raise BadImage("That message has no image attached. Use this on a message with a PNG, JPEG or WebP image.")
+    raise BadImage(t("That message has no image attached. Use this on a message with a PNG, JPEG or WebP image."))
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +110,10 @@ class LazyTagger:
                 except ClassifierLoadError as exc:
                     log.error("the WD14 tagger %r could not be loaded: %s", self.source, exc)
                     raise TaggerUnavailable(
-                        "Reading images is not available right now: the tagger model could not be loaded "
-                        "(the error was logged for the bot's admin)."
+                        t(
+                            "Reading images is not available right now: the tagger model could not be loaded "
+                            "(the error was logged for the bot's admin)."
+                        )
                     ) from exc
                 log.info("WD14 tagger loaded from %r", self.source)
             return self._tagger
@@ -187,7 +190,12 @@ class ImageReader:
             resolution = RESOLUTIONS_BY_KEY[source.aspect]
         else:
             raise InvalidOption(
-                "aspect", f"Unknown aspect `{source.aspect}`. Allowed: {', '.join(RESOLUTIONS_BY_KEY)}."
+                "aspect",
+                t(
+                    "Unknown aspect `{aspect}`. Allowed: {allowed}.",
+                    aspect=source.aspect,
+                    allowed=", ".join(RESOLUTIONS_BY_KEY),
+                ),
             )
         fitted = await asyncio.to_thread(lambda: SourceImage.of(fit_image(picture, resolution)))
         return fitted, facts

@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from core.errors import BadImage, QuotaRefused, UserFacingError
+from core.i18n import render
 from core.image_input import RemixSource
 from core.replies import InteractionReply
 from core.requester import Requester, is_forced_private
+from core.text import Message, t
 from jobs.model import ActiveJob, QueueSlot
 from moderation.gate import Admission, ImageFacts
 from prompt.options import ImagineOptions
@@ -62,7 +64,7 @@ async def submit_imagine(
         try:
             job, admission = await deciding
         except UserFacingError as exc:
-            await refuse_after_answer(interaction, exc.message, private)
+            await refuse_after_answer(interaction, exc.text, private)
             return
     context.messenger.start(context.messenger.follow(reply, job, admission.rules))
     # After the member's answer: the log says "allowed" only for a job that was accepted.
@@ -130,7 +132,7 @@ async def _with_source(
     # Re-roll or Upscale of a remix: the source kept with the first job, checked back then.
     png = await context.service.source(options.source)
     if png is None:
-        raise BadImage("The source image of this remix is no longer kept; use Remix on the picture again.")
+        raise BadImage(t("The source image of this remix is no longer kept; use Remix on the picture again."))
     return options, png, None
 
 
@@ -147,8 +149,10 @@ async def _answer(interaction: discord.Interaction[Any], job_id: int | None, pri
         return InteractionReply(interaction, gone=True, private=private)
 
 
-async def refuse_after_answer(interaction: discord.Interaction[Any], message: str, private: bool) -> None:
-    """Tell a refusal privately after a "thinking" answer, leaving nothing in the channel."""
+async def refuse_after_answer(interaction: discord.Interaction[Any], refusal: Message, private: bool) -> None:
+    """Tell a refusal privately, in the member's language, after a "thinking" answer, leaving
+    nothing in the channel."""
+    message = render(refusal, interaction.locale)
     try:
         if private:  # the answer is ephemeral already
             await interaction.edit_original_response(content=message)
