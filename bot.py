@@ -149,6 +149,7 @@ async def _build_bot(
     from core.image_input import ImageReader
     from db.policies import PolicyStore
     from db.settings import SettingsStore
+    from db.stats import StatsStore
     from moderation.admin import ModerationAdmin
     from moderation.content import ContentFilter
     from moderation.gate import RequestGate
@@ -189,6 +190,7 @@ async def _build_bot(
         quotas=QuotaAdmin(jobs.quotas, audit),
         messenger=jobs.messenger,
         settings=settings,
+        stats=StatsStore(sessions),
         restored=jobs.restored,
         pacer=jobs.pacer,
         fleet=jobs.fleet,
@@ -265,6 +267,7 @@ async def run(config: Config) -> None:
         except ModelLoadError as exc:
             raise ConfigError(str(exc)) from None
     configure_endpoints(config.discord)
+    quiet_voice()
     engine = create_engine(config.database.url)
     jobs: Jobs | None = None
     try:
@@ -294,6 +297,15 @@ def _readiness(config: Config, bot: ImagineBot, jobs: Jobs, engine: AsyncEngine)
         "gateway": gateway_check(bot),
         "database": database_check(engine),
     }
+
+
+def quiet_voice() -> None:
+    """The bot never joins a voice channel: discord.py's "PyNaCl/davey is not installed, voice
+    will NOT be supported" warnings at start-up say nothing to its admin."""
+    import discord
+
+    discord.VoiceClient.warn_nacl = False
+    discord.VoiceClient.warn_dave = False
 
 
 def _describe_device() -> tuple[str, float]:
@@ -354,12 +366,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=config.logging.level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("discord.http").setLevel(max(logging.INFO, logging.getLevelName(config.logging.level)))
+    from core.logs import configure_logging
+
+    configure_logging(config.logging, sys.stderr)
     try:
         asyncio.run(run(config) if args.command == "bot" else run_worker(config))
     except ConfigError as exc:

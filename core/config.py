@@ -42,6 +42,7 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/bot.db"
 DeviceName = Literal["auto", "cuda", "cpu"]
 DtypeName = Literal["auto", "float16", "bfloat16", "float32"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+LogFormat = Literal["text", "json"]
 Switch = Literal["auto", "on", "off"]  # "auto" = on with CUDA, off on the CPU
 OnOff = Literal["on", "off"]
 ClassifierName = Literal["none", "wd14"]
@@ -129,6 +130,7 @@ _Switch = Annotated[Switch, BeforeValidator(_lower)]
 _OnOff = Annotated[OnOff, BeforeValidator(_lower)]
 _Classifier = Annotated[ClassifierName, BeforeValidator(_lower)]
 _LogLevel = Annotated[LogLevel, BeforeValidator(_upper)]
+_LogFormat = Annotated[LogFormat, BeforeValidator(_lower)]
 _Backend = Annotated[BackendName, BeforeValidator(_lower)]
 _NatsUrl = Annotated[
     str,
@@ -265,6 +267,8 @@ class UserInstallsConfig:
 @dataclass(frozen=True, slots=True, config=_SECTION)
 class LoggingConfig:
     level: _LogLevel = "INFO"
+    # "text" for people, "json" (one object per line, with job_id and member_id) for log collectors.
+    format: _LogFormat = "text"
 
 
 @dataclass(frozen=True, slots=True, config=_SECTION)

@@ -151,8 +151,22 @@ def _short_hash(config: ModelConfig, kind: SourceKind) -> str | None:
     return short_hash
 
 
+def adopt_library_logs() -> None:
+    """diffusers and transformers write through handlers of their own (plain text, whatever
+    [logging] format says) and draw progress bars while reading weights from disk: their lines
+    go through the process's handler instead, and the bars go."""
+    import transformers.utils.logging
+    from diffusers.utils import logging as diffusers_logging
+
+    for library in (diffusers_logging, transformers.utils.logging):
+        library.disable_default_handler()
+        library.enable_propagation()
+        library.disable_progress_bar()
+
+
 def load_pipeline(config: ModelConfig) -> LoadedModel:
     """Load the pipeline onto its device with Euler a as the scheduler."""
+    adopt_library_logs()
     kind = classify_source(config.source)
     device = resolve_device(config.device)
     dtype = resolve_dtype(config.dtype, device)

@@ -7,6 +7,7 @@ outcome (started, progress, preview, result, failed, stopped) to the service's e
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import gc
 import logging
@@ -23,6 +24,7 @@ from generation.loader import LoadedModel
 from generation.runner import RunControl, batch_key, run
 from generation.speedups import warm_up, warmup_requests, warmup_shapes
 from jobs.backend import BackendEvents, Lane, Recovery, WorkerStatus
+from jobs.context import tag_jobs
 from jobs.model import ActiveJob, GenerationResult, Progress, StopReason
 from moderation.classifier import OutputClassifier
 from prompt.request import GenerationRequest
@@ -246,6 +248,7 @@ class GenerationWorker:
         jobs = [job for job in batch if not job.result.done()]  # not cancelled while it waited
         if not jobs:
             return
+        tag_jobs(jobs)  # also in a GPU worker process, which has no GenerationService
         model = await self._loaded()
         if model is None:
             await self._refuse_unloaded(jobs)
@@ -316,7 +319,9 @@ class GenerationWorker:
     def _launch(self, model: LoadedModel, jobs: Sequence[ActiveJob]) -> asyncio.Future[list[GenerationResult]]:
         """Start the pipeline call in the worker thread."""
         control = self._control(jobs)
-        return asyncio.get_running_loop().run_in_executor(self._executor, self._attempt, model, jobs, control)
+        # run_in_executor does not carry the task's context (the job tag of its log lines) over.
+        attempt = functools.partial(contextvars.copy_context().run, self._attempt, model, jobs, control)
+        return asyncio.get_running_loop().run_in_executor(self._executor, attempt)
 
     def _attempt(self, model: LoadedModel, jobs: Sequence[ActiveJob], control: RunControl) -> list[GenerationResult]:
         """In the worker thread; an out-of-memory error is retried once with the cache freed."""

@@ -21,6 +21,9 @@ def write_config(
     """A config file as an admin would write it, pointed at the local server."""
     generation = {"progress_interval_s": 0.2, **sections.pop("generation", {})}
     discord = sections.pop("discord", {})
+    logging = {"level": "INFO", **sections.pop("logging", {})}
+    # The output check is on by default; a test that wants it names its tagger.
+    sections["moderation"] = {"classifier": "none", **sections.get("moderation", {})}
     # No metrics server unless a test asks for one (metrics={"address": ...}): bots started side
     # by side would all want the default port.
     sections.setdefault("metrics", {"address": ""})
@@ -39,7 +42,7 @@ def write_config(
         "[generation]",
         *(f"{k} = {v!r}" for k, v in generation.items()),
         "[logging]",
-        'level = "INFO"',
+        *(f"{k} = {v!r}" for k, v in logging.items()),
     ]
     for name, values in sections.items():
         lines.append(f"[{name}]")
