@@ -1,0 +1,81 @@
+"""`/stats` end to end (real bot, local Discord): after two images and a refused prompt a
+moderator with Manage Server sees them; a member without it is refused; the command is
+registered for the server's install only, hidden from members."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from tests.e2e.conftest import World, running_world
+from tests.fakediscord.state import Interaction
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
+
+DEFER, EPHEMERAL = 5, 1 << 6
+MANAGE_GUILD = 1 << 5
+GUILD_INSTALL, GUILD = 0, 0
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=["sqlite", "postgresql"])
+async def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, fast_model_dir: Path
+) -> AsyncIterator[World]:
+    async with running_world(request.param, tmp_path_factory.mktemp("bot"), fast_model_dir) as world:
+        yield world
+
+
+async def _private_text(ix: Interaction) -> str:
+    response = await ix.wait_response(timeout=5)
+    assert response.data is not None and response.data.get("flags", 0) & EPHEMERAL, response
+    return str(response.data["content"])
+
+
+def _image_done(ix: Interaction) -> bool:
+    return ix.original is not None and any(a.filename.endswith(".png") for a in ix.original.attachments)
+
+
+async def _stats(world: World) -> str:
+    ix = await world.server.invoke(world.mod, world.general, "stats", {})
+    return await _private_text(ix)
+
+
+async def test_stats_is_for_the_servers_admins_only(world: World) -> None:
+    (stats,) = [c for c in world.server.commands() if c["name"] == "stats"]
+    assert int(stats["default_member_permissions"]) == MANAGE_GUILD  # hidden from members
+    assert stats["integration_types"] == [GUILD_INSTALL]
+    assert stats["contexts"] == [GUILD]
+    ix = await world.server.invoke(world.alice, world.general, "stats", {})
+    assert "Manage Server" in await _private_text(ix)
+
+
+async def test_a_moderator_sees_the_images_the_members_and_the_refusal(world: World) -> None:
+    made = []
+    for user, seed in ((world.alice, 1), (world.bob, 2)):
+        ix = await world.server.invoke(
+            user, world.general, "imagine", {"prompt": "1girl, smile", "seed": seed, "steps": 1}
+        )
+        assert (await ix.wait_response(timeout=3)).type == DEFER
+        made.append(ix)
+    refused = await world.server.invoke(world.alice, world.general, "imagine", {"prompt": "1girl, nude"})
+    assert "sexual" in await _private_text(refused)
+    for ix in made:
+        await ix.wait_for(_image_done, timeout=180)
+
+    text = ""
+    for _ in range(50):  # a job is recorded as done just after its image is posted
+        text = await _stats(world)
+        if "Images made: **2** today" in text:
+            break
+        await asyncio.sleep(0.2)
+    assert "today: since 00:00 UTC; this week: the last 7 days" in text
+    assert "🖼️ Images made: **2** today, **2** this week" in text
+    assert "👥 Members served: **2** today, **2** this week" in text
+    assert "⏱️ Average wait before a job started: **" in text and "(over 2 job(s) this week)" in text
+    assert "🚫 Refusals this week: **1**" in text
+    assert "  • sexual content where the channel does not allow it: 1" in text
+    assert "⏳ Queue now: **0** waiting (0 from this server), **0** being made (0 from this server)" in text
