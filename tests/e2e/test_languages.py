@@ -1,0 +1,86 @@
+"""Messages in the reader's language, end to end (real bot, local Discord): a member whose client
+is Japanese gets a refusal from /imagine and the /quota answer in Japanese, from the ja catalog;
+a member in English gets the same English as ever; the mod-log post follows the server's
+language, not the member's."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from tests.e2e.conftest import World, running_world
+from tests.fakediscord.payloads import guild_create_payload
+from tests.fakediscord.state import Interaction, User
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
+
+EPHEMERAL = 64
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=["sqlite", "postgresql"])
+async def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, fast_model_dir: Path
+) -> AsyncIterator[World]:
+    quota = {"daily_images": 5, "max_active": 2, "cooldown_s": 0}
+    async with running_world(request.param, tmp_path_factory.mktemp("bot"), fast_model_dir, quota=quota) as world:
+        yield world
+
+
+def japanese_member(world: World) -> User:
+    member = world.server.add_user("kenji")
+    member.locale = "ja"  # the member's Discord client is in Japanese
+    world.server.add_member(world.guild.id, member.id)
+    return member
+
+
+async def ephemeral(ix: Interaction) -> str:
+    response = await ix.wait_response(timeout=5)
+    assert response.data is not None and response.data.get("flags", 0) & EPHEMERAL, response
+    return str(response.data["content"])
+
+
+async def test_a_japanese_member_is_refused_in_japanese_and_an_english_one_in_english(world: World) -> None:
+    kenji = japanese_member(world)
+    options = {"prompt": "1girl, smile", "rating": "explicit"}
+    text = await ephemeral(await world.server.invoke(kenji, world.general, "imagine", options))
+    # The rating names stay as the model and the choices know them.
+    assert text == (
+        "このチャンネルは年齢制限チャンネルではないため、レーティング `explicit` は使えません。"
+        "ここでの上限は `sensitive` です。"
+    )
+    english = await ephemeral(await world.server.invoke(world.alice, world.general, "imagine", options))
+    assert english == (
+        "The rating `explicit` is not allowed in this channel (it is not age-restricted); "
+        "the limit here is `sensitive`."
+    )
+
+
+async def test_quota_answers_in_the_members_language(world: World) -> None:
+    kenji = japanese_member(world)
+    text = await ephemeral(await world.server.invoke(kenji, world.general, "quota"))
+    first, second = text.split("\n")
+    assert first.startswith("🎟️ 今日の残り枚数: **5**枚 / 5枚（<t:") and first.endswith(":R>にリセット）")
+    assert second == "待機中・生成中のジョブ: 0件（同時に最大2件）"
+
+
+async def test_the_modlog_post_is_in_the_servers_language(world: World) -> None:
+    modlog = await ephemeral(
+        await world.server.invoke(world.mod, world.general, "mod modlog", {"channel": world.modlog.id})
+    )
+    assert modlog == f"Blocked attempts will be posted in <#{world.modlog.id}>."  # the moderator's English
+    # The server's language is Japanese (a Community server's "primary language").
+    world.guild.locale = "ja"
+    await world.server.dispatch("GUILD_UPDATE", guild_create_payload(world.server.state, world.guild))
+    ix = await world.server.invoke(world.alice, world.general, "imagine", {"prompt": "1girl, (NUDE:1.3), smile"})
+    assert (await ephemeral(ix)).startswith("This channel does not allow sexual content")  # Alice reads English
+    posted = await world.server.wait_for_message(
+        lambda m: m.channel_id == world.modlog.id and "/imagine" in m.content, timeout=5
+    )
+    assert posted.content == (
+        f"🚫 <#{world.general.id}> で <@{world.alice.id}> の `/imagine` をブロックしました: "
+        "このチャンネルでは性的な内容は許可されていません（該当: `nude`）。\n"
+        "プロンプト: `1girl, (NUDE:1.3), smile`"
+    )
