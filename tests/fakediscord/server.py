@@ -321,6 +321,7 @@ class FakeDiscord:
             context=auth.context,
             owners=auth.owners,
             app_permissions=auth.app_permissions,
+            locale=user.locale,
         )
         if source is not None:
             payload["message"] = message_payload(self.state, self.base_url, source)

@@ -128,6 +128,7 @@ class User:
     username: str
     bot: bool = False
     global_name: str | None = None
+    locale: str = "en-US"  # the member's client language: their interactions' `locale`
 
 
 @dataclass
