@@ -95,7 +95,12 @@ async def _classifier(config: Config) -> OutputClassifier | None:
             load_classifier, m.classifier, m.classifier_model, cache_dir=None, device=m.classifier_device
         )
     except ClassifierLoadError as exc:
-        raise ConfigError(f"[moderation] classifier_model: {exc}") from None
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(
+            f"the output check's model ([moderation] classifier_model = {m.classifier_model!r}) could not be "
+            f"loaded: {reason}; check the network (it is downloaded from the Hugging Face Hub on first start) "
+            'or the path, or turn the output check off with [moderation] classifier = "none"'
+        ) from None
 
 
 async def _open_jobs(

@@ -226,8 +226,9 @@ class QuotaConfig:
 
 @dataclass(frozen=True, slots=True, config=_SECTION)
 class ModerationConfig:
-    # Output check after generation: "none" or "wd14" (an ONNX anime tagger's rating head).
-    classifier: _Classifier = "none"
+    # Output check after generation: "wd14" (an ONNX anime tagger's rating head) or "none".
+    # On by default: Animagine can make NSFW images unasked (its model card says so).
+    classifier: _Classifier = "wd14"
     classifier_model: _Text = "SmilingWolf/wd-vit-tagger-v3"
     classifier_device: _Device = "cpu"
 

@@ -276,6 +276,8 @@ def write_worker_config(folder: Path, name: str, model: Path, workers: WorkersCo
         f"max_deliveries = {workers.max_deliveries}",
         "[metrics]",
         'address = ""',  # workers side by side would all want the default port
+        "[moderation]",
+        'classifier = "none"',
         "[logging]",
         'level = "INFO"',
     ]

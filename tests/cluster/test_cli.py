@@ -28,6 +28,7 @@ def test_a_worker_without_nats_says_which_address_failed(tmp_path: Path, fast_mo
         f'[model]\nsource = "{fast_model_dir}"\ndevice = "cpu"\nwarmup = "off"\n'
         f'[workers]\nbackend = "nats"\nnats_url = "nats://127.0.0.1:{port}"\n'
         '[metrics]\naddress = ""\n'  # the default port may be taken by a test running beside this one
+        '[moderation]\nclassifier = "none"\n'
     )
     result = _run(["worker"], config)
     assert result.returncode == 2, result.stderr[-2000:]

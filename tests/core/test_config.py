@@ -186,3 +186,9 @@ def test_replace_gives_a_validated_copy() -> None:
     assert quota.daily_images == 50
     with pytest.raises(ValueError, match="daily_images"):
         dataclasses.replace(quota, daily_images=-1)
+
+
+def test_the_output_check_is_on_by_default() -> None:
+    # Animagine can make NSFW images unasked (its model card): an admin turns the check off, not on.
+    assert Config().moderation.classifier == "wd14"
+    assert load_config(ROOT / "config.example.toml").moderation.classifier == "wd14"
