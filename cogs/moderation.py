@@ -154,7 +154,17 @@ class ModGroup(app_commands.Group, name="mod", description="Moderator settings f
         for e in entries:
             when = discord.utils.format_dt(e.created_at, "R")
             what = e.reason or e.prompt
-            lines.append(f"`#{e.id}` {when} **{e.kind}** {e.decision} by <@{e.user_id}>: {what[:150]}")
+            # The entry's kind, decision and reason are the audit log's own words (English).
+            entry = t(
+                "`#{id}` {when} **{kind}** {decision} by {member}: {what}",
+                id=e.id,
+                when=when,
+                kind=e.kind,
+                decision=e.decision,
+                member=f"<@{e.user_id}>",
+                what=what[:150],
+            )
+            lines.append(render(entry, interaction.locale))
         text = "\n".join(lines)
         await interaction.response.send_message(text[:2000], ephemeral=True)
 

@@ -48,6 +48,10 @@ class Reply(Protocol):
     @property
     def created_at(self) -> datetime: ...
 
+    @property
+    def locale(self) -> str:
+        """The member's Discord locale: render what is sent here with ``core.i18n.render``."""
+
     async def edit_original(self, **fields: Any) -> None:
         """Edit the deferred message (content, embed, attachments, view, allowed_mentions)."""
 
@@ -113,6 +117,7 @@ class InteractionReply(_TokenWatch):
         self.elsewhere = is_user_install(interaction)
         self.forced_private = is_forced_private(interaction)
         self.link = channel_link(interaction.guild_id, interaction.channel_id)
+        self.locale = str(interaction.locale)
 
     async def direct_messages(self) -> discord.abc.Messageable | None:
         return await _dm(self._interaction.user)
@@ -148,9 +153,11 @@ class StoredReply(_TokenWatch):
         channel_id: int,
         user_id: int,
         private: bool = False,
+        locale: str = "en-US",
     ) -> None:
         super().__init__()
         self.private = private
+        self.locale = locale  # stored with the job (jobs.locale)
         self._client = client
         self._token = token
         self._channel_id = channel_id

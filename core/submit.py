@@ -101,6 +101,7 @@ async def _decide(
                 slot=slot,
                 source_png=source_png,
                 private=private,
+                locale=requester.locale,
             )
         except QuotaRefused as exc:
             await context.gate.record_quota_refusal(where, admission, exc.message)

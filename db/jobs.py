@@ -64,6 +64,7 @@ class JobStore:
         slot: QueueSlot = _FIRST_SLOT,
         source_png: bytes | None = None,
         private: bool = False,
+        locale: str = "en-US",
     ) -> int:
         """Record an accepted job; with ``quota``, charge it in the same transaction (QuotaRefused
         leaves nothing behind). A remix's ``source_png`` is kept under ``request.source``."""
@@ -102,6 +103,7 @@ class JobStore:
                 priority=slot.priority,
                 source_digest=request.source,
                 private=private,
+                locale=locale[:16],
             )
             job_id = int(await session.scalar(insert(Job).values(**values).returning(Job.id)) or 0)
             written = session.info.get("written", [])
@@ -209,6 +211,7 @@ class JobStore:
                         interaction_token=job.interaction_token,
                         source_png=source_png,
                         private=job.private,
+                        locale=job.locale,
                     )
                 )
         for job_id in unreadable:  # one bad row must not stop every start-up

@@ -105,6 +105,9 @@ class Job(Base):
     source_digest: Mapped[str | None] = mapped_column(String(64), index=True)
     # The member asked for a private (ephemeral) result: a late one must not go to the channel.
     private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The member's Discord locale: what is sent later, without the interaction (after a restart,
+    # by DM), is written in their language.
+    locale: Mapped[str] = mapped_column(String(16), default="en-US", server_default="en-US")
 
 
 class SourceImage(Base):

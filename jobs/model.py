@@ -56,6 +56,7 @@ class UnfinishedJob:
     interaction_token: str | None
     source_png: bytes | None = None  # a remix's source image
     private: bool = False  # the member's answer is ephemeral: a late result goes to their DMs
+    locale: str = "en-US"  # the member's Discord locale: a late message is written in their language
 
 
 @dataclass(frozen=True, slots=True)

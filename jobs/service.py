@@ -305,6 +305,7 @@ class GenerationService:
         slot: QueueSlot | None = None,
         source_png: bytes | None = None,
         private: bool = False,
+        locale: str = "en-US",
     ) -> ActiveJob:
         """Charge the quota and record the job in one transaction, then queue it: the record
         exists before the member is told. QuotaRefused leaves no trace. ``slot``: a seat taken
@@ -324,6 +325,7 @@ class GenerationService:
                 slot=slot,
                 source_png=source_png,
                 private=private,
+                locale=locale,
             )
         except BaseException:
             self._scheduler.release(request.user_id, slot)

@@ -35,6 +35,7 @@ class JobStore(Protocol):
         slot: QueueSlot = ...,
         source_png: bytes | None = ...,
         private: bool = ...,
+        locale: str = ...,
     ) -> int:
         """Record an accepted job (charging ``quota`` in the same transaction); its id. A
         remix's source image is kept with it."""

@@ -41,6 +41,12 @@ def test_a_restored_jobs_token_age_comes_from_its_interaction_id(age: timedelta,
     assert token_alive(_stored(age)) is alive
 
 
+def test_a_restored_job_speaks_the_locale_stored_with_it() -> None:
+    assert _stored(timedelta(seconds=1)).locale == "en-US"
+    client = cast(discord.Client, _Client())
+    assert StoredReply(client, interaction_id=None, token=None, channel_id=1, user_id=2, locale="ja").locale == "ja"
+
+
 def test_a_job_without_a_token_goes_to_the_channel() -> None:
     assert not token_alive(_stored(timedelta(seconds=1), token=None))
 

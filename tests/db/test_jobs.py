@@ -48,7 +48,7 @@ async def test_migrations_create_tables(engine: AsyncEngine) -> None:
     assert {"quota_usage", "quota_limits", "generation_blocks"} <= tables
     assert "user_settings" in tables
     assert "source_images" in tables
-    assert version == "0006"
+    assert version == "0007"
 
 
 async def test_migrations_are_idempotent(engine: AsyncEngine) -> None:
@@ -126,3 +126,11 @@ async def test_a_private_job_is_remembered_as_private_for_a_restart(engine: Asyn
     public = await store.create(_request(), PLACE)
     unfinished = {job.id: job for job in await store.unfinished()}
     assert unfinished[private].private and not unfinished[public].private
+
+
+async def test_a_job_remembers_the_members_locale_for_a_restart(engine: AsyncEngine) -> None:
+    store = JobStore(create_sessionmaker(engine))
+    japanese = await store.create(_request(), PLACE, locale="ja")
+    unknown = await store.create(_request(), PLACE)
+    unfinished = {job.id: job for job in await store.unfinished()}
+    assert (unfinished[japanese].locale, unfinished[unknown].locale) == ("ja", "en-US")
