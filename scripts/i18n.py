@@ -5,6 +5,9 @@ python scripts/i18n.py extract   write core/locales/messages.pot from the regist
 python scripts/i18n.py update    merge the template into every catalog (pybabel update)
 python scripts/i18n.py check     exit 1 listing what is missing or broken in a catalog, or a stale
                                  template
+python scripts/i18n.py compile [DIR]  write each catalog as a .mo file under DIR (a new temporary
+                                 folder) for gettext tools, with how much is translated (the bot
+                                 reads the .po files themselves)
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from babel.messages.catalog import Catalog  # noqa: E402
+from babel.messages.mofile import write_mo  # noqa: E402
 from babel.messages.pofile import read_po, write_po  # noqa: E402
 
 from core.client import command_texts  # noqa: E402
@@ -64,6 +69,16 @@ def check() -> int:
     return 1 if failed else 0
 
 
+def compile_catalogs(target: Path) -> None:
+    for language, catalog in read_catalogs().items():
+        path = target / language / "LC_MESSAGES" / f"{DOMAIN}.mo"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as handle:
+            write_mo(handle, catalog)
+        done = sum(1 for m in catalog if m.id and m.string)
+        print(f"{language}: {done} of {sum(1 for m in catalog if m.id)} translated -> {path}")
+
+
 if __name__ == "__main__":
     command = sys.argv[1] if len(sys.argv) > 1 else "check"
     if command == "extract":
@@ -72,5 +87,7 @@ if __name__ == "__main__":
         update()
     elif command == "check":
         sys.exit(check())
+    elif command == "compile":
+        compile_catalogs(Path(sys.argv[2]) if len(sys.argv) > 2 else Path(tempfile.mkdtemp(prefix="locales-")))
     else:
-        sys.exit(f"unknown command {command!r}: use extract, update or check")
+        sys.exit(f"unknown command {command!r}: use extract, update, check or compile")
