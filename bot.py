@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.config import Config, load_config, require_token
-from core.errors import ConfigError, ModelLoadError
+from core.errors import ConfigError
+from core.startup import StartFailed
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -240,10 +241,12 @@ async def _serve(bot: ImagineBot, jobs: Jobs, token: str) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, request_shutdown, sig)
+    from core.startup import login
+
     jobs.service.start()  # the model loads in the background while the bot connects
     async with bot:
         # bot.start(token), with the invite URL logged once the application id is known.
-        await bot.login(token)
+        await login(bot, token, bot.context.config.discord.api_base_url)
         if bot.application_id is not None:
             from core.invite import invite_url
 
@@ -265,12 +268,9 @@ async def run(config: Config) -> None:
 
     token = require_token(config)
     if config.workers.backend == "local":
-        from generation.loader import check_model_config
+        from core.startup import check_local_model
 
-        try:
-            check_model_config(config.model)
-        except ModelLoadError as exc:
-            raise ConfigError(str(exc)) from None
+        await asyncio.to_thread(check_local_model, config.model)
     configure_endpoints(config.discord)
     quiet_voice()
     engine = create_engine(config.database.url)
@@ -331,12 +331,9 @@ async def run_worker(config: Config) -> None:
     from cluster.worker import WorkerProcess
     from core.health import model_check, serving
     from core.metrics import watch_worker
-    from generation.loader import check_model_config
+    from core.startup import check_local_model
 
-    try:
-        check_model_config(config.model)
-    except ModelLoadError as exc:
-        raise ConfigError(str(exc)) from None
+    await asyncio.to_thread(check_local_model, config.model)
     gpu, memory_gb = _describe_device()
     engine = await _local_backend(config)
     process = WorkerProcess(config, engine, gpu=gpu, memory_gb=memory_gb)
@@ -379,6 +376,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
+    except StartFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except Exception as exc:  # a clear last word instead of a bare traceback for admins
         log.exception("the bot stopped because of an error")
         print(f"error: {exc}", file=sys.stderr)

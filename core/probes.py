@@ -93,7 +93,7 @@ async def check_database(url: str) -> Finding:
 
 def hub_status(name: str, key: str, repo_id: str, filename: str, cache_dir: str | None) -> Finding:
     """A repo id: in the local cache, or reachable on the Hub (then downloaded at start)."""
-    from huggingface_hub import HfApi, try_to_load_from_cache
+    from huggingface_hub import HfApi, constants, try_to_load_from_cache
     from huggingface_hub.errors import GatedRepoError, OfflineModeIsEnabled, RepositoryNotFoundError
 
     if isinstance(try_to_load_from_cache(repo_id, filename, cache_dir=cache_dir), str):
@@ -111,8 +111,9 @@ def hub_status(name: str, key: str, repo_id: str, filename: str, cache_dir: str 
     except Exception as exc:  # DNS, refused, timeout, proxy: the operator's network either way
         return _bad(
             name,
-            f"{key} {repo_id!r} is not cached and huggingface.co cannot be reached ({type(exc).__name__})",
-            "check the network (or HF_ENDPOINT / the proxy), or point the setting at a local copy",
+            f"{key} {repo_id!r} is not downloaded yet and the Hugging Face Hub at {constants.ENDPOINT} "
+            f"cannot be reached ({type(exc).__name__})",
+            "check the network, DNS, proxy (HTTPS_PROXY) or HF_ENDPOINT, or point the setting at a local copy",
         )
     return _ok(name, f"{key} {repo_id!r} is on the Hugging Face Hub; it will be downloaded at first start")
 

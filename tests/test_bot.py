@@ -83,7 +83,51 @@ def test_an_output_check_that_cannot_load_stops_the_bot(
         '[metrics]\naddress = ""\n'
     )
     assert bot.main(["--config", str(file)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1, err
-    assert reason in err[0]
-    assert 'turn the output check off with [moderation] classifier = "none"' in err[0]
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    (line,) = [line for line in err.splitlines() if line.startswith("config error: ")]
+    assert reason in line
+    assert 'turn the output check off with [moderation] classifier = "none"' in line
+
+
+def _local_config(tmp_path: Path, model: str, api_base_url: str = "http://127.0.0.1:1/api/v10") -> Path:
+    file = tmp_path / "config.toml"
+    file.write_text(
+        f'[discord]\ntoken = "x"\napi_base_url = "{api_base_url}"\n[model]\nsource = "{model}"\ndevice = "cpu"\n'
+        f'[moderation]\nclassifier = "none"\n[database]\nurl = "sqlite+aiosqlite:///{tmp_path}/bot.db"\n'
+        '[metrics]\naddress = ""\n'
+    )
+    return file
+
+
+def _error_lines(err: str) -> list[str]:
+    assert "Traceback" not in err, err
+    return [line for line in err.splitlines() if line.startswith("error: ")]
+
+
+def test_an_unreachable_discord_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fast_model_dir: Path
+) -> None:
+    assert bot.main(["--config", str(_local_config(tmp_path, str(fast_model_dir)))]) == 1
+    (line,) = _error_lines(capsys.readouterr().err)
+    assert line.startswith("error: cannot reach Discord at http://127.0.0.1:1/api/v10 (")
+    assert "check the network" in line
+
+
+def test_an_unreachable_hub_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:1")
+    assert bot.main(["--config", str(_local_config(tmp_path, "nobody/some-model"))]) == 1
+    (line,) = _error_lines(capsys.readouterr().err)
+    assert "[model] source 'nobody/some-model' is not downloaded yet" in line
+    assert "the Hugging Face Hub at http://127.0.0.1:1 cannot be reached" in line
+
+
+def test_no_cuda_gpu_is_one_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str], fast_model_dir: Path) -> None:
+    bot.main(["--config", str(_local_config(tmp_path, str(fast_model_dir)))])
+    warnings = [line for line in capsys.readouterr().err.splitlines() if " WARNING " in line]
+    assert len(warnings) == 1 and "no CUDA GPU: images are made on the CPU and take minutes each" in warnings[0]
