@@ -19,8 +19,21 @@ Rendering happens at the edge, in the reader's locale: ``core.i18n.render(text, 
 (``interaction.locale`` for a member, ``interaction.guild_locale`` or the guild's
 ``preferred_locale`` for a moderator log line). ``str(text)`` is the English rendering, so
 logs and code that only know English keep working. To localise a module that still builds
-English strings: wrap each literal in ``t(...)``, keep returning ``Text`` (or join with
-``lines``), and call ``render`` where the message is sent.
+English strings (core/messenger.py, core/result_view.py, core/job_items.py, cogs/results.py,
+cogs/job_controls.py are next):
+
+1. wrap each literal in ``t(...)``; keep returning ``Text`` (or join with ``lines``), or take a
+   ``locale`` argument and ``render`` at the end (see core/quota_text.py);
+2. render where the message is sent: ``interaction.locale`` in a callback; for a job's messages
+   ``reply.locale`` (``core.replies.Reply``: the interaction's, or after a restart the one stored
+   with the job, ``jobs.locale``; pass ``locale=record.locale`` to ``StoredReply``);
+3. button labels, select options and modal titles are messages too (render them when the view
+   is built: a persistent item's label is only shown, never matched);
+4. ``python scripts/i18n.py extract && python scripts/i18n.py update``, then translate.
+
+Raising ``UserFacingError(t(...))`` needs nothing more: ``core.funnel`` renders ``error.text``
+in the member's locale, while ``error.message`` (and ``str(error)``) stay English for logs,
+the audit log and metrics.
 """
 
 from __future__ import annotations
