@@ -207,6 +207,15 @@ class RestApi:
         message.content, message.embeds, message.components = content, embeds, components
         message.attachments = [*kept, *new_files]
         message.flags = flags
+        message.versions.append(
+            {
+                "flags": flags,
+                "content": content,
+                "embeds": embeds,
+                "components": components,
+                "attachments": [a.filename for a in message.attachments],
+            }
+        )
         if record_edit:
             if not _has_message_content(
                 {"content": message.content, "embeds": message.embeds, "components": message.components},

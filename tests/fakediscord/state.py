@@ -233,6 +233,9 @@ class Message:
     flags: int = 0
     author_id: int = 0
     edits: list[float] = field(default_factory=list)
+    # What the message was after its creation and each edit: flags, content, embeds, components
+    # and attachment names (tests check e.g. that a message was a V2 layout from the start).
+    versions: list[dict[str, Any]] = field(default_factory=list)
     deleted: bool = False
     interaction_id: int | None = None
     created_at: float = field(default_factory=time.monotonic)
