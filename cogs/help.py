@@ -34,6 +34,7 @@ def help_text(
     ratings = ", ".join(f"`{r.label}`" for r in Rating if r <= max_rating)
     text = lines(
         t("## Making images"),
+        # i18n: Keep the Danbooru tags, `BREAK`, `(tag:1.3)` and other text in backticks exactly as written.
         t(
             "Write **Danbooru tags**, comma separated, most important first: who (`1girl`, `2boys`), "
             "then character and series (`hatsune miku, vocaloid`), then the rest (`long hair, smile, outdoors`). "

@@ -43,6 +43,7 @@ DOMAIN = "messages"
 # Discord's locale codes -> catalog folders.
 DISCORD_LOCALES: Mapping[str, str] = {"ja": "ja", "zh-CN": "zh_Hans", "zh-TW": "zh_Hant", "ko": "ko"}
 NAME, DESCRIPTION, MENU, MESSAGE = "name", "description", "menu", "message"
+NOTE = "i18n:"  # a comment above a t("...") call that starts so is shown to translators
 # Discord's rule for command and option names (lowercase where the script has case).
 _VALID_NAME = re.compile(r"^[-_'\w]{1,32}$")
 _PLACEHOLDER = re.compile(r"\{[^{}]*\}|%[sd]")
@@ -144,19 +145,31 @@ def command_strings(commands: Iterable[AnyCommand]) -> Iterator[Key]:
             yield DESCRIPTION, parameter.description
 
 
-def message_texts(root: Path = SOURCE_ROOT) -> dict[Key, list[tuple[str, int]]]:
+@dataclass(frozen=True)
+class Found:
+    """Where a message is written, and the notes for translators next to it (``# i18n: ...``)."""
+
+    locations: list[tuple[str, int]]
+    notes: list[str]
+
+
+def message_texts(root: Path = SOURCE_ROOT) -> dict[Key, Found]:
     """Every ``t("...")`` message in the bot's source, with where it is written (Babel's Python
-    extractor: the first argument of each ``t`` call)."""
-    found: dict[Key, list[tuple[str, int]]] = {}
+    extractor: the first argument of each ``t`` call) and any ``# i18n:`` comment above it."""
+    found: dict[Key, Found] = {}
     for package in SOURCE_PACKAGES:
         for path in sorted((root / package).rglob("*.py")):
             # Babel warns about every f-string inside a t(...) call, values included (f"{cfg:g}");
             # a msgid that is not a literal is caught by tests/core/test_i18n.py instead.
             with path.open("rb") as handle, contextlib.redirect_stderr(io.StringIO()):
-                extracted = list(extract("python", handle, keywords={"t": None}))
-            for line, msgid, _comments, _context in extracted:
+                extracted = list(
+                    extract("python", handle, keywords={"t": None}, comment_tags=(NOTE,), strip_comment_tags=True)
+                )
+            for line, msgid, comments, _context in extracted:
                 if isinstance(msgid, str) and msgid:
-                    found.setdefault((MESSAGE, msgid), []).append((str(path.relative_to(root)), line))
+                    entry = found.setdefault((MESSAGE, msgid), Found([], []))
+                    entry.locations.append((str(path.relative_to(root)), line))
+                    entry.notes.extend(c for c in comments if c not in entry.notes)
     return found
 
 

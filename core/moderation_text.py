@@ -46,6 +46,7 @@ def rating_change_text(change: RatingChange | None, locale: object = "en-US") ->
     """`/mod rating`; None: the moderator gave no value to set."""
     if change is None:
         return render(NOTHING_TO_CHANGE_TEXT, locale)
+    # i18n: {scope} is a channel mention or the word "server"; {before} and {after} are rule summaries.
     text: Message = t(
         "Rating rules of {scope}: {before} → {after}.",
         scope=_rules_scope(change.channel_id),
@@ -86,6 +87,7 @@ def blocklist_change_text(change: BlocklistChange | None, locale: object = "en-U
     scope: Message = t("this server") if change.channel_id is None else f"<#{change.channel_id}>"
     if change.add:
         if change.changed:
+            # i18n: {tag} is a Danbooru tag in backticks; {scope} is a channel mention or "this server".
             return render(t("{tag} is now blocked in {scope}.", tag=tag, scope=scope), locale)
         return render(t("{tag} was already blocked.", tag=tag), locale)
     if change.changed:
@@ -112,6 +114,7 @@ def blocked_attempt_text(attempt: BlockedAttempt, locale: object = "en-US") -> s
     look-alike so they cannot end the code span early."""
     prompt = attempt.prompt[:MODLOG_PROMPT_CHARS].replace("`", "ˋ")
     text = lines(
+        # i18n: {member} and {channel} are mentions; {reason} is the refusal the member was told, already translated.
         t(
             "🚫 Blocked `/imagine` by {member} in {channel}: {reason}",
             member=f"<@{attempt.user_id}>",

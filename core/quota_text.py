@@ -41,6 +41,7 @@ def _status(status: QuotaStatus, *, in_guild: bool) -> Message:
         parts.append(t("🎟️ Images today: {used} made, no daily limit.", used=status.used_today))
     else:
         parts.append(
+            # i18n: {when} is a Discord timestamp shown in the reader's language, e.g. "in 3 hours".
             t(
                 "🎟️ Images left today: **{left}** of {daily} (resets {when}).",
                 left=status.remaining,

@@ -35,6 +35,7 @@ def worker_line(status: WorkerStatus, locale: object = "en-US") -> str:
         else t("speed after warm-up")
     )
     line = render(
+        # i18n: {state} stays in English (ready, busy, loading...): it is what the worker reports.
         t(
             "{mark} **{name}** · {gpu} · {state} · {job} · {images} image(s) · {speed} · seen {ago}",
             mark=mark,

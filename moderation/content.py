@@ -267,6 +267,7 @@ def _display(tag: str) -> str:
 def _show(tags: tuple[str, ...]) -> Message:
     shown = ", ".join(f"`{_display(t)}`" for t in tags[:_MAX_SHOWN])
     if len(tags) > _MAX_SHOWN:
+        # i18n: {tags} is a list of Danbooru tags in backticks, kept as they are.
         return t("{tags} and {count} more", tags=shown, count=len(tags) - _MAX_SHOWN)
     return shown
 
@@ -274,9 +275,12 @@ def _show(tags: tuple[str, ...]) -> Message:
 def _inversion_reason(inversions: list[tuple[str, Text]]) -> Text:
     pairs = tuple(dict.fromkeys((_display(tag), where) for tag, where in inversions))
     shown: Message = lines(
-        *(t("`{tag}` {where}", tag=tag, where=where) for tag, where in pairs[:_MAX_SHOWN]), separator=", "
+        # i18n: {where} is one of the phrases "with a negative weight", "in the negative prompt"...
+        *(t("`{tag}` {where}", tag=tag, where=where) for tag, where in pairs[:_MAX_SHOWN]),
+        separator=", ",
     )
     if len(pairs) > _MAX_SHOWN:
+        # i18n: {tags} is a list of Danbooru tags in backticks, kept as they are.
         shown = t("{tags} and {count} more", tags=shown, count=len(pairs) - _MAX_SHOWN)
     return t(
         "This channel does not allow sexual content, and that includes asking for nudity by negating "

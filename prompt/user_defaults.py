@@ -43,6 +43,7 @@ class UserDefaults:
         """The member's defaults, one per line (preset names and tags as they are)."""
         default = t("bot default")
         return lines(
+            # i18n: {value} is a size such as 832x1216, or "bot default".
             t("**Aspect:** {value}", value=self.aspect or default),
             t("**Quality preset:** {value}", value=self.quality or default),
             t("**Style preset:** {value}", value=self.style or default),

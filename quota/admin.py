@@ -58,6 +58,7 @@ def amount(daily: int | None) -> str:
 def amount_text(daily: int | None) -> Text:
     if daily is None:
         return t("default")
+    # i18n: A daily image limit, e.g. "5/day".
     return t("unlimited") if daily == UNLIMITED else t("{daily}/day", daily=daily)
 
 
@@ -76,6 +77,7 @@ def limit_summary_text(change: LimitChange) -> Text:
     who = whom[change.kind]
     if change.daily is None:
         return t("{who}: override removed; the default applies again.", who=who)
+    # i18n: {who} is "Members of this server", a role phrase or a member mention; {amount} is e.g. "5/day".
     return t("{who}: {amount}.", who=who, amount=amount_text(change.daily))
 
 

@@ -100,11 +100,13 @@ def decide_text(limits: Limits, usage: Usage, images: int, now: datetime, resets
     if limits.daily != UNLIMITED and usage.used_today + images > limits.daily:
         left = max(limits.daily - usage.used_today, 0)
         if left == 0:
+            # i18n: {when} is a Discord timestamp shown in the reader's language, e.g. "in 3 hours".
             return t(
                 "You have used all {daily} of your images for today. Your quota resets {when}.",
                 daily=limits.daily,
                 when=stamp,
             )
+        # i18n: {when} is a Discord timestamp shown in the reader's language, e.g. "in 3 hours".
         return t(
             "This request needs {images} images but you have {left} of {daily} left today. Your quota resets {when}.",
             images=images,
@@ -113,6 +115,7 @@ def decide_text(limits: Limits, usage: Usage, images: int, now: datetime, resets
             when=stamp,
         )
     if limits.guild_budget != UNLIMITED and usage.guild_used_today + images > limits.guild_budget:
+        # i18n: {when} is a Discord timestamp shown in the reader's language, e.g. "in 3 hours".
         return t(
             "This server has used its {budget} images for today. The budget resets {when}.",
             budget=limits.guild_budget,

@@ -40,8 +40,8 @@ def extract() -> None:
     template = Catalog(project="animagine-bot", charset="utf-8")
     for context, text in asyncio.run(command_texts()):
         template.add(text, context=context)
-    for (context, text), locations in message_texts().items():
-        template.add(text, context=context, locations=locations)
+    for (context, text), found in message_texts().items():
+        template.add(text, context=context, locations=found.locations, auto_comments=found.notes)
     with TEMPLATE.open("wb") as handle:
         write_po(handle, template, omit_header=False, sort_output=False)
     print(f"wrote {TEMPLATE.relative_to(ROOT)} ({len(template)} messages)")

@@ -69,7 +69,9 @@ def test_every_message_is_a_literal_the_extractor_can_read() -> None:
 def test_messages_are_extracted_with_their_context_and_place() -> None:
     texts = message_texts()
     key = (MESSAGE, "Steps must be between {low} and {high}; got {got}.")
-    assert key in texts and texts[key][0][0] == "prompt/options.py"
+    assert key in texts and texts[key].locations[0][0] == "prompt/options.py"
+    notes = texts[(MESSAGE, "You have used all {daily} of your images for today. Your quota resets {when}.")].notes
+    assert notes and "timestamp" in notes[0]  # the note above the t(...) call, for translators
     assert (MESSAGE, "Something went wrong on our side; the error was logged. Please try again later.") in texts
 
 
