@@ -268,9 +268,10 @@ async def run(config: Config) -> None:
 
     token = require_token(config)
     if config.workers.backend == "local":
-        from core.startup import check_local_model
+        from core.startup import check_local_model, check_output_check
 
         await asyncio.to_thread(check_local_model, config.model)
+        await asyncio.to_thread(check_output_check, config.moderation, None)  # as _classifier loads it
     configure_endpoints(config.discord)
     quiet_voice()
     engine = create_engine(config.database.url)
@@ -331,9 +332,10 @@ async def run_worker(config: Config) -> None:
     from cluster.worker import WorkerProcess
     from core.health import model_check, serving
     from core.metrics import watch_worker
-    from core.startup import check_local_model
+    from core.startup import check_local_model, check_output_check
 
     await asyncio.to_thread(check_local_model, config.model)
+    await asyncio.to_thread(check_output_check, config.moderation, None)  # as _classifier loads it
     gpu, memory_gb = _describe_device()
     engine = await _local_backend(config)
     process = WorkerProcess(config, engine, gpu=gpu, memory_gb=memory_gb)

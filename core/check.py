@@ -49,7 +49,7 @@ async def run_checks(config: Config, *, worker: bool = False) -> Report:
         # The Hub lookups block (HTTP with a timeout): off the event loop, both at once.
         model, classifier = await asyncio.gather(
             asyncio.to_thread(check_model, config.model),
-            asyncio.to_thread(check_classifier, config.moderation, config.model.cache_dir or None),
+            asyncio.to_thread(check_classifier, config.moderation),  # the Hub default cache, as the bot loads it
         )
         findings += [model, classifier]
     if config.workers.backend == "nats":

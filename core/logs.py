@@ -45,6 +45,16 @@ def formatter(kind: str) -> logging.Formatter:
     return logging.Formatter(TEXT_FORMAT)
 
 
+def adopt_library_handlers() -> None:
+    """huggingface_hub, transformers and diffusers add a plain-text handler of their own when
+    imported: their lines go through the process's handler ([logging] format) instead."""
+    for name in ("huggingface_hub", "transformers", "diffusers"):
+        library = logging.getLogger(name)
+        for handler in library.handlers[:]:
+            library.removeHandler(handler)
+        library.propagate = True
+
+
 def configure_logging(config: LoggingConfig, stream: TextIO) -> None:
     """One handler on the root logger, in the configured format and level."""
     handler = logging.StreamHandler(stream)
@@ -62,5 +72,7 @@ def configure_logging(config: LoggingConfig, stream: TextIO) -> None:
     # transformers' warnings are about parts the bot does not use (image processors without
     # torchvision); it reads this once, at import, before any of its lines could be adopted.
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    # The Hub client warns at every retry of a download that will fail anyway (the bot says why).
+    os.environ.setdefault("HF_HUB_VERBOSITY", "error")
     for name in QUIET:
         logging.getLogger(name).setLevel(threshold)

@@ -148,7 +148,10 @@ def check_classifier(moderation: ModerationConfig, cache_dir: str | None = None)
         return _bad("output check", f"{key} {source!r} is a folder without {CLASSIFIER_FILE}", fix)
     if source.startswith(("/", ".", "~")) or source.endswith(".onnx") or source.count("/") != 1:
         return _bad("output check", f"{key} {source!r} does not exist", fix)
-    return hub_status("output check", key, source, CLASSIFIER_FILE, cache_dir)
+    found = hub_status("output check", key, source, CLASSIFIER_FILE, cache_dir)
+    if found.ok:
+        return found
+    return _bad("output check", found.message, f'{found.fix}; or turn the output check off: classifier = "none"')
 
 
 # ---- Discord -----------------------------------------------------------------------------

@@ -7,9 +7,10 @@ check (exit code 1), not a traceback from deep inside a library.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.config import ModelConfig
+from core.config import ModelConfig, ModerationConfig
 from core.errors import ConfigError, ModelLoadError
 
 if TYPE_CHECKING:
@@ -39,6 +40,26 @@ def check_local_model(model: ModelConfig) -> None:
             raise StartFailed(f"{found.message}; {found.fix}")
     if resolve_device(model.device).type == "cpu":
         log.warning("no CUDA GPU: images are made on the CPU and take minutes each ([model] device = %r)", model.device)
+
+
+def check_output_check(moderation: ModerationConfig, cache_dir: str | None) -> None:
+    """The output check's tagger, when it is a Hub repo id: cached or reachable (StartFailed),
+    asked once with a short timeout instead of the Hub client's minute of retries. A local path
+    is left to the loader, whose errors name it."""
+    from core.logs import adopt_library_handlers
+    from core.probes import CLASSIFIER_FILE, hub_status
+
+    source = moderation.classifier_model
+    local = Path(source).expanduser().exists() or source.startswith(("/", ".", "~")) or source.count("/") != 1
+    if moderation.classifier == "none" or local:
+        return
+    found = hub_status("output check", "[moderation] classifier_model", source, CLASSIFIER_FILE, cache_dir)
+    adopt_library_handlers()
+    if not found.ok:
+        raise StartFailed(
+            f"the output check cannot start: {found.message}; {found.fix}, "
+            'or turn the output check off with [moderation] classifier = "none"'
+        )
 
 
 async def login(bot: discord.Client, token: str, api_base_url: str) -> None:

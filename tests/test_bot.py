@@ -67,14 +67,25 @@ def test_missing_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 
 @pytest.mark.parametrize(
-    ("model", "reason"),
+    ("model", "code", "line_start", "reason"),
     [
-        ("/nowhere/tagger.onnx", "classifier source '/nowhere/tagger.onnx' was not found"),
-        ("nobody/no-tagger", "could not get model.onnx of classifier repo 'nobody/no-tagger'"),
+        ("/nowhere/tagger.onnx", 2, "config error: ", "classifier source '/nowhere/tagger.onnx' was not found"),
+        (
+            "nobody/no-tagger",
+            1,
+            "error: the output check cannot start: ",
+            "'nobody/no-tagger' is not in the Hugging Face cache and HF_HUB_OFFLINE is set",
+        ),
     ],
 )
 def test_an_output_check_that_cannot_load_stops_the_bot(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], fast_model_dir: Path, model: str, reason: str
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    fast_model_dir: Path,
+    model: str,
+    code: int,
+    line_start: str,
+    reason: str,
 ) -> None:
     file = tmp_path / "config.toml"
     file.write_text(
@@ -82,10 +93,10 @@ def test_an_output_check_that_cannot_load_stops_the_bot(
         f'[moderation]\nclassifier_model = "{model}"\n[database]\nurl = "sqlite+aiosqlite:///{tmp_path}/bot.db"\n'
         '[metrics]\naddress = ""\n'
     )
-    assert bot.main(["--config", str(file)]) == 2
+    assert bot.main(["--config", str(file)]) == code
     err = capsys.readouterr().err
     assert "Traceback" not in err
-    (line,) = [line for line in err.splitlines() if line.startswith("config error: ")]
+    (line,) = [line for line in err.splitlines() if line.startswith(line_start)]
     assert reason in line
     assert 'turn the output check off with [moderation] classifier = "none"' in line
 
