@@ -104,7 +104,7 @@ def attachment(
 
 
 def custom_ids(message: Message) -> list[str]:
-    return [c.get("custom_id", "") for row in message.components for c in row.get("components", [])]
+    return message.custom_ids  # in the rows of a V2 layout or of an ordinary message
 
 
 async def jobs_in_db(world: World) -> int:
