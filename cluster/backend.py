@@ -24,9 +24,10 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.object_store import ObjectStore
 
-from cluster import connection, results
+from cluster import connection, orders, outcomes
 from cluster.assignment import Assignment
 from cluster.fleet import Fleet, WorkerLane
+from cluster.orders import RETRY_S
 from cluster.recovery import Streams, recover
 from cluster.wire import TERMINAL, Control, Event, Hello, Names, StepReport, WorkOrder
 from core.config import WorkersConfig
@@ -35,9 +36,6 @@ from jobs.backend import BackendEvents, Lane, Recovery, WorkerStatus
 from jobs.model import ActiveJob, Progress, StopReason
 
 log = logging.getLogger(__name__)
-
-RETRY_S = 0.5
-TOO_MANY_TRIES = "This image could not be made: its GPU worker stopped {n} times while making it. You were not charged."
 
 
 class NatsBackend:
@@ -125,7 +123,7 @@ class NatsBackend:
         self._assignments[assignment.id] = assignment
         order = WorkOrder(assignment.id, tuple((job.id, job.request) for job in jobs))
         try:
-            await self._put_sources(jobs)
+            await orders.put_sources(self._sources, jobs)
             await self._publish_order(assignment, order)
             log.info("job(s) %s sent to worker %s", list(assignment.jobs), lane.name)
             await assignment.done.wait()
@@ -136,35 +134,9 @@ class NatsBackend:
         ids = {job.id for job in jobs}
         return next((a for a in self._assignments.values() if a.lane is lane and ids <= set(a.jobs)), None)
 
-    async def _put_sources(self, jobs: Sequence[ActiveJob]) -> None:
-        """Remixes' source images go ahead of the order, named by digest (a Re-roll reuses one)."""
-        for job in jobs:
-            if job.request.source is not None and job.source_png is not None:
-                assert self._sources is not None
-                # Put once: putting again replaces the object under a worker reading it.
-                if not await results.exists(self._sources, job.request.source):
-                    await results.upload(self._sources, job.request.source, job.source_png)
-
     async def _publish_order(self, assignment: Assignment, order: WorkOrder) -> None:
-        """Publish until JetStream has stored it (NATS may be restarting); the message id makes
-        a publish that was stored but not acknowledged count once."""
-        subject = self._names.work(assignment.lane.name, assignment.id)
-        while True:
-            try:
-                ack = await self._js_.publish(subject, order.encode(), headers={"Nats-Msg-Id": assignment.id})
-            except Exception as exc:  # (not connected, timeout: try again)
-                log.warning(
-                    "could not send job(s) %s to worker %s (%s); retrying",
-                    list(assignment.jobs),
-                    assignment.lane.name,
-                    exc,
-                )
-                await asyncio.sleep(RETRY_S)
-                continue
-            assignment.seq = ack.seq
-            if assignment.done.is_set():  # taken back while it was being sent: nobody runs it
-                await self._delete_order(assignment)
-            return
+        # A method of its own: bench/workers.py wraps it to time each dispatch.
+        await orders.publish(self._js_, self._names, assignment, order)
 
     def cancel(self, job: ActiveJob, reason: StopReason) -> None:
         job.stop(reason)
@@ -195,11 +167,7 @@ class NatsBackend:
         await self._nc.publish(subject, payload)
 
     async def _delete_order(self, assignment: Assignment) -> bool:
-        try:
-            assert assignment.seq is not None
-            return await self._js_.delete_msg(self._names.work_stream, assignment.seq)
-        except Exception:  # (already taken and acknowledged, or NATS is away)
-            return False
+        return await orders.delete(self._js_, self._names, assignment)
 
     def _assignment_of(self, job_id: int) -> Assignment | None:
         return next((a for a in self._assignments.values() if job_id in a.jobs and job_id not in a.finished), None)
@@ -217,30 +185,10 @@ class NatsBackend:
     async def _finish(
         self, assignment: Assignment, job: ActiveJob, kind: str, event: Event | None = None, *, lost_ok: bool = False
     ) -> bool:
-        """Report one job's end to the service; the assignment ends with its last job. With
-        ``lost_ok``, a result whose images are gone is not reported (False): it runs again."""
-        if job.id in assignment.finished:
-            return True
-        assignment.finished.add(job.id)
-        events = self._reported
-        if kind == "succeeded" and event is not None:
-            assert self._results is not None
-            result = await results.fetch(self._results, event)
-            if result is None and lost_ok:
-                assignment.finished.discard(job.id)
-                return False
-            if result is None:
-                await events.failed(job, "the result's images were lost", "The image was made but got lost; try again.")
-            else:
-                await events.succeeded(job, result)
-        elif kind == "failed" and event is not None:
-            await events.failed(job, event.recorded, event.told)
-        else:
-            await events.stopped(job)
-        self._tries.pop(job.id, None)
-        if not assignment.open_jobs():
-            assignment.done.set()
-        return True
+        """Report one job's end to the service (``outcomes.finish``); recovery reports through it too."""
+        return await outcomes.finish(
+            self._reported, self._results, self._tries, assignment, job, kind, event, lost_ok=lost_ok
+        )
 
     async def _consume_events(self) -> None:
         assert self._events_sub is not None
@@ -338,14 +286,7 @@ class NatsBackend:
                 )
                 await self._delete_order(assignment)
                 for job in assignment.open_jobs():
-                    await self._fail_tries(assignment, job, self._config.max_deliveries)
-
-    async def _fail_tries(self, assignment: Assignment, job: ActiveJob, tries: int) -> None:
-        assignment.finished.add(job.id)
-        message = TOO_MANY_TRIES.format(n=tries)
-        await self._reported.failed(job, f"gave up after {tries} tries (worker gone or hung)", message)
-        if not assignment.open_jobs():
-            assignment.done.set()
+                    await outcomes.fail_tries(self._reported, assignment, job, self._config.max_deliveries)
 
     async def _watch_workers(self) -> None:
         while True:
@@ -407,7 +348,7 @@ class NatsBackend:
             if job.cancel_flag.is_set():
                 await self._finish(assignment, job, "stopped")
             elif tries >= self._config.max_deliveries:
-                await self._fail_tries(assignment, job, tries)
+                await outcomes.fail_tries(self._reported, assignment, job, tries)
             else:
                 assignment.finished.add(job.id)
                 back.append(job)

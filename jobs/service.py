@@ -1,6 +1,6 @@
 """What the cogs call: accept a request (charge the quota, record it, queue it), follow it,
-cancel it, and pick up the jobs a previous run left unfinished; and what dispatches the queue to
-the backend and records what the backend reports."""
+cancel it, and pick up the jobs a previous run left unfinished; and record what the backend
+reports. Its ``jobs.dispatch.Dispatcher`` hands the queue to the backend."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from core.errors import GenerationFailed, JobCancelled, JobRequeued, NotYourJob
 from core.text import Message, t
-from jobs.backend import Backend, Lane
+from jobs.backend import Backend
 from jobs.context import tag_jobs
+from jobs.dispatch import Dispatcher
 from jobs.model import (
     ActiveJob,
     GenerationResult,
@@ -73,24 +74,19 @@ class GenerationService:
         told what happens to each job (the bot's metrics)."""
         self._store = store
         self._observer = observer
-        self._before_batch = before_batch
         self._scheduler = scheduler
         self._backend = backend
         self._shutdown_grace_s = shutdown_grace_s
         self._recent: deque[float] = deque(maxlen=RECENT_JOBS)
-        self._batches: dict[Lane, tuple[ActiveJob, ...]] = {}  # what each busy lane runs
-        self._runs: set[asyncio.Task[None]] = set()
-        self._lane_freed = asyncio.Event()
+        self._dispatcher = Dispatcher(scheduler, backend, self.failed, before_batch=before_batch, observer=observer)
         self._backend_started = False
-        self._dispatcher: asyncio.Task[None] | None = None
         self._finished: OrderedDict[int, JobRecord] = OrderedDict()
         self._reading: dict[int, asyncio.Future[JobRecord | None]] = {}
-        self._closing = False
 
     @property
     def running(self) -> tuple[ActiveJob, ...]:
         """The jobs of the batches the backend is running now."""
-        return tuple(job for batch in self._batches.values() for job in batch)
+        return self._dispatcher.running
 
     # --- dispatching ----------------------------------------------------------------------
 
@@ -103,86 +99,7 @@ class GenerationService:
         """Start the backend and hand its free lanes the queue's jobs, a batch at a time, in fair
         order (just in time: a job stays in line, cancellable, until a lane is free for it)."""
         self._start_backend()
-        self._dispatcher = asyncio.create_task(self._dispatch(), name="job-dispatcher")
-
-    async def _dispatch(self) -> None:
-        await self._backend.ready()
-        while True:
-            if self._before_batch is not None:
-                await self._before_batch()
-            await self._scheduler.wait_for_jobs()
-            if self._closing:  # the bot is stopping: what is queued stays queued in the database
-                return
-            try:
-                picked = self._pick()
-            except Exception:  # a backend that misreports a lane must not stop all dispatching
-                log.exception("could not pick the next batch")
-                picked = None
-            if picked is None:  # no free lane, or none that fits the jobs in line
-                await self._wait_for_change()
-                continue
-            lane, batch = picked
-            self._launch(lane, batch)
-
-    def _pick(self) -> tuple[Lane, list[ActiveJob]] | None:
-        """A free lane and the first jobs in line that it can run, or None (the dispatcher then
-        waits for a lane to free up or a job to arrive). Clears the "something changed" flags
-        before looking, so a change that comes after this look wakes the dispatcher."""
-        self._lane_freed.clear()
-        self._scheduler.arrived.clear()
-        free = [lane for lane in self._backend.lanes() if lane not in self._batches]
-        if not free:
-            return None
-        lead = self._scheduler.take_first(lambda job: any(lane.fits(job.request) for lane in free))
-        if lead is None:
-            return None
-        lane = next(lane for lane in free if lane.fits(lead.request))
-        return lane, [lead, *self._followers(lane, lead)]
-
-    async def _wait_for_change(self) -> None:
-        waits = {
-            asyncio.ensure_future(self._lane_freed.wait()),
-            asyncio.ensure_future(self._scheduler.arrived.wait()),
-        }
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for wait in waits:
-                wait.cancel()
-
-    def _launch(self, lane: Lane, batch: Sequence[ActiveJob]) -> None:
-        self._batches[lane] = tuple(batch)
-        if self._observer is not None:
-            self._observer.dispatched(batch)
-        run = asyncio.create_task(self._run(lane, batch), name=f"batch-{batch[0].id}")
-        self._runs.add(run)
-        run.add_done_callback(self._runs.discard)
-
-    async def _run(self, lane: Lane, batch: Sequence[ActiveJob]) -> None:
-        tag_jobs(batch)  # this task's log lines name the batch's jobs and members
-        try:
-            await lane.run(batch)
-        except Exception:  # one batch's failure must not stop the others (or their bookkeeping)
-            log.exception("job(s) %s: unexpected error", [j.id for j in batch])
-            for one in batch:
-                if not one.result.done() and one in self._batches.get(lane, ()):
-                    await self.failed(one, "unexpected error (logged)", t("Something went wrong while generating."))
-        finally:
-            self._batches.pop(lane, None)
-            self._lane_freed.set()
-
-    def _followers(self, lane: Lane, lead: ActiveJob) -> list[ActiveJob]:
-        """The next jobs in line that can share the lead's batch (never one that would run later
-        than a job left waiting)."""
-        if lane.max_batch <= 1 or self._closing:
-            return []
-        key = lane.batch_key(lead.request)
-        if key is None:
-            return []
-        room = lane.max_batch - lead.request.count
-        return self._scheduler.take_following(
-            lambda job: lane.fits(job.request) and lane.batch_key(job.request) == key, room
-        )
+        self._dispatcher.start()
 
     # --- what the backend reports (BackendEvents) -------------------------------------------
 
@@ -232,9 +149,7 @@ class GenerationService:
 
     async def returned(self, jobs: Sequence[ActiveJob]) -> None:
         for job in jobs:
-            for lane, batch in list(self._batches.items()):
-                if job in batch:
-                    self._batches[lane] = tuple(other for other in batch if other is not job)
+            self._dispatcher.drop(job)
             if job.result.done():
                 continue
             try:
@@ -246,7 +161,7 @@ class GenerationService:
             log.info("job %s is back in line at #%s", job.id, self._scheduler.position(job.id))
 
     def lanes_changed(self) -> None:
-        self._lane_freed.set()
+        self._dispatcher.lanes_changed()
 
     async def _requeue(self, job: ActiveJob) -> None:
         await self._store.requeue(job.id)
@@ -257,14 +172,14 @@ class GenerationService:
         """Stop taking jobs; the running ones stop at their next step and go back to the queue
         (as do the waiting ones, which the database already holds as queued). Idempotent."""
         self._scheduler.close()
-        self._closing = True
+        self._dispatcher.closing = True
         running = self.running
         for job in running:
             self._backend.cancel(job, StopReason.SHUTDOWN)
         if running:
             # Let the pipeline reach its next step and the backend report the jobs as stopped.
             await asyncio.wait({job.result for job in running}, timeout=self._shutdown_grace_s)
-        tasks = [*self._runs, *([self._dispatcher] if self._dispatcher is not None else [])]
+        tasks = self._dispatcher.tasks()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -354,7 +269,7 @@ class GenerationService:
                 await self._store.mark_running(job.id)
                 job.mark_started()
                 taken.add(job.id)
-            self._launch(lane, batch)
+            self._dispatcher.launch(lane, batch)
         for one in restored:
             if one.job.id in recovery.settled:
                 self._scheduler.remove(one.job.id)
