@@ -13,16 +13,24 @@ from discord import app_commands
 from discord.ext import commands
 
 from core.errors import UserFacingError
+from core.i18n import render
 from core.job_items import CancelButton, cancel_job
 from core.places import anywhere
+from core.text import t
 
 if TYPE_CHECKING:
     from core.client import ImagineBot
 
 
-def describe(job_id: int, position: int | None, prompt: str) -> str:
-    where = "running" if position == 0 else f"#{position} in line" if position else "finishing"
-    text = f"#{job_id} · {where} · {prompt}"
+def describe(job_id: int, position: int | None, prompt: str, locale: object = "en-US") -> str:
+    """An autocomplete choice: the job, where it is (in the member's locale), its prompt."""
+    if position == 0:
+        where = t("running")
+    elif position:
+        where = t("#{position} in line", position=position)
+    else:
+        where = t("finishing")
+    text = f"#{job_id} · {render(where, locale)} · {prompt}"
     return text if len(text) <= 100 else text[:99] + "…"
 
 
@@ -38,7 +46,7 @@ class JobControlsCog(commands.Cog):
         if job is None:
             mine = service.active_jobs(interaction.user.id)
             if not mine:
-                raise UserFacingError("You have no queued or running jobs.")
+                raise UserFacingError(t("You have no queued or running jobs."))
             job = mine[-1].id  # the newest: the one a member most likely regrets
         message = await cancel_job(service, job, interaction)
         await interaction.response.send_message(message, ephemeral=True)
@@ -50,7 +58,7 @@ class JobControlsCog(commands.Cog):
         for active in service.active_jobs(interaction.user.id):
             if current and not str(active.id).startswith(current.strip().lstrip("#")):
                 continue
-            label = describe(active.id, service.position(active), active.request.user_prompt)
+            label = describe(active.id, service.position(active), active.request.user_prompt, interaction.locale)
             choices.append(app_commands.Choice(name=label, value=active.id))
         return choices[:25]
 

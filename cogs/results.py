@@ -13,10 +13,12 @@ from discord.ext import commands
 
 from core import funnel
 from core.errors import UserFacingError
+from core.i18n import render
 from core.image_input import ImageInput
 from core.replies import channel_link
 from core.result_view import ResultAction, ResultButton
 from core.submit import submit_imagine
+from core.text import Message, lines, t
 from prompt import followups
 from prompt.request import GenerationRequest
 
@@ -48,24 +50,42 @@ def imagine_command(request: GenerationRequest) -> str:
     return " ".join(parts)
 
 
-def parameters_text(request: GenerationRequest) -> str:
+_HEADINGS = {"prompt": t("Prompt"), "negative": t("Negative prompt"), "again": t("Make it again")}
+
+
+def parameters_text(request: GenerationRequest, locale: object = "en-US") -> str:
+    """The Parameters answer in the member's locale; the prompts, the values and the
+    `/imagine` line stay as typed (they are meant to be copied)."""
     width, height = request.output_size
-    settings = (
-        f"Seed: {', '.join(map(str, request.seeds))} · Size: {width}x{height} · Steps: {request.steps} · "
-        f"CFG: {request.cfg:g} · Sampler: {request.sampler} · Quality: {request.quality} · Style: {request.style} · "
-        f"Rating: {request.rating}"
-    )
+    settings: list[Message] = [
+        t("Seed: {seeds}", seeds=", ".join(map(str, request.seeds))),
+        t("Size: {size}", size=f"{width}x{height}"),
+        t("Steps: {steps}", steps=request.steps),
+        t("CFG: {cfg}", cfg=f"{request.cfg:g}"),
+        t("Sampler: {sampler}", sampler=request.sampler),
+        t("Quality: {quality}", quality=request.quality),
+        t("Style: {style}", style=request.style),
+        t("Rating: {rating}", rating=request.rating),
+    ]
     if request.variation_seed is not None:
-        settings += f" · Variation seed: {request.variation_seed} ({request.variation_strength:g})"
+        settings.append(
+            t(
+                "Variation seed: {seed} ({strength})",
+                seed=request.variation_seed,
+                strength=f"{request.variation_strength:g}",
+            )
+        )
     if request.hires:
-        settings += " · Upscaled ×1.5 (hires pass, denoise 0.55)"
+        settings.append(t("Upscaled ×1.5 (hires pass, denoise 0.55)"))
+    negative = _block(request.negative) if request.negative else _block(render(t("(none)"), locale))
+    heading = {key: render(text, locale) for key, text in _HEADINGS.items()}
     sections = [
-        "**Prompt**",
+        f"**{heading['prompt']}**",
         _block(request.prompt),
-        "**Negative prompt**",
-        _block(request.negative or "(none)"),
-        settings,
-        "**Make it again**",
+        f"**{heading['negative']}**",
+        negative,
+        render(lines(*settings, separator=" · "), locale),
+        f"**{heading['again']}**",
         _block(imagine_command(request)),
     ]
     return "\n".join(sections)
@@ -89,7 +109,7 @@ class ResultsCog(commands.Cog):
     ) -> None:
         record = await self.bot.context.service.record(job_id)
         if record is None:
-            raise UserFacingError("This result is no longer known to the bot.")
+            raise UserFacingError(t("This result is no longer known to the bot."))
         request = record.request
         if action is ResultAction.PARAMS:
             await self._parameters(interaction, request)
@@ -108,19 +128,20 @@ class ResultsCog(commands.Cog):
             await submit_imagine(self.bot, interaction, options, private=private)
 
     async def _parameters(self, interaction: discord.Interaction[Any], request: GenerationRequest) -> None:
-        text = parameters_text(request)
+        text = parameters_text(request, interaction.locale)
         if len(text) <= MESSAGE_LIMIT:
             await interaction.response.send_message(text, ephemeral=True)
             return
         # Very long prompts: the same text as a file, which Discord shows with a copy button.
         file = discord.File(io.BytesIO(text.encode()), filename="parameters.md")
-        await interaction.response.send_message("📋 Parameters (long prompt, attached):", file=file, ephemeral=True)
+        note = render(t("📋 Parameters (long prompt, attached):"), interaction.locale)
+        await interaction.response.send_message(note, file=file, ephemeral=True)
 
     async def _to_dms(self, interaction: discord.Interaction[Any]) -> None:
         """A result only the member sees (forced by the server): its images again, in their DMs."""
         message = interaction.message
         if message is None or not message.attachments:
-            raise UserFacingError("This result has no image to send.")
+            raise UserFacingError(t("This result has no image to send."))
         await interaction.response.defer(ephemeral=True, thinking=True)
         images = self.bot.context.images
         files = [
@@ -128,28 +149,28 @@ class ResultsCog(commands.Cog):
             for a in message.attachments
         ]
         place = channel_link(interaction.guild_id, interaction.channel_id)
+        locale = interaction.locale
         try:
             dm = await interaction.user.create_dm()
-            await dm.send(content=f"📩 Your image from {place}", files=files)
+            await dm.send(content=render(t("📩 Your image from {place}", place=place), locale), files=files)
         except discord.HTTPException:
-            await interaction.edit_original_response(
-                content="I could not send you a DM: allow direct messages from this app, then press 📩 again."
-            )
+            closed = t("I could not send you a DM: allow direct messages from this app, then press 📩 again.")
+            await interaction.edit_original_response(content=render(closed, locale))
             return
-        await interaction.edit_original_response(content="📩 Sent to your DMs.")
+        await interaction.edit_original_response(content=render(t("📩 Sent to your DMs."), locale))
 
     async def _delete(self, interaction: discord.Interaction[Any], request: GenerationRequest) -> None:
         moderator = interaction.permissions.manage_messages
         if interaction.user.id != request.user_id and not moderator:
-            raise UserFacingError("Only the member who asked for this image, or a moderator, can delete it.")
+            raise UserFacingError(t("Only the member who asked for this image, or a moderator, can delete it."))
         message = interaction.message
         if message is None:
-            raise UserFacingError("That message is gone already.")
+            raise UserFacingError(t("That message is gone already."))
         try:
             await message.delete()
         except discord.NotFound:  # e.g. two moderators clicked at once
-            raise UserFacingError("That message is gone already.") from None
-        await interaction.response.send_message("🗑️ Deleted.", ephemeral=True)
+            raise UserFacingError(t("That message is gone already.")) from None
+        await interaction.response.send_message(render(t("🗑️ Deleted."), interaction.locale), ephemeral=True)
 
 
 async def setup(bot: ImagineBot) -> None:

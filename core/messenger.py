@@ -22,6 +22,7 @@ from typing import Any
 import discord
 
 from core.errors import JobCancelled, JobRequeued, UserFacingError
+from core.i18n import render
 from core.job_items import CancelButton
 from core.replies import Reply, StoredReply, TokenGone, token_alive
 from core.result_layout import (
@@ -35,6 +36,7 @@ from core.result_layout import (
     status_layout,
 )
 from core.result_view import result_buttons
+from core.text import Message, t
 from jobs.context import tag_jobs
 from jobs.model import ActiveJob, GenerationResult
 from jobs.service import GenerationService, Restored
@@ -47,51 +49,91 @@ log = logging.getLogger(__name__)
 # "This interaction has hit the maximum number of follow up messages" (five, for an interaction
 # only a member's own install authorised).
 FOLLOWUP_LIMIT_CODE = 40094
-FORCED_PRIVATE_NOTE = (
+FORCED_PRIVATE_NOTE_TEXT = t(
     "🔒 Only you can see this: this server does not let members' apps post here. "
     "📩 sends the image to your DMs, to keep or share."
 )
+NOT_COUNTED = t("Nothing was counted against your quota.")
+RESTARTING_TEXT = t("⏸️ The bot is restarting. Your job is saved and will continue as soon as it is back.")
+CANCELLED_TEXT = t("🚫 Cancelled. Nothing was counted against your quota.")
+# The English renderings, as logs and tests read them.
+FORCED_PRIVATE_NOTE, RESTARTING, CANCELLED = map(str, (FORCED_PRIVATE_NOTE_TEXT, RESTARTING_TEXT, CANCELLED_TEXT))
 
 
-def _duration(seconds: float) -> str:
+def _duration(seconds: float) -> Message:
     # Coarse on purpose: a text that changes every second would cost a message edit each interval.
     if seconds < 60:
-        return f"{max(5, round(seconds / 5) * 5)} s"
-    return f"{max(1, round(seconds / 60))} min"
+        return t("{seconds} s", seconds=max(5, round(seconds / 5) * 5))
+    return t("{minutes} min", minutes=max(1, round(seconds / 60)))
 
 
-def status_text(position: int | None, job: ActiveJob, wait_s: float | None = None) -> str:
+def status_text(position: int | None, job: ActiveJob, wait_s: float | None = None, locale: object = "en-US") -> str:
+    """The queued / progress line, in the member's locale."""
+    return render(_status(position, job, wait_s), locale)
+
+
+def _status(position: int | None, job: ActiveJob, wait_s: float | None) -> Message:
     if job.progress is not None and job.started_at is not None:
         elapsed = time.monotonic() - job.started_at
         step, total = job.progress.step, job.progress.total
         eta = elapsed / step * (total - step) if step else 0.0
-        return f"🎨 Generating… step {step}/{total} · {elapsed:.0f} s elapsed · about {eta:.0f} s left"
+        return t(
+            "🎨 Generating… step {step}/{total} · {elapsed} s elapsed · about {left} s left",
+            step=step,
+            total=total,
+            elapsed=f"{elapsed:.0f}",
+            left=f"{eta:.0f}",
+        )
     if position is None or position == 0:
-        return "🎨 Starting…"
+        return t("🎨 Starting…")
     ahead = position - 1
-    text = f"⏳ Queued: you are #{position} in line ({ahead} image{'s' if ahead != 1 else ''} ahead of yours)"
-    if wait_s is not None:
-        text += f" · about {_duration(wait_s)} to wait"
-    return text + "."
+    if wait_s is None:
+        if ahead == 1:
+            return t("⏳ Queued: you are #{position} in line (1 image ahead of yours).", position=position)
+        return t(
+            "⏳ Queued: you are #{position} in line ({ahead} images ahead of yours).", position=position, ahead=ahead
+        )
+    wait = _duration(wait_s)
+    if ahead == 1:
+        return t(
+            "⏳ Queued: you are #{position} in line (1 image ahead of yours) · about {wait} to wait.",
+            position=position,
+            wait=wait,
+        )
+    return t(
+        "⏳ Queued: you are #{position} in line ({ahead} images ahead of yours) · about {wait} to wait.",
+        position=position,
+        ahead=ahead,
+        wait=wait,
+    )
 
 
-def withheld_notice(plan: DeliveryPlan) -> str:
+def withheld_notice(plan: DeliveryPlan, locale: object = "en-US") -> str:
     """The member's explanation of the images the output check withheld ("" when none were)."""
     count = len(plan.withheld)
     if not count:
         return ""
-    ratings = ", ".join(f"`{image.rating.label}`" for image in plan.withheld)
-    return (
-        f"{count} of your images {'was' if count == 1 else 'were'} withheld: the output "
-        f"check rated {'it' if count == 1 else 'them'} {ratings}, above this channel's limit "
-        f"(`{plan.limit.label}`). Try other tags or an age-restricted channel."
-    )
+    ratings = ", ".join(f"`{image.rating.label}`" for image in plan.withheld)  # rating names stay as typed
+    limit = f"`{plan.limit.label}`"
+    if count == 1:
+        text = t(
+            "1 of your images was withheld: the output check rated it {ratings}, above this channel's limit "
+            "({limit}). Try other tags or an age-restricted channel.",
+            ratings=ratings,
+            limit=limit,
+        )
+    else:
+        text = t(
+            "{count} of your images were withheld: the output check rated them {ratings}, above this channel's "
+            "limit ({limit}). Try other tags or an age-restricted channel.",
+            count=count,
+            ratings=ratings,
+            limit=limit,
+        )
+    return render(text, locale)
 
 
 FIRST_STATUS_AFTER_S = 1.0
-
-RESTARTING = "⏸️ The bot is restarting. Your job is saved and will continue as soon as it is back."
-CANCELLED = "🚫 Cancelled. Nothing was counted against your quota."
 
 
 class JobMessenger:
@@ -145,9 +187,9 @@ class JobMessenger:
         # its progress straight away instead of a queue position.
         last_edit = time.monotonic() - self._interval_s + min(self._interval_s, FIRST_STATUS_AFTER_S)
         shown_preview: bytes | None = None
-        controls = [CancelButton(job.id)]
+        controls = [CancelButton(job.id, reply.locale)]
         while not job.result.done():
-            text = status_text(self._service.position(job), job, self._service.estimated_wait(job))
+            text = status_text(self._service.position(job), job, self._service.estimated_wait(job), reply.locale)
             preview = job.preview if job.preview is not shown_preview else None
             wait = self._interval_s - (time.monotonic() - last_edit)
             if (text != last_text or preview is not None) and wait <= 0:
@@ -188,6 +230,7 @@ class JobMessenger:
                 channel_id=request.channel_id,
                 user_id=request.user_id,
                 private=record.private,
+                locale=record.locale,
             )
             where = Where(
                 user_id=request.user_id,
@@ -202,13 +245,15 @@ class JobMessenger:
         try:
             result = job.result.result()
         except JobRequeued:
-            await self._edit_status(reply, status_layout(RESTARTING, controls=[CancelButton(job.id)]))
+            restarting = render(RESTARTING_TEXT, reply.locale)
+            await self._edit_status(reply, status_layout(restarting, controls=[CancelButton(job.id, reply.locale)]))
             return
         except JobCancelled:
-            await self._edit_status(reply, status_layout(CANCELLED))
+            await self._edit_status(reply, status_layout(render(CANCELLED_TEXT, reply.locale)))
             return
         except UserFacingError as exc:
-            await self._send(reply, notice_layout(f"❌ {exc.message} Nothing was counted against your quota."))
+            failed = f"❌ {render(exc.text, reply.locale)} {render(NOT_COUNTED, reply.locale)}"
+            await self._send(reply, notice_layout(failed))
             return
         try:
             withheld = await self._deliver_images(reply, job, result, rules)
@@ -225,14 +270,15 @@ class JobMessenger:
         """Post the images as the output check's plan says; returns why, if all were withheld."""
         request = job.request
         plan = await self._output_check.review(job.id, request, rules, [image.scores for image in result.images])
-        detail = withheld_notice(plan)
+        detail = withheld_notice(plan, reply.locale)
         if plan.refund:
-            detail += " Nothing was counted against your quota."
+            detail += " " + render(NOT_COUNTED, reply.locale)
             if not token_alive(reply):
                 # No private reply is possible any more; the channel notice carries the reason.
                 await self._send(reply, notice_layout(f"🔒 <@{request.user_id}> {detail}"))
             else:
-                await self._send(reply, notice_layout("🔒 This image was withheld by the output check."))
+                withheld = render(t("🔒 This image was withheld by the output check."), reply.locale)
+                await self._send(reply, notice_layout(withheld))
                 await self._tell_privately(reply, detail)
             return plan.failure_reason
         files = [
@@ -312,7 +358,7 @@ class JobMessenger:
             log.warning("the result for %s finished after its token died and cannot be delivered", reply.user_id)
             return
         try:
-            await late.send_to(dm, late_link_text(reply.link) if reply.link else "")
+            await late.send_to(dm, late_link_text(reply.link, reply.locale) if reply.link else "")
         except discord.HTTPException as exc:  # DMs closed to the bot
             log.warning("could not send the result to %s by DM: %s", reply.user_id, exc)
 
@@ -324,7 +370,8 @@ def _result_layout(
     header = result_header_text(
         request.user_id,
         any_spoiler=plan.any_spoiler,
-        forced_private_note=FORCED_PRIVATE_NOTE if reply.forced_private else None,
+        forced_private_note=render(FORCED_PRIVATE_NOTE_TEXT, reply.locale) if reply.forced_private else None,
+        locale=reply.locale,
     )
     # An ephemeral (private) result cannot be deleted through the channel, so no Delete; with
     # an image withheld, no buttons (they would make more of what was withheld).
@@ -336,6 +383,7 @@ def _result_layout(
             deletable=not reply.private,
             remix=request.source is not None,
             to_dms=reply.forced_private,
+            locale=reply.locale,
         )
         if plan.all_shown
         else []
@@ -343,7 +391,7 @@ def _result_layout(
     # Each image is a spoiler only where the output check asks (its file is SPOILER_ named too,
     # so it stays one when forwarded), so one flagged image no longer hides the others.
     pictures = [Picture(file.filename, shown.spoiler) for file, shown in zip(files, plan.shown, strict=True)]
-    return result_layout(header, request, result, pictures, buttons)
+    return result_layout(header, request, result, pictures, buttons, locale=reply.locale)
 
 
 @dataclass

@@ -7,7 +7,7 @@ Discord's limits for such a message: 40 components in all (nested ones count), 4
 characters across its text displays, 10 items per media gallery; the texts here are cut to fit
 the biggest result (4 images, every button) with room for a late result's link back.
 
-The English wording sits in the ``*_text`` functions, to be localised in one place.
+The wording sits in the ``*_text`` functions, rendered in the member's locale (``reply.locale``).
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from typing import Any
 
 import discord
 
+from core.i18n import render
+from core.text import Message, lines, t
 from jobs.model import GenerationResult
 from prompt.request import GenerationRequest
 
@@ -60,44 +62,56 @@ def clip(text: str, limit: int) -> str:
     return discord.utils.escape_markdown(cut.rstrip(", ")) + "…"
 
 
-# ---- the English texts ------------------------------------------------------------------------
+# ---- the texts (English templates, rendered in the member's locale) ---------------------------
 
 
-def prompt_text(request: GenerationRequest) -> str:
-    text = f"**Prompt**\n{clip(request.prompt, PROMPT_LIMIT)}"
+def prompt_text(request: GenerationRequest, locale: object = "en-US") -> str:
+    # The prompt itself stays as written: Danbooru tags are the model's words, not English.
+    label, negative_label = render(t("Prompt"), locale), render(t("Negative prompt"), locale)
+    text = f"**{label}**\n{clip(request.prompt, PROMPT_LIMIT)}"
     if request.negative:
-        text += f"\n**Negative prompt**\n{clip(request.negative, NEGATIVE_LIMIT)}"
+        text += f"\n**{negative_label}**\n{clip(request.negative, NEGATIVE_LIMIT)}"
     return text
 
 
-def settings_text(request: GenerationRequest, result: GenerationResult) -> str:
+def settings_text(request: GenerationRequest, result: GenerationResult, locale: object = "en-US") -> str:
     """What the embed's fields and footer said, as two lines of small text."""
-    seeds = request.seeds
+    seeds = ", ".join(map(str, request.seeds))
     width, height = request.output_size
-    parts = [
-        f"{'Seed' if len(seeds) == 1 else 'Seeds'} {', '.join(map(str, seeds))}",
-        f"Size {width}x{height}" + (" (upscaled ×1.5)" if request.hires else ""),
-        f"Steps {request.steps}",
-        f"CFG {request.cfg:g}",
-        f"Sampler {request.sampler}",
+    size = f"{width}x{height}"
+    parts: list[Message] = [
+        t("Seed {seeds}", seeds=seeds) if len(request.seeds) == 1 else t("Seeds {seeds}", seeds=seeds),
+        t("Size {size} (upscaled ×1.5)", size=size) if request.hires else t("Size {size}", size=size),
+        t("Steps {steps}", steps=request.steps),
+        t("CFG {cfg}", cfg=f"{request.cfg:g}"),
+        t("Sampler {sampler}", sampler=request.sampler),
     ]
     if request.variation_seed is not None:
-        parts.append(f"Variation seed {request.variation_seed}, strength {request.variation_strength:g}")
-    parts.append(f"Time {result.seconds:.1f} s")
-    return f"-# {' · '.join(parts)}\n-# Animagine XL 3.1 · quality preset: {request.quality}"
+        parts.append(
+            t(
+                "Variation seed {seed}, strength {strength}",
+                seed=request.variation_seed,
+                strength=f"{request.variation_strength:g}",
+            )
+        )
+    parts.append(t("Time {seconds} s", seconds=f"{result.seconds:.1f}"))
+    footer = t("Animagine XL 3.1 · quality preset: {quality}", quality=request.quality)
+    return f"-# {render(lines(*parts, separator=' · '), locale)}\n-# {render(footer, locale)}"
 
 
-def result_header_text(user_id: int, *, any_spoiler: bool, forced_private_note: str | None) -> str:
+def result_header_text(
+    user_id: int, *, any_spoiler: bool, forced_private_note: str | None, locale: object = "en-US"
+) -> str:
     text = f"<@{user_id}>"
     if any_spoiler:
-        text += " ⚠️ rated above this channel's limit by the output check; shown as a spoiler."
+        text += " " + render(t("⚠️ rated above this channel's limit by the output check; shown as a spoiler."), locale)
     if forced_private_note:
         text += f"\n{forced_private_note}"
     return text[:HEADER_LIMIT]
 
 
-def late_link_text(link: str) -> str:
-    return f"↩️ You asked here: {link}"
+def late_link_text(link: str, locale: object = "en-US") -> str:
+    return render(t("↩️ You asked here: {link}", link=link), locale)
 
 
 # ---- layouts ------------------------------------------------------------------------------------
@@ -119,13 +133,15 @@ def result_layout(
     result: GenerationResult,
     pictures: Sequence[Picture],
     buttons: Sequence[discord.ui.Item[Any]] = (),
+    *,
+    locale: object = "en-US",
 ) -> discord.ui.LayoutView:
     """A container: who asked (and any notes), the images, the prompt, the settings, the buttons."""
     container: discord.ui.Container[Any] = discord.ui.Container(accent_colour=ACCENT)
     container.add_item(discord.ui.TextDisplay(header))
     container.add_item(gallery(pictures))
-    container.add_item(discord.ui.TextDisplay(prompt_text(request)))
-    container.add_item(discord.ui.TextDisplay(settings_text(request, result)))
+    container.add_item(discord.ui.TextDisplay(prompt_text(request, locale)))
+    container.add_item(discord.ui.TextDisplay(settings_text(request, result, locale)))
     if buttons:
         container.add_item(discord.ui.Separator())
         for row in _rows(buttons):

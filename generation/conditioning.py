@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import torch
 
 from core.errors import PromptTooLong
+from core.text import t
 from prompt.emphasis import BREAK, parse_attention
 
 CHUNK_LENGTH = 75
@@ -163,10 +164,22 @@ class PromptEncoder:
 
     def _check_length(self, label: str, counts: Sequence[int]) -> None:
         if max(counts) > self.max_chunks:
+            values = {"chunks": max(counts), "size": CHUNK_LENGTH, "limit": self.max_chunks}
+            values["tokens"] = self.max_chunks * CHUNK_LENGTH
+            if label == "negative prompt":
+                raise PromptTooLong(
+                    t(
+                        "The negative prompt is too long: it needs {chunks} chunks of {size} tokens "
+                        "and the limit is {limit} ({tokens} tokens). Remove some tags.",
+                        **values,
+                    )
+                )
             raise PromptTooLong(
-                f"The {label} is too long: it needs {max(counts)} chunks of {CHUNK_LENGTH} tokens "
-                f"and the limit is {self.max_chunks} ({self.max_chunks * CHUNK_LENGTH} tokens). "
-                "Remove some tags."
+                t(
+                    "The prompt is too long: it needs {chunks} chunks of {size} tokens "
+                    "and the limit is {limit} ({tokens} tokens). Remove some tags.",
+                    **values,
+                )
             )
 
     @staticmethod

@@ -24,6 +24,7 @@ class FakeReply:
     dm: FakeDM = field(default_factory=FakeDM)
     followups: list[str] = field(default_factory=list)
     user_id: int = 7
+    locale: str = "en-US"
     link: str = "https://discord.com/channels/1/2"
 
     async def followup(self, content: str, *, ephemeral: bool) -> None:

@@ -27,6 +27,7 @@ class FakeReply:
     elsewhere: bool = False
     gone: bool = False
     user_id: int = 7
+    locale: str = "en-US"
     link: str = ""
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     edits: list[dict[str, Any]] = field(default_factory=list)
