@@ -124,3 +124,37 @@ async def test_a_late_result_in_dms_carries_the_link_back_as_its_last_text() -> 
     (sent,) = dm.sent
     assert components_v2.texts(sent["view"].to_components())[-1].endswith("channels/1/2")
     assert "content" not in sent and sent["files"] == files
+
+
+async def test_a_japanese_members_result_is_in_japanese_with_the_same_button_ids() -> None:
+    plan = DeliveryPlan((Shown(0, spoiler=True), Shown(1, spoiler=False)), (), Rating.GENERAL)
+    english = _result_layout(cast(Any, FakeReply()), _job(), _result(), plan, _files(plan)).to_components()
+    layout = _result_layout(cast(Any, FakeReply(locale="ja")), _job(), _result(), plan, _files(plan))
+    components = layout.to_components()
+    header, prompt, settings = components_v2.texts(components)[:3]
+    assert header.startswith("<@7> ⚠️ 出力チェックで") and "スポイラー" in header
+    assert prompt.startswith("**プロンプト**\n") and "1girl" in prompt  # the tags stay as written
+    assert settings.startswith("-# シード値 1234, 1235 · サイズ 832x1216 · ステップ数 ")
+    assert "CFG 7 · サンプラー Euler a" in settings
+    assert settings.endswith("-# Animagine XL 3.1 · 品質プリセット: Standard v3.1")
+    labels = [c.get("label") for _, c in components_v2.walk(components) if c["type"] == 2]
+    assert labels[:2] == ["🔁 再生成", "📋 パラメーター"] and "🗑️ 削除" in labels
+    assert components_v2.custom_ids(components) == components_v2.custom_ids(english)
+
+
+async def test_a_forced_private_note_and_the_job_notices_follow_the_locale() -> None:
+    plan = DeliveryPlan((Shown(0, spoiler=False),), (), Rating.GENERAL)
+    reply = FakeReply(private=True, forced_private=True, locale="ja")
+    layout = _result_layout(cast(Any, reply), _job(1), _result(1), plan, _files(plan))
+    assert "🔒 この結果はあなたにだけ表示されています。" in components_v2.texts(layout.to_components())[0]
+    labels = [c.get("label") for _, c in components_v2.walk(layout.to_components()) if c["type"] == 2]
+    assert "📩 DMに送る" in labels
+    for error, expected in [
+        (JobCancelled(), "🚫 キャンセルしました。生成枠は消費されていません。"),
+        (JobRequeued(), "⏸️ ボットを再起動しています。ジョブは保存済みで、復帰しだい再開します。"),
+    ]:
+        job = _job()
+        job.result.set_exception(error)
+        ja = FakeReply(locale="ja")
+        await JobMessenger(cast(Any, None), 1.0).deliver(cast(Any, ja), job, cast(Any, None))
+        assert components_v2.texts(ja.edits[0]["view"].to_components()) == [expected]

@@ -10,6 +10,7 @@ import discord
 import pytest
 
 from core.job_items import CancelButton
+from core.messenger import status_text
 from core.result_layout import (
     COMPONENT_LIMIT,
     GALLERY_LIMIT,
@@ -26,7 +27,7 @@ from core.result_layout import (
     status_layout,
 )
 from core.result_view import ResultButton, result_buttons
-from jobs.model import GenerationResult, RenderedImage
+from jobs.model import ActiveJob, GenerationResult, RenderedImage
 from tests.fakediscord import components_v2
 from tests.support.interactions import http_error
 from tests.support.requests import sample_request
@@ -168,3 +169,34 @@ async def test_other_refusals_are_raised() -> None:
 
     with pytest.raises(discord.HTTPException):
         await edit_with_text(cast(discord.Interaction[Any], Refusing(False)), "❌ oops")
+
+
+def test_result_buttons_are_labelled_in_the_members_locale_with_the_same_ids() -> None:
+    english = result_buttons(42, 1, deletable=True, to_dms=True)
+    japanese = result_buttons(42, 1, deletable=True, to_dms=True, locale="ja")
+    korean = result_buttons(42, 1, deletable=True, to_dms=True, locale="ko")
+    assert [b.item.label for b in japanese] == [
+        "🔁 再生成",
+        "🎲 バリエーション",
+        "⬆️ アップスケール ×1.5",
+        "📋 パラメーター",
+        "🗑️ 削除",
+        "📩 DMに送る",
+    ]
+    assert korean[0].item.label == "🔁 다시 생성"
+    assert english[0].item.label == "🔁 Re-roll"
+    assert [b.item.custom_id for b in japanese] == [b.item.custom_id for b in english]
+    assert CancelButton(9, "ja").item.label == "キャンセル" and CancelButton(9).item.label == "Cancel"
+
+
+def test_a_japanese_members_status_and_late_link() -> None:
+    job = ActiveJob(id=1, request=sample_request(), result=cast(Any, None))
+    assert status_text(3, job, locale="ja") == "⏳ 待機中: 待機列の3番目です（前に2枚）。"
+    assert status_text(2, job, 40.2, locale="ja") == "⏳ 待機中: 待機列の2番目です（前に1枚）· 待ち時間は約40秒です。"
+    assert status_text(0, job, locale="zh-TW") == "🎨 正在開始…"
+    assert status_text(3, job) == "⏳ Queued: you are #3 in line (2 images ahead of yours)."
+    assert (
+        late_link_text("https://discord.com/channels/1/2", "ja") == "↩️ 依頼した場所: https://discord.com/channels/1/2"
+    )
+    header = result_header_text(7, any_spoiler=True, forced_private_note=None, locale="ko")
+    assert header.startswith("<@7> ⚠️ 출력 검사에서")
