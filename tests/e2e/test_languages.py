@@ -1,5 +1,6 @@
 """Messages in the reader's language, end to end (real bot, local Discord): a member whose client
-is Japanese gets a refusal from /imagine and the /quota answer in Japanese, from the ja catalog;
+is Japanese gets a refusal from /imagine and the /quota answer in Japanese, from the ja catalog,
+and their job's progress, result and button labels in Japanese (the buttons work as ever);
 a member in English gets the same English as ever; the mod-log post follows the server's
 language, not the member's."""
 
@@ -12,8 +13,10 @@ import pytest
 import pytest_asyncio
 
 from tests.e2e.conftest import World, running_world
+from tests.e2e.pictures import pngs
+from tests.fakediscord import components_v2
 from tests.fakediscord.payloads import guild_create_payload
-from tests.fakediscord.state import Interaction, User
+from tests.fakediscord.state import Interaction, Message, User
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -25,7 +28,9 @@ async def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, fast_model_dir: Path
 ) -> AsyncIterator[World]:
     quota = {"daily_images": 5, "max_active": 2, "cooldown_s": 0}
-    async with running_world(request.param, tmp_path_factory.mktemp("bot"), fast_model_dir, quota=quota) as world:
+    generation = {"progress_interval_s": 0.3}  # progress edits often enough to read one
+    workdir = tmp_path_factory.mktemp("bot")
+    async with running_world(request.param, workdir, fast_model_dir, quota=quota, generation=generation) as world:
         yield world
 
 
@@ -84,3 +89,46 @@ async def test_the_modlog_post_is_in_the_servers_language(world: World) -> None:
         "このチャンネルでは性的な内容は許可されていません（該当: `nude`）。\n"
         "プロンプト: `1girl, (NUDE:1.3), smile`"
     )
+
+
+def labels(message: Message) -> list[str]:
+    return [str(c.get("label")) for _, c in components_v2.walk(message.components) if c["type"] == 2]
+
+
+async def finished(ix: Interaction) -> Message:
+    assert (await ix.wait_response(timeout=5)).type == 5  # "thinking"
+    await ix.wait_for(lambda i: bool(pngs(i)), timeout=120)
+    assert ix.original is not None and ix.original.v2
+    return ix.original
+
+
+async def test_a_japanese_members_progress_result_and_buttons_are_in_japanese(world: World) -> None:
+    kenji = japanese_member(world)
+    options = {"prompt": "1girl, smile", "steps": 12, "seed": 5, "aspect": "832x1216"}
+    result = await finished(await world.server.invoke(kenji, world.general, "imagine", options))
+    statuses = [Message(id=0, channel_id=0, components=v["components"]) for v in result.versions[:-1]]
+    assert any("🎨 生成中… ステップ " in s.text for s in statuses), [s.text for s in statuses]
+    assert all(labels(s) == ["キャンセル"] and s.custom_ids[0].startswith("job:cancel:") for s in statuses)
+
+    assert f"<@{kenji.id}>" in result.text and "**プロンプト**\n1girl, smile" in result.text  # tags as typed
+    assert "-# シード値 5 · サイズ 832x1216 · ステップ数 12 · CFG " in result.text
+    assert "品質プリセット: " in result.text
+    assert labels(result) == [
+        "🔁 再生成",
+        "🎲 バリエーション",
+        "⬆️ アップスケール ×1.5",
+        "📋 パラメーター",
+        "🗑️ 削除",
+    ]
+    job_id = int(result.custom_ids[0].split(":")[2])
+    assert result.custom_ids == [f"res:{a}:{job_id}:0" for a in ("reroll", "vary", "up", "params", "delete")]
+
+    # The buttons work for them, and answer in Japanese too.
+    params = await ephemeral(await world.server.click(kenji, result, f"res:params:{job_id}:0"))
+    assert params.startswith("**プロンプト**\n```\n1girl, smile, ") and "/imagine prompt:1girl, smile" in params
+    assert "\n**ネガティブプロンプト**\n```\n" in params and "**同じ画像をもう一度作る**" in params
+    assert "シード値: 5 · サイズ: 832x1216 · ステップ数: 12 · CFG: " in params
+    rerolled = await finished(await world.server.click(kenji, result, f"res:reroll:{job_id}:0"))
+    assert labels(rerolled)[0] == "🔁 再生成" and "**プロンプト**\n1girl, smile" in rerolled.text
+    deleted = await ephemeral(await world.server.click(kenji, rerolled, rerolled.custom_ids[-1]))
+    assert deleted == "🗑️ 削除しました。" and rerolled.deleted
