@@ -36,15 +36,36 @@ PreviewFn = Callable[[bytes], None]
 WantPreviewFn = Callable[[], bool]
 
 
+class MissingImages(RuntimeError):
+    """Fewer images than asked for: the worker reports it as any failed generation."""
+
+
 def make_generator(seed: int) -> torch.Generator:
     # Noise is drawn on the CPU so that a seed gives the same image on any GPU (and in
     # a batch or alone), as the official app's users expect when they share seeds.
     return torch.Generator(device="cpu").manual_seed(seed)
 
 
+def img2img_schedule(steps: int, strength: float) -> int:
+    """The ``num_inference_steps`` to give diffusers' img2img so that it runs at least one step.
+
+    It runs int(steps * strength) (StableDiffusionXLImg2ImgPipeline.get_timesteps): an Upscale
+    of a 1-step image would run none and return no image. Lengthening the schedule beats
+    refusing an image the member has; it is what A1111's "Hires steps: 2" runs."""
+    if strength <= 0:
+        raise ValueError(f"an img2img strength must be above 0; got {strength}")
+    schedule = steps
+    while int(schedule * strength) < 1:  # the same float arithmetic as diffusers'
+        schedule += 1
+    return schedule
+
+
 def hires_steps(request: GenerationRequest) -> int:
-    """Denoising steps of the hires pass (diffusers' img2img runs int(steps * strength))."""
-    return min(int(request.steps * HIRES_STRENGTH), request.steps) if request.hires else 0
+    """Denoising steps the hires pass really runs (at least one)."""
+    if not request.hires:
+        return 0
+    schedule = img2img_schedule(request.steps, HIRES_STRENGTH)
+    return min(int(schedule * HIRES_STRENGTH), schedule)
 
 
 def slerp(t: float, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -121,6 +142,9 @@ def _infotext(model: LoadedModel, request: GenerationRequest, index: int) -> str
             ("Hires upscale", f"{HIRES_SCALE:g}"),
             ("Hires upscaler", "Latent (nearest-exact)"),
         ]
+        schedule = img2img_schedule(request.steps, HIRES_STRENGTH)
+        if schedule != request.steps:  # A1111 reads it as the hires pass's own step count
+            extra.append(("Hires steps", str(schedule)))
     return build_infotext(
         prompt=request.prompt,
         negative=request.negative,
@@ -242,7 +266,7 @@ def _hires_pass(
         **conditioning,
         image=enlarged,
         strength=HIRES_STRENGTH,
-        num_inference_steps=request.steps,
+        num_inference_steps=img2img_schedule(request.steps, HIRES_STRENGTH),
         guidance_scale=request.cfg,
         generator=make_generator(request.seeds[0]),
         callback_on_step_end=step_end,
@@ -355,6 +379,10 @@ def run(
         raise JobCancelled()
     # 6. PNGs with their metadata (and the output check's verdict), split back per request.
     pictures: list[Image] = list(output.images)
+    wanted = sum(request.count for request in requests)
+    if len(pictures) != wanted:
+        # e.g. an img2img pass of zero steps: a generation failure, not an empty result.
+        raise MissingImages(f"the pipeline returned {len(pictures)} image(s) instead of {wanted}")
     rendered = []
     for request in requests:
         mine, pictures = pictures[: request.count], pictures[request.count :]

@@ -47,10 +47,17 @@ class DeliveryPlan:
         return any(image.spoiler for image in self.shown)
 
     @property
+    def nothing_made(self) -> bool:
+        """The job has no image at all: a generation failure, not the output check's doing."""
+        return not self.shown and not self.withheld
+
+    @property
     def failure_reason(self) -> str | None:
-        """What the job record says when everything was withheld."""
+        """What the job record says when nothing reaches the member."""
         if not self.refund:
             return None
+        if self.nothing_made:
+            return "the generation made no image"
         return f"withheld by the output check (rated {self.withheld[0].rating.label})"
 
 

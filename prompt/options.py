@@ -221,6 +221,8 @@ def _check_remix(options: ImagineOptions, limits: PromptLimits) -> _Problem | No
             high=f"{MAX_STRENGTH:g}",
             got=f"{options.strength:g}",
         )
+    # Refused, unlike an Upscale (generation.runner.img2img_schedule): here the member chose
+    # both numbers and can fix them, and the runner would otherwise return no image.
     if remix_steps(options.steps, options.strength) < 1:
         needed = math.ceil(1 / options.strength)
         return "steps", t(

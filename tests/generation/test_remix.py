@@ -3,6 +3,7 @@ seed gives the same image alone and in a batch, strength in the metadata, steps 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 from pathlib import Path
@@ -11,9 +12,10 @@ import pytest
 from PIL import Image
 
 from core.config import ModelConfig
+from core.errors import InvalidOption
 from generation.loader import LoadedModel, load_pipeline
 from generation.metadata import parse_infotext, read_png_parameters
-from generation.runner import RunControl, run, run_request
+from generation.runner import MissingImages, RunControl, run, run_request
 from prompt.request import (
     GenerationRequest,
 )
@@ -101,3 +103,17 @@ def test_remixes_batch_only_with_remixes_of_the_same_strength() -> None:
     assert text.batch_traits() != remix.batch_traits()
     assert remix.batch_traits() == _request("c" * 64).batch_traits()
     assert remix.batch_traits() != stronger.batch_traits()
+
+
+def test_a_remix_with_less_than_one_step_is_refused_with_the_steps_it_needs() -> None:
+    # int(2 * 0.3) is 0: diffusers' img2img would run no step and return no image.
+    with pytest.raises(InvalidOption, match="needs at least 4 steps; got 2"):
+        _request("0" * 64, steps=2, strength=0.3)
+
+
+def test_a_pass_that_returns_no_image_is_a_generation_failure(fast_model: LoadedModel) -> None:
+    # Past the validation (a request stored before it, say): a failure, never an empty result.
+    digest, png = _source(1024, 1024, (200, 40, 90))
+    request = dataclasses.replace(_request(digest, steps=4), steps=2, strength=0.3)
+    with pytest.raises(MissingImages, match="returned 0 image"):
+        run_request(fast_model, request, source_png=png)

@@ -14,7 +14,7 @@ from core.config import ModelConfig
 from generation.loader import LoadedModel, load_pipeline
 from generation.metadata import parse_infotext, read_png_parameters
 from generation.preview import latent_preview
-from generation.runner import RunControl, hires_steps, run_request
+from generation.runner import RunControl, hires_steps, img2img_schedule, run_request
 from prompt.options import (
     PromptLimits,
 )
@@ -133,3 +133,20 @@ def test_requests_that_cannot_share_a_batch_have_different_keys(fast_model: Load
     assert batch_key(fast_model, _request(prompt=", ".join(f"tag{i}" for i in range(120)))) != base  # 2 chunks
     assert batch_key(fast_model, _request(hires=True)) is None
     assert batch_key(fast_model, _request(variation_seed=3, variation_strength=0.1)) is None
+
+
+def test_upscale_of_a_one_step_image_runs_one_hires_step_and_records_its_schedule(fast_model: LoadedModel) -> None:
+    # int(1 * 0.55) is 0: diffusers' img2img would run no step and return no image.
+    request = _request(steps=1, hires=True)
+    steps: list[tuple[int, int]] = []
+    result = run_request(fast_model, request, RunControl(on_step=lambda s, t: steps.append((s, t))))
+    assert (result.width, result.height) == request.output_size == (1536, 1536)
+    assert hires_steps(request) == 1 and steps == [(1, 2), (2, 2)]
+    fields = _fields(result.png)
+    # A1111's "Hires steps": the hires pass's schedule, of which int(2 * 0.55) = 1 step runs.
+    assert fields["Steps"] == "1" and fields["Hires steps"] == "2" and fields["Denoising strength"] == "0.55"
+
+
+def test_the_hires_schedule_is_the_request_s_steps_when_they_give_a_step() -> None:
+    assert [img2img_schedule(steps, 0.55) for steps in (1, 2, 4, 28)] == [2, 2, 4, 28]
+    assert [img2img_schedule(2, strength) for strength in (0.05, 0.3, 0.5, 1.0)] == [20, 4, 2, 2]

@@ -73,3 +73,10 @@ async def test_review_audits_each_spoilered_or_withheld_image() -> None:
     assert [(e["kind"], e["decision"], e["details"]["job"]) for e in audit.entries] == [("output_check", "spoiler", 42)]
     assert audit.entries[0]["reason"] == "classified sensitive, channel limit general"
     assert audit.entries[0]["details"]["scores"]["sensitive"] == 0.8
+
+
+def test_a_job_without_images_is_a_failure_but_not_the_output_check_s() -> None:
+    plan = plan_delivery(rules(Rating.GENERAL, OverLimitAction.WITHHOLD), [])
+    assert plan.shown == () and plan.withheld == () and plan.refund
+    assert plan.nothing_made
+    assert plan.failure_reason == "the generation made no image"
