@@ -24,6 +24,23 @@ import discord
 from core.errors import JobCancelled, JobRequeued, UserFacingError
 from core.i18n import render
 from core.job_items import CancelButton
+from core.job_text import (
+    CANCELLED as CANCELLED,  # these three (English) are re-exported: tests read them here
+)
+from core.job_text import (
+    CANCELLED_TEXT,
+    FORCED_PRIVATE_NOTE_TEXT,
+    NOT_COUNTED,
+    RESTARTING_TEXT,
+    status_text,
+    withheld_notice,
+)
+from core.job_text import (
+    FORCED_PRIVATE_NOTE as FORCED_PRIVATE_NOTE,
+)
+from core.job_text import (
+    RESTARTING as RESTARTING,
+)
 from core.replies import Reply, StoredReply, TokenGone, token_alive
 from core.result_layout import (
     PREVIEW_FILENAME,
@@ -36,7 +53,7 @@ from core.result_layout import (
     status_layout,
 )
 from core.result_view import result_buttons
-from core.text import Message, t
+from core.text import t
 from jobs.context import tag_jobs
 from jobs.model import ActiveJob, GenerationResult
 from jobs.service import GenerationService, Restored
@@ -49,90 +66,6 @@ log = logging.getLogger(__name__)
 # "This interaction has hit the maximum number of follow up messages" (five, for an interaction
 # only a member's own install authorised).
 FOLLOWUP_LIMIT_CODE = 40094
-FORCED_PRIVATE_NOTE_TEXT = t(
-    "🔒 Only you can see this: this server does not let members' apps post here. "
-    "📩 sends the image to your DMs, to keep or share."
-)
-NOT_COUNTED = t("Nothing was counted against your quota.")
-RESTARTING_TEXT = t("⏸️ The bot is restarting. Your job is saved and will continue as soon as it is back.")
-CANCELLED_TEXT = t("🚫 Cancelled. Nothing was counted against your quota.")
-# The English renderings, as logs and tests read them.
-FORCED_PRIVATE_NOTE, RESTARTING, CANCELLED = map(str, (FORCED_PRIVATE_NOTE_TEXT, RESTARTING_TEXT, CANCELLED_TEXT))
-
-
-def _duration(seconds: float) -> Message:
-    # Coarse on purpose: a text that changes every second would cost a message edit each interval.
-    if seconds < 60:
-        return t("{seconds} s", seconds=max(5, round(seconds / 5) * 5))
-    return t("{minutes} min", minutes=max(1, round(seconds / 60)))
-
-
-def status_text(position: int | None, job: ActiveJob, wait_s: float | None = None, locale: object = "en-US") -> str:
-    """The queued / progress line, in the member's locale."""
-    return render(_status(position, job, wait_s), locale)
-
-
-def _status(position: int | None, job: ActiveJob, wait_s: float | None) -> Message:
-    if job.progress is not None and job.started_at is not None:
-        elapsed = time.monotonic() - job.started_at
-        step, total = job.progress.step, job.progress.total
-        eta = elapsed / step * (total - step) if step else 0.0
-        return t(
-            "🎨 Generating… step {step}/{total} · {elapsed} s elapsed · about {left} s left",
-            step=step,
-            total=total,
-            elapsed=f"{elapsed:.0f}",
-            left=f"{eta:.0f}",
-        )
-    if position is None or position == 0:
-        return t("🎨 Starting…")
-    ahead = position - 1
-    if wait_s is None:
-        if ahead == 1:
-            return t("⏳ Queued: you are #{position} in line (1 image ahead of yours).", position=position)
-        return t(
-            "⏳ Queued: you are #{position} in line ({ahead} images ahead of yours).", position=position, ahead=ahead
-        )
-    wait = _duration(wait_s)
-    if ahead == 1:
-        return t(
-            "⏳ Queued: you are #{position} in line (1 image ahead of yours) · about {wait} to wait.",
-            position=position,
-            wait=wait,
-        )
-    return t(
-        "⏳ Queued: you are #{position} in line ({ahead} images ahead of yours) · about {wait} to wait.",
-        position=position,
-        ahead=ahead,
-        wait=wait,
-    )
-
-
-def withheld_notice(plan: DeliveryPlan, locale: object = "en-US") -> str:
-    """The member's explanation of the images the output check withheld ("" when none were)."""
-    count = len(plan.withheld)
-    if not count:
-        return ""
-    ratings = ", ".join(f"`{image.rating.label}`" for image in plan.withheld)  # rating names stay as typed
-    limit = f"`{plan.limit.label}`"
-    if count == 1:
-        text = t(
-            "1 of your images was withheld: the output check rated it {ratings}, above this channel's limit "
-            "({limit}). Try other tags or an age-restricted channel.",
-            ratings=ratings,
-            limit=limit,
-        )
-    else:
-        text = t(
-            "{count} of your images were withheld: the output check rated them {ratings}, above this channel's "
-            "limit ({limit}). Try other tags or an age-restricted channel.",
-            count=count,
-            ratings=ratings,
-            limit=limit,
-        )
-    return render(text, locale)
-
-
 FIRST_STATUS_AFTER_S = 1.0
 
 
