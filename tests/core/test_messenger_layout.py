@@ -7,6 +7,7 @@ import asyncio
 import io
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any, cast
 
 import discord
@@ -158,3 +159,23 @@ async def test_a_forced_private_note_and_the_job_notices_follow_the_locale() -> 
         ja = FakeReply(locale="ja")
         await JobMessenger(cast(Any, None), 1.0).deliver(cast(Any, ja), job, cast(Any, None))
         assert components_v2.texts(ja.edits[0]["view"].to_components()) == [expected]
+
+
+async def test_a_job_resumed_after_a_restart_writes_in_its_stored_locale() -> None:
+    job = _job(1)
+    record = SimpleNamespace(
+        request=job.request, interaction_id=None, interaction_token=None, private=False, channel_nsfw=False, locale="ja"
+    )
+    messenger = JobMessenger(cast(Any, None), 1.0)
+    followed: list[Any] = []
+
+    async def follow(reply: Any, active: ActiveJob, rules: Any) -> None:
+        followed.append(reply)
+
+    async def rules_for(where: Any) -> Any:
+        return None
+
+    messenger.follow = follow  # type: ignore[method-assign,assignment]
+    await messenger.resume(cast(Any, None), [cast(Any, SimpleNamespace(record=record, job=job))], rules_for)
+    await messenger.drain(1.0)
+    assert [reply.locale for reply in followed] == ["ja"]
