@@ -9,6 +9,7 @@ from nats.js.object_store import ObjectStore
 from cluster import results
 from cluster.assignment import Assignment
 from cluster.wire import Event
+from core.text import t
 from jobs.backend import BackendEvents
 from jobs.model import ActiveJob
 
@@ -39,11 +40,11 @@ async def finish(
             assignment.finished.discard(job.id)
             return False
         if result is None:
-            await events.failed(job, "the result's images were lost", "The image was made but got lost; try again.")
+            await events.failed(job, "the result's images were lost", t("The image was made but got lost; try again."))
         else:
             await events.succeeded(job, result)
     elif kind == "failed" and event is not None:
-        await events.failed(job, event.recorded, event.told)
+        await events.failed(job, event.recorded, event.told_message())
     else:
         await events.stopped(job)
     tries.pop(job.id, None)

@@ -25,6 +25,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from core.text import Message, Text, as_text
 from jobs.model import RenderedImage
 from moderation.scores import RatingScores
 from prompt.request import GenerationRequest
@@ -188,7 +189,24 @@ class Event:
     seconds: float = 0.0
     images: tuple[ImageInfo, ...] = ()
     recorded: str = ""  # failed: for the job record
-    told: str = ""  # failed: for the member
+    told: str = ""  # failed: for the member, in English (what a bot of an older version shows)
+    # failed: the member's message as a template and its values, so that the bot can show it in
+    # the member's language (values are sent as English text).
+    told_template: str = ""
+    told_values: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def failure(cls, assignment: str, job_id: int, recorded: str, told: Message) -> Event:
+        template, values = (
+            (told.msgid, tuple((k, as_text(v)) for k, v in told.values)) if isinstance(told, Text) else ("", ())
+        )
+        return cls(
+            "failed", assignment, job_id, recorded=recorded, told=str(told), told_template=template, told_values=values
+        )
+
+    def told_message(self) -> Message:
+        """What the member is told, translatable when the worker sent its template."""
+        return Text(self.told_template, self.told_values) if self.told_template else self.told
 
     def encode(self) -> bytes:
         return _dump(dataclasses.asdict(self))
@@ -217,6 +235,8 @@ class Event:
             images=images,
             recorded=str(data.get("recorded", "")),
             told=str(data.get("told", "")),
+            told_template=str(data.get("told_template", "")),
+            told_values=tuple((str(k), str(v)) for k, v in data.get("told_values", ())),
         )
 
 

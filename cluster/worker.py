@@ -29,6 +29,7 @@ from cluster import connection, results
 from cluster.wire import Control, Event, EventKind, Hello, ImageInfo, Names, StepReport, WorkerState, WorkOrder
 from core.config import Config
 from core.errors import ConfigError
+from core.text import Message
 from generation.worker import GenerationWorker
 from jobs.model import ActiveJob, GenerationResult, Progress, StopReason
 
@@ -306,8 +307,8 @@ class WorkerProcess:
         if not job.result.done():
             job.result.set_result(result)
 
-    async def failed(self, job: ActiveJob, recorded: str, told: str) -> None:
-        await self._report(job, "failed", recorded=recorded, told=told)
+    async def failed(self, job: ActiveJob, recorded: str, told: Message) -> None:
+        await self._publish(job.id, Event.failure(self._assignment(), job.id, recorded, told))
         if not job.result.done():
             job.result.set_exception(RuntimeError(recorded))
 

@@ -38,7 +38,7 @@ from core.text import Message, as_text
 LOCALES_DIR = Path(__file__).parent / "locales"
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
 # Where the bot's messages are written (``core.text.t``); tests and tools are not shown to members.
-SOURCE_PACKAGES = ("cogs", "core", "db", "generation", "jobs", "moderation", "prompt", "quota")
+SOURCE_PACKAGES = ("cluster", "cogs", "core", "db", "generation", "jobs", "moderation", "prompt", "quota")
 DOMAIN = "messages"
 # Discord's locale codes -> catalog folders.
 DISCORD_LOCALES: Mapping[str, str] = {"ja": "ja", "zh-CN": "zh_Hans", "zh-TW": "zh_Hant", "ko": "ko"}

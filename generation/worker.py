@@ -20,6 +20,7 @@ from typing import Protocol
 import torch
 
 from core.errors import JobCancelled, ModelLoadError, PromptError
+from core.text import Message, t
 from generation.loader import LoadedModel
 from generation.runner import RunControl, batch_key, run
 from generation.speedups import warm_up, warmup_requests, warmup_shapes
@@ -32,12 +33,12 @@ from prompt.request import GenerationRequest
 log = logging.getLogger(__name__)
 
 ModelLoader = Callable[[], LoadedModel]
-OUT_OF_MEMORY = (
+OUT_OF_MEMORY = t(
     "The GPU ran out of memory for this image, even after a retry. Try a smaller size or try again "
     "when the bot is less busy."
 )
 FITTING_REMEMBERED = 4096
-UNEXPECTED = "The image could not be generated (the error was logged)."
+UNEXPECTED = t("The image could not be generated (the error was logged).")
 
 
 class Runner(Protocol):
@@ -271,7 +272,7 @@ class GenerationWorker:
         except TimeoutError:
             await self._timed_out(jobs, running)
         except PromptError as exc:  # e.g. too many tokens: the member can fix this
-            await self._fail_all(jobs, str(exc), str(exc))
+            await self._fail_all(jobs, str(exc), exc.text)
         except JobCancelled:
             for job in jobs:
                 await events.stopped(job)
@@ -289,7 +290,7 @@ class GenerationWorker:
         """Fail the jobs with the reason the model did not load."""
         error = self._model.exception() if self._model is not None and self._model.done() else None
         detail = str(error) if isinstance(error, ModelLoadError) else "the model failed to load"
-        await self._fail_all(jobs, detail, f"The image model is not available: {detail}.")
+        await self._fail_all(jobs, detail, t("The image model is not available: {detail}.", detail=detail))
 
     def _control(self, jobs: Sequence[ActiveJob]) -> RunControl:
         """The run's control, read from the pipeline's thread; reports hop back to the event loop.
@@ -339,8 +340,8 @@ class GenerationWorker:
         for job in jobs:
             job.cancel_flag.set()
         await asyncio.gather(running, return_exceptions=True)
-        message = f"The job took longer than {self._job_timeout_s:g} s and was stopped."
-        await self._fail_all(jobs, message, message)
+        told = t("The job took longer than {seconds} s and was stopped.", seconds=f"{self._job_timeout_s:g}")
+        await self._fail_all(jobs, str(told), told)
 
     async def _deliver(self, jobs: Sequence[ActiveJob], results: list[GenerationResult]) -> None:
         events = self._reported
@@ -359,7 +360,7 @@ class GenerationWorker:
             self._seconds_per_image = per_image if old is None else 0.8 * old + 0.2 * per_image
         self._images_done += len(result.images)
 
-    async def _fail_all(self, jobs: Sequence[ActiveJob], recorded: str, told: str) -> None:
+    async def _fail_all(self, jobs: Sequence[ActiveJob], recorded: str, told: Message) -> None:
         for job in jobs:
             await self._reported.failed(job, recorded, told)
 

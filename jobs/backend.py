@@ -15,6 +15,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from core.text import Message
 from jobs.model import ActiveJob, GenerationResult, Progress, StopReason
 from prompt.request import GenerationRequest
 
@@ -34,7 +35,7 @@ class BackendEvents(Protocol):
         """The images are made (the job is done once they are delivered)."""
         ...
 
-    async def failed(self, job: ActiveJob, recorded: str, told: str) -> None:
+    async def failed(self, job: ActiveJob, recorded: str, told: Message) -> None:
         """No image: ``recorded`` goes to the job record, ``told`` to the member."""
         ...
 

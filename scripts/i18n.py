@@ -49,7 +49,11 @@ def extract() -> None:
 
 def update() -> None:
     subprocess.run(
-        ["pybabel", "update", "-i", str(TEMPLATE), "-d", str(LOCALES_DIR), "-D", DOMAIN, "--no-fuzzy-matching"],
+        # Babel's own command line through this interpreter: the venv's pybabel need not be on PATH.
+        [
+            *(sys.executable, "-m", "babel.messages.frontend", "update", "--no-fuzzy-matching"),
+            *("-D", DOMAIN, "-i", str(TEMPLATE), "-d", str(LOCALES_DIR)),
+        ],
         check=True,
     )
 

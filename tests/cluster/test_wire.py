@@ -8,6 +8,7 @@ import json
 import pytest
 
 from cluster.wire import Control, Event, Hello, ImageInfo, Names, StepReport, WorkOrder
+from core.text import Text, t
 from jobs.model import RenderedImage
 from moderation.scores import RatingScores
 from tests.support.requests import sample_request
@@ -52,3 +53,12 @@ def test_every_name_comes_from_the_namespace() -> None:
     assert names.work("gpu-1", "7-abc") == "bot2.work.gpu-1.7-abc"
     assert names.events("gpu-1", 7) == "bot2.events.gpu-1.7"
     assert names.worker_of(names.progress("gpu-1")) == "gpu-1"
+
+
+def test_a_failure_travels_as_english_and_as_its_template_and_values() -> None:
+    told = t("The job took longer than {seconds} s and was stopped.", seconds="600")
+    event = Event.decode(Event.failure("7-abc", 7, "timed out", told).encode())
+    assert event.told == "The job took longer than 600 s and was stopped."  # what an older bot shows
+    assert event.told_message() == Text("The job took longer than {seconds} s and was stopped.", (("seconds", "600"),))
+    plain = Event.decode(Event("failed", "7-abc", 7, recorded="x", told="Plain words.").encode())
+    assert plain.told_message() == "Plain words."  # from a worker of an older version
