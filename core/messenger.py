@@ -203,6 +203,13 @@ class JobMessenger:
         """Post the images as the output check's plan says; returns why, if all were withheld."""
         request = job.request
         plan = await self._output_check.review(job.id, request, rules, [image.scores for image in result.images])
+        if plan.nothing_made:  # a backend bug, never the output check's doing: say so honestly
+            log.error("job %s: the backend returned no image", job.id)
+            failed = t("The image could not be generated (the error was logged).")
+            await self._send(
+                reply, notice_layout(f"❌ {render(failed, reply.locale)} {render(NOT_COUNTED, reply.locale)}")
+            )
+            return plan.failure_reason
         detail = withheld_notice(plan, reply.locale)
         if plan.refund:
             detail += " " + render(NOT_COUNTED, reply.locale)

@@ -179,3 +179,22 @@ async def test_a_job_resumed_after_a_restart_writes_in_its_stored_locale() -> No
     await messenger.resume(cast(Any, None), [cast(Any, SimpleNamespace(record=record, job=job))], rules_for)
     await messenger.drain(1.0)
     assert [reply.locale for reply in followed] == ["ja"]
+
+
+class _NoCheck:
+    async def review(self, job_id: int, request: Any, rules: Any, scores: Any) -> DeliveryPlan:
+        return DeliveryPlan((), (), Rating.GENERAL)
+
+
+async def test_a_result_without_images_is_a_generation_failure_not_the_output_checks() -> None:
+    job = _job()
+    job.result.set_result(GenerationResult((), 1.0))
+    reply = FakeReply()
+    messenger = JobMessenger(cast(Any, None), 1.0, output_check=cast(Any, _NoCheck()))
+    assert await messenger._deliver_images(cast(Any, reply), job, job.result.result(), cast(Any, None)) == (
+        "the generation made no image"
+    )
+    (edit,) = reply.edits
+    assert components_v2.texts(edit["view"].to_components()) == [
+        "❌ The image could not be generated (the error was logged). Nothing was counted against your quota."
+    ]
