@@ -53,6 +53,10 @@ class JobCancelled(Exception):
 class QuotaRefused(UserFacingError):
     """The member's quota, cooldown, queue limit or a block stops this request; nothing was charged."""
 
+    def __init__(self, message: Message, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code  # why, for the audit log: a value of moderation.audit.RefusalReason
+
 
 class NotAccepting(UserFacingError):
     """The bot is shutting down and takes no new jobs."""

@@ -104,7 +104,7 @@ async def _decide(
                 locale=requester.locale,
             )
         except QuotaRefused as exc:
-            await context.gate.record_quota_refusal(where, admission, exc.message)
+            await context.gate.record_quota_refusal(where, admission, exc.message, code=exc.code)
             raise
         return job, admission
 

@@ -28,6 +28,7 @@ class AuditLog:
         prompt: str = "",
         rating: str | None = None,
         details: dict[str, Any] | None = None,
+        code: str | None = None,
     ) -> int:
         # One INSERT ... RETURNING, without the ORM's unit of work: every request writes one.
         values = {
@@ -40,6 +41,7 @@ class AuditLog:
             "prompt": prompt,
             "rating": rating,
             "details": json.dumps(details or {}, sort_keys=True),
+            "code": code,
         }
         async with self._sessions.begin() as session:
             return int(await session.scalar(insert(AuditEntry).values(**values).returning(AuditEntry.id)) or 0)
@@ -62,6 +64,7 @@ class AuditLog:
                     rating=r.rating,
                     details=json.loads(r.details),
                     created_at=r.created_at,
+                    code=r.code,
                 )
                 for r in rows
             ]

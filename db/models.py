@@ -175,6 +175,8 @@ class AuditEntry(Base):
     rating: Mapped[str | None] = mapped_column(String(16))
     details: Mapped[str] = mapped_column(Text, default="{}")  # JSON: before/after, scores, ...
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # A refusal's reason (moderation.audit.RefusalReason); NULL on rows older than migration 0008.
+    code: Mapped[str | None] = mapped_column(String(32))
 
 
 class QuotaUsage(Base):

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.config import QuotaConfig
 from core.errors import QuotaRefused
-from core.text import Message, t
+from core.text import t
 from db.engine import upsert_insert
 from db.models import GenerationBlock, Job, QuotaLimit, QuotaUsage, utcnow
 from jobs.model import JobStatus
@@ -28,10 +28,11 @@ from quota.policy import (
     QuotaOverrides,
     QuotaStatus,
     Usage,
-    decide_text,
     limits_for,
     next_reset,
     quota_day,
+    refusal,
+    refused,
 )
 
 GUILD_ROW = 0  # user_id of the row that counts a whole server's images
@@ -187,13 +188,13 @@ class QuotaStore:
         limits = limits_for(self._config, await self._overrides(session, ask.guild_id), ask.user_id, ask.role_ids)
         fresh = Usage(used_today=0, active=0, last_request_at=None, guild_used_today=0)
         if limits.blocked is not None or (limits.daily != UNLIMITED and ask.images > limits.daily):
-            raise QuotaRefused(decide_text(limits, fresh, ask.images, now, resets_at) or "")
+            raise refused(refusal(limits, fresh, ask.images, now, resets_at))
         cooldown_since = now - timedelta(seconds=limits.cooldown_s) if limits.cooldown_s > 0 else None
         member = (ask.scope_id, ask.user_id)
         if not await self._charge_row(
             session, member, ask.images, today, limit=limits.daily, cooldown_since=cooldown_since, now=now
         ):
-            raise QuotaRefused(await self._refusal(session, ask, limits, now, today, resets_at))
+            raise await self._refusal(session, ask, limits, now, today, resets_at)
         # Counted once the member's row is held, so the member's concurrent requests see each other.
         active = await self._active(session, ask.scope_id, ask.user_id) if limits.max_active != UNLIMITED else 0
         budgeted = ask.scope_id != 0 and limits.guild_budget != UNLIMITED  # a server's budget never reaches DMs
@@ -203,12 +204,12 @@ class QuotaStore:
         if over_budget or (limits.max_active != UNLIMITED and active >= limits.max_active):
             guild_used = await self._guild_used(session, ask.scope_id, today) if over_budget else 0
             usage = Usage(used_today=0, active=active, last_request_at=None, guild_used_today=guild_used)
-            raise QuotaRefused(decide_text(limits, usage, ask.images, now, resets_at) or "")
+            raise refused(refusal(limits, usage, ask.images, now, resets_at))
         return Charge(today, ask.images)
 
     async def _refusal(
         self, session: AsyncSession, ask: QuotaAsk, limits: Limits, now: datetime, today: date, resets_at: datetime
-    ) -> Message:
+    ) -> QuotaRefused:
         """Why the member's counter refused the charge (its daily limit or the cooldown)."""
         row = await session.get(QuotaUsage, (ask.scope_id, ask.user_id), populate_existing=True)
         usage = Usage(
@@ -217,7 +218,7 @@ class QuotaStore:
             last_request_at=_aware(row.last_request_at) if row is not None and row.last_request_at else None,
             guild_used_today=0,
         )
-        return decide_text(limits, usage, ask.images, now, resets_at) or t("This request is over your quota.")
+        return refused(refusal(limits, usage, ask.images, now, resets_at), t("This request is over your quota."))
 
     async def _guild_used(self, session: AsyncSession, scope_id: int, today: date) -> int:
         row = await session.get(QuotaUsage, (scope_id, GUILD_ROW), populate_existing=True)

@@ -1,6 +1,7 @@
 """A server's numbers for `/stats`: images made and members served today and over the last 7
 days, the average wait before a job started, and the refusals by reason, from the jobs table and
-the audit log.
+the audit log. A refusal is counted by the code recorded with it; rows older than that code
+(migration 0008) by the sentence the member was told (``classify``).
 
 The day and week boundaries are computed here in UTC and passed as parameters (no SQL date
 functions), and the wait is averaged in Python, so SQLite and PostgreSQL give the same answer.
@@ -8,7 +9,6 @@ functions), and the wait is averaged in Python, so SQLite and PostgreSQL give th
 
 from __future__ import annotations
 
-import enum
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,29 +19,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import AuditEntry, Job, utcnow
 from jobs.model import JobStatus
+from moderation.audit import RefusalReason
+
+__all__ = ["RefusalReason", "ServerStats", "StatsStore", "Window", "average_wait", "classify", "reason_of", "tally"]
 
 WEEK = timedelta(days=7)
 
 
-class RefusalReason(enum.StrEnum):
-    """Why a request was refused, in the words of the audit log's reasons (see ``classify``)."""
-
-    MINORS = "minors"
-    SEXUAL = "sexual"
-    BLOCKED_TAGS = "blocked_tags"
-    RATING = "rating"
-    INVALID = "invalid"
-    DAILY_QUOTA = "daily_quota"
-    SERVER_BUDGET = "server_budget"
-    TOO_MANY_JOBS = "too_many_jobs"
-    COOLDOWN = "cooldown"
-    BLOCKED_MEMBER = "blocked_member"
-    OTHER_QUOTA = "other_quota"
-
-
-# The audit log keeps the sentence the member was told (moderation.gate, quota.policy.decide), not
-# a code: these phrases, tried in order, tell the reasons apart. tests/db/test_stats.py feeds
-# them the real sentences, so a rewording that breaks one fails there.
+# Rows written before migration 0008 keep only the sentence the member was told (moderation.gate,
+# quota.policy), not a code: these phrases, tried in order, tell their reasons apart.
+# tests/db/test_stats.py feeds them the real sentences of that time.
 _CONTENT_PHRASES = (
     ("minor-coded", RefusalReason.MINORS),
     ("does not allow sexual content", RefusalReason.SEXUAL),
@@ -116,11 +103,22 @@ def average_wait(pairs: Iterable[tuple[datetime, datetime]]) -> tuple[float | No
     return (total / count if count else None), count
 
 
-def tally(rows: Iterable[tuple[str, str, int]]) -> tuple[tuple[RefusalReason, int], ...]:
-    """(kind, reason, count) rows of the audit log, summed by reason, most frequent first."""
+def reason_of(kind: str, code: str | None, sentence: str | None) -> RefusalReason:
+    """A refusal's reason: its recorded code, else (an older row, or a code this version does not
+    know) what its sentence says."""
+    if code is not None:
+        try:
+            return RefusalReason(code)
+        except ValueError:
+            pass
+    return classify(kind, sentence or "")
+
+
+def tally(rows: Iterable[tuple[str, str | None, str | None, int]]) -> tuple[tuple[RefusalReason, int], ...]:
+    """(kind, code, sentence, count) rows of the audit log, summed by reason, most frequent first."""
     counts: Counter[RefusalReason] = Counter()
-    for kind, reason, count in rows:
-        counts[classify(kind, reason)] += count
+    for kind, code, sentence, count in rows:
+        counts[reason_of(kind, code, sentence)] += count
     return tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0].value)))
 
 
@@ -139,17 +137,19 @@ class StatsStore:
                 )
             )
             wait, started = average_wait((row.created_at, row.started_at) for row in waits)
+            # The sentence only where there is no code, so coded rows group by code alone.
+            sentence = case((AuditEntry.code.is_(None), AuditEntry.reason))
             refused = await session.execute(
-                select(AuditEntry.kind, AuditEntry.reason, func.count())
+                select(AuditEntry.kind, AuditEntry.code, sentence, func.count())
                 .where(
                     AuditEntry.guild_id == guild_id,
                     AuditEntry.kind.in_((CONTENT, QUOTA)),
                     AuditEntry.decision == "refused",
                     AuditEntry.created_at >= window.week,
                 )
-                .group_by(AuditEntry.kind, AuditEntry.reason)
+                .group_by(AuditEntry.kind, AuditEntry.code, sentence)
             )
-            refusals = tally((kind, reason, int(count)) for kind, reason, count in refused.tuples())
+            refusals = tally((kind, code, text, int(count)) for kind, code, text, count in refused.tuples())
         images_today, images_week, members_today, members_week = made
         return ServerStats(
             window,

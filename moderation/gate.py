@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from core.errors import ContentRefused, InvalidOption
 from core.text import Message, t
-from moderation.audit import AuditTrail
-from moderation.content import ContentFilter
+from moderation.audit import AuditTrail, RefusalReason
+from moderation.content import MINORS_REASON, ContentFilter, ContentVerdict
 from moderation.policy import ChannelRules, PolicySettings, UserInstallPolicy, effective_rules
 from moderation.stores import PolicyStore
 from prompt.options import (
@@ -143,7 +143,8 @@ class RequestGate:
                 tags=self._tags,
             )
         except InvalidOption as exc:
-            await self._refused(where, options.prompt, exc.text, rating=options.rating, notify=False)
+            code = _invalid_code(exc, options, rules)
+            await self._refused(where, options.prompt, exc.text, code, rating=options.rating, notify=False)
             raise
         sexual_context = Rating.parse(request.rating) >= Rating.QUESTIONABLE
         verdict = self._content.check(
@@ -151,13 +152,17 @@ class RequestGate:
         )
         if not verdict.allowed:
             reason = verdict.text or verdict.reason or t("This prompt is not allowed here.")
-            await self._refused(where, request.user_prompt, reason, rating=request.rating, matched=verdict.matched)
+            code = _verdict_code(verdict)
+            await self._refused(
+                where, request.user_prompt, reason, code, rating=request.rating, matched=verdict.matched
+            )
             raise ContentRefused(reason)
         blocked = self._content.blocked(request.user_prompt, request.user_negative, rules.blocklist)
         if blocked:
             listed = ", ".join(f"`{tag}`" for tag in blocked)
             reason = t("This server's moderators have blocked these tags here: {tags}.", tags=listed)
-            await self._refused(where, request.user_prompt, reason, rating=request.rating, matched=blocked)
+            code = RefusalReason.BLOCKED_TAGS
+            await self._refused(where, request.user_prompt, reason, code, rating=request.rating, matched=blocked)
             raise ContentRefused(reason)
         if image is not None:
             await self._check_image(where, request, rules, image)
@@ -176,7 +181,7 @@ class RequestGate:
                 rating=image.rating.label,
                 limit=rules.max_rating.label,
             )
-            await self._refused(where, request.user_prompt, reason, rating=image.rating.label)
+            await self._refused(where, request.user_prompt, reason, RefusalReason.RATING, rating=image.rating.label)
             raise ContentRefused(reason)
         sexual = max(Rating.parse(request.rating), image.rating) >= Rating.QUESTIONABLE
         together = ", ".join([request.user_prompt, *image.tags])
@@ -188,13 +193,17 @@ class RequestGate:
                 "With your image: {reason}",
                 reason=verdict.text or verdict.reason or t("this remix is not allowed here."),
             )
-            await self._refused(where, request.user_prompt, reason, rating=request.rating, matched=verdict.matched)
+            code = _verdict_code(verdict)
+            await self._refused(
+                where, request.user_prompt, reason, code, rating=request.rating, matched=verdict.matched
+            )
             raise ContentRefused(reason)
         blocked = self._content.blocked(", ".join(image.tags), "", rules.blocklist)
         if blocked:
             listed = ", ".join(f"`{tag}`" for tag in blocked)
             reason = t("Your image shows tags blocked here: {tags}.", tags=listed)
-            await self._refused(where, request.user_prompt, reason, rating=request.rating, matched=blocked)
+            code = RefusalReason.BLOCKED_TAGS
+            await self._refused(where, request.user_prompt, reason, code, rating=request.rating, matched=blocked)
             raise ContentRefused(reason)
 
     async def record_allowed(self, where: Where, admission: Admission, job_id: int | None = None) -> None:
@@ -210,8 +219,11 @@ class RequestGate:
             details={"job": job_id} if job_id is not None else None,
         )
 
-    async def record_quota_refusal(self, where: Where, admission: Admission, reason: str) -> None:
-        """Not a moderation matter (no mod-log post), but the log shows what happened to the request."""
+    async def record_quota_refusal(
+        self, where: Where, admission: Admission, reason: str, *, code: str | None = None
+    ) -> None:
+        """Not a moderation matter (no mod-log post), but the log shows what happened to the request.
+        ``code``: the quota's RefusalReason (without it, /stats reads the sentence)."""
         await self._audit.record(
             "quota",
             user_id=where.user_id,
@@ -221,6 +233,7 @@ class RequestGate:
             reason=reason,
             prompt=admission.request.user_prompt,
             rating=admission.request.rating,
+            code=code,
         )
 
     async def _refused(
@@ -228,6 +241,7 @@ class RequestGate:
         where: Where,
         prompt: str,
         reason: Message,
+        code: RefusalReason,
         *,
         rating: str | None,
         matched: tuple[str, ...] = (),
@@ -243,6 +257,7 @@ class RequestGate:
             prompt=prompt,
             rating=rating,
             details={"matched": list(matched)},
+            code=code,
         )
         if not notify or where.guild_id is None or self._post_modlog is None:
             return
@@ -254,3 +269,20 @@ class RequestGate:
             await self._post_modlog(modlog, attempt)
         except Exception:  # the refusal stands even if the mod-log channel is gone
             log.warning("could not post to mod-log channel %s", modlog, exc_info=True)
+
+
+def _verdict_code(verdict: ContentVerdict) -> RefusalReason:
+    """The content filter refuses for minors or else for sexual content (asked for outright, or by
+    negating safety tags)."""
+    return RefusalReason.MINORS if verdict.reason == MINORS_REASON else RefusalReason.SEXUAL
+
+
+def _invalid_code(exc: InvalidOption, options: ImagineOptions, rules: ChannelRules) -> RefusalReason:
+    """A rating above the channel's limit is refused as an invalid option, but counted apart."""
+    if exc.option != "rating" or options.rating is None:
+        return RefusalReason.INVALID
+    try:
+        over = Rating.parse(options.rating) > rules.max_rating
+    except ValueError:  # an unknown label
+        return RefusalReason.INVALID
+    return RefusalReason.RATING if over else RefusalReason.INVALID

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from core.config import QuotaConfig
-from core.text import Text, t
+from core.errors import QuotaRefused
+from core.text import Message, Text, t
+from moderation.audit import RefusalReason
 
 UNLIMITED = 0
 
@@ -87,50 +89,83 @@ def decide(limits: Limits, usage: Usage, images: int, now: datetime, resets_at: 
 
 
 def decide_text(limits: Limits, usage: Usage, images: int, now: datetime, resets_at: datetime) -> Text | None:
-    """The reason this request is refused, or None to accept it. Checked from the most
-    permanent reason to the most fleeting, so the member learns what actually stops them."""
+    """The reason this request is refused, or None to accept it (``refusal``'s sentence)."""
+    found = refusal(limits, usage, images, now, resets_at)
+    return None if found is None else found.text
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a request is refused: the code the audit log keeps, and the sentence the member reads."""
+
+    code: RefusalReason
+    text: Text
+
+    def error(self) -> QuotaRefused:
+        return QuotaRefused(self.text, self.code)
+
+
+def refused(found: Refusal | None, otherwise: Message = "") -> QuotaRefused:
+    """The error for a refusal; ``otherwise`` when the numbers read back no longer refuse."""
+    return found.error() if found is not None else QuotaRefused(otherwise, RefusalReason.OTHER_QUOTA)
+
+
+def refusal(limits: Limits, usage: Usage, images: int, now: datetime, resets_at: datetime) -> Refusal | None:
+    """Why this request is refused, or None to accept it. Checked from the most permanent reason
+    to the most fleeting, so the member learns what actually stops them."""
     if limits.blocked is not None:
-        if limits.blocked:
-            return t(
-                "You have been blocked from generating images in this server by its admins. Reason: {reason}",
-                reason=limits.blocked,
-            )
-        return t("You have been blocked from generating images in this server by its admins.")
+        return Refusal(RefusalReason.BLOCKED_MEMBER, _blocked_refusal(limits.blocked))
     stamp = f"<t:{int(resets_at.timestamp())}:R>"
     if limits.daily != UNLIMITED and usage.used_today + images > limits.daily:
-        left = max(limits.daily - usage.used_today, 0)
-        if left == 0:
-            # i18n: {when} is a Discord timestamp shown in the reader's language, e.g. "in 3 hours".
-            return t(
-                "You have used all {daily} of your images for today. Your quota resets {when}.",
-                daily=limits.daily,
-                when=stamp,
-            )
-        # i18n: {when} is a Discord timestamp shown in the reader's language, e.g. "in 3 hours".
-        return t(
-            "This request needs {images} images but you have {left} of {daily} left today. Your quota resets {when}.",
-            images=images,
-            left=left,
-            daily=limits.daily,
-            when=stamp,
-        )
+        return Refusal(RefusalReason.DAILY_QUOTA, _daily_refusal(limits.daily, usage.used_today, images, stamp))
     if limits.guild_budget != UNLIMITED and usage.guild_used_today + images > limits.guild_budget:
-        # i18n: {when} is a Discord timestamp shown in the reader's language, e.g. "in 3 hours".
-        return t(
-            "This server has used its {budget} images for today. The budget resets {when}.",
-            budget=limits.guild_budget,
-            when=stamp,
-        )
+        return Refusal(RefusalReason.SERVER_BUDGET, _budget_refusal(limits.guild_budget, stamp))
     if limits.max_active != UNLIMITED and usage.active >= limits.max_active:
-        return _active_refusal(usage.active, limits.max_active)
+        return Refusal(RefusalReason.TOO_MANY_JOBS, _active_refusal(usage.active, limits.max_active))
     if limits.cooldown_s > 0 and usage.last_request_at is not None:
         wait = limits.cooldown_s - (now - usage.last_request_at).total_seconds()
         if wait > 0:
-            seconds = max(math.ceil(wait), 1)
-            if seconds == 1:
-                return t("Please wait {seconds} more second before your next request (cooldown).", seconds=seconds)
-            return t("Please wait {seconds} more seconds before your next request (cooldown).", seconds=seconds)
+            return Refusal(RefusalReason.COOLDOWN, _cooldown_refusal(max(math.ceil(wait), 1)))
     return None
+
+
+def _blocked_refusal(reason: str) -> Text:
+    if reason:
+        return t(
+            "You have been blocked from generating images in this server by its admins. Reason: {reason}",
+            reason=reason,
+        )
+    return t("You have been blocked from generating images in this server by its admins.")
+
+
+def _daily_refusal(daily: int, used_today: int, images: int, stamp: str) -> Text:
+    left = max(daily - used_today, 0)
+    if left == 0:
+        # i18n: {when} is a Discord timestamp shown in the reader's language, e.g. "in 3 hours".
+        return t(
+            "You have used all {daily} of your images for today. Your quota resets {when}.",
+            daily=daily,
+            when=stamp,
+        )
+    # i18n: {when} is a Discord timestamp shown in the reader's language, e.g. "in 3 hours".
+    return t(
+        "This request needs {images} images but you have {left} of {daily} left today. Your quota resets {when}.",
+        images=images,
+        left=left,
+        daily=daily,
+        when=stamp,
+    )
+
+
+def _budget_refusal(budget: int, stamp: str) -> Text:
+    # i18n: {when} is a Discord timestamp shown in the reader's language, e.g. "in 3 hours".
+    return t("This server has used its {budget} images for today. The budget resets {when}.", budget=budget, when=stamp)
+
+
+def _cooldown_refusal(seconds: int) -> Text:
+    if seconds == 1:
+        return t("Please wait {seconds} more second before your next request (cooldown).", seconds=seconds)
+    return t("Please wait {seconds} more seconds before your next request (cooldown).", seconds=seconds)
 
 
 def _active_refusal(active: int, most: int) -> Text:

@@ -22,6 +22,7 @@ from core.replies import InteractionReply
 from core.submit import submit_imagine
 from jobs.model import Place, QueueSlot
 from jobs.scheduler import NORMAL, PRIORITY
+from moderation.audit import RefusalReason
 from moderation.gate import Admission, ImageFacts, Where
 from prompt.images import SourceImage
 from prompt.options import ImagineOptions
@@ -79,6 +80,7 @@ class FakeGate:
     checked: list[tuple[ImagineOptions, Where]] = field(default_factory=list)
     allowed: list[tuple[Where, int | None]] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
+    codes: list[str | None] = field(default_factory=list)
     error: Exception | None = None
 
     async def check(self, options: ImagineOptions, where: Where, *, image: ImageFacts | None = None) -> Admission:
@@ -93,9 +95,12 @@ class FakeGate:
         self.calls.names.append("record_allowed")
         self.allowed.append((where, job_id))
 
-    async def record_quota_refusal(self, where: Where, admission: Admission, reason: str) -> None:
+    async def record_quota_refusal(
+        self, where: Where, admission: Admission, reason: str, *, code: str | None = None
+    ) -> None:
         self.calls.names.append("record_quota_refusal")
         self.refusals.append(reason)
+        self.codes.append(code)
 
 
 @dataclass
@@ -232,6 +237,13 @@ async def test_a_quota_refusal_is_audited_and_raised_before_the_defer() -> None:
     assert s.gate.refusals == ["No images left today."]
     assert not interaction.response.is_done()
     assert s.messenger.started == []
+
+
+async def test_a_quota_refusal_is_audited_with_its_code() -> None:
+    s = _setup(quota_error=QuotaRefused("No images left today.", RefusalReason.DAILY_QUOTA))
+    with pytest.raises(QuotaRefused):
+        await submit_imagine(s.bot.as_bot(), _member().as_interaction(), OPTIONS)
+    assert s.gate.codes == [RefusalReason.DAILY_QUOTA]
 
 
 async def test_a_failed_defer_still_follows_the_job_through_the_channel(caplog: pytest.LogCaptureFixture) -> None:

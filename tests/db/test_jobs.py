@@ -48,7 +48,7 @@ async def test_migrations_create_tables(engine: AsyncEngine) -> None:
     assert {"quota_usage", "quota_limits", "generation_blocks"} <= tables
     assert "user_settings" in tables
     assert "source_images" in tables
-    assert version == "0007"
+    assert version == "0008"
 
 
 async def test_migrations_are_idempotent(engine: AsyncEngine) -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.errors import ContentRefused, InvalidOption
+from core.errors import ContentRefused, InvalidOption, UserFacingError
 from core.moderation_text import blocked_attempt_text
 from db.audit import AuditLog
 from db.engine import create_sessionmaker
 from db.policies import PolicyStore
+from moderation.audit import RefusalReason
 from moderation.content import ContentFilter
 from moderation.gate import BlockedAttempt, ImageFacts, RequestGate, Where
 from moderation.policy import SERVER_WIDE, UserInstallPolicy
@@ -200,3 +203,44 @@ async def test_a_remix_source_showing_a_blocked_tag_is_refused(parts) -> None:  
     image = ImageFacts(Rating.GENERAL, ("1girl", "spider"))
     with pytest.raises(ContentRefused, match="Your image shows tags blocked here: `spider`"):
         await gate.check(ImagineOptions(prompt="1girl, garden", source="a" * 64), ORDINARY, image=image)
+
+
+async def _code_of(gate: RequestGate, audit: AuditLog, options: ImagineOptions, **check: Any) -> str | None:
+    with pytest.raises(UserFacingError):
+        await gate.check(options, check.pop("where", ORDINARY), **check)
+    return (await audit.recent(GUILD, limit=1))[0].code
+
+
+async def test_each_refusal_is_audited_with_its_code(parts) -> None:  # type: ignore[no-untyped-def]
+    gate, policies, audit, _ = parts
+    await policies.block(GUILD, SERVER_WIDE, "spider", added_by=5)
+    remix = ImagineOptions(prompt="1girl, garden", source="a" * 64)
+    cases: list[tuple[ImagineOptions, dict[str, Any], RefusalReason]] = [
+        (ImagineOptions(prompt="1girl", aspect="9:99"), {}, RefusalReason.INVALID),
+        (ImagineOptions(prompt="1girl", rating="superlewd"), {}, RefusalReason.INVALID),  # not a rating
+        (ImagineOptions(prompt="1girl", rating="explicit"), {}, RefusalReason.RATING),
+        (ImagineOptions(prompt="1girl, nude"), {}, RefusalReason.SEXUAL),
+        (ImagineOptions(prompt="1girl, child", rating="explicit"), {"where": ADULT}, RefusalReason.MINORS),
+        (ImagineOptions(prompt="1girl, spider"), {}, RefusalReason.BLOCKED_TAGS),
+        (remix, {"image": ImageFacts(Rating.EXPLICIT, ("1girl",))}, RefusalReason.RATING),
+        (remix, {"image": ImageFacts(Rating.SENSITIVE, ("nude",))}, RefusalReason.SEXUAL),
+        (
+            ImagineOptions(prompt="1girl, nude", rating="explicit", source="a" * 64),
+            {"where": ADULT, "image": ImageFacts(Rating.GENERAL, ("child",))},
+            RefusalReason.MINORS,
+        ),
+        (remix, {"image": ImageFacts(Rating.GENERAL, ("spider",))}, RefusalReason.BLOCKED_TAGS),
+    ]
+    for options, check, code in cases:
+        assert await _code_of(gate, audit, options, **check) == code, options
+
+
+async def test_a_quota_refusal_is_audited_with_the_quotas_code(parts) -> None:  # type: ignore[no-untyped-def]
+    gate, _, audit, _ = parts
+    admission = await gate.check(ImagineOptions(prompt="smile, 1girl"), ORDINARY)
+    await gate.record_quota_refusal(ORDINARY, admission, "Slow down.", code=RefusalReason.COOLDOWN)
+    await gate.record_quota_refusal(ORDINARY, admission, "Slow down.")  # no code: /stats reads the sentence
+    assert [(e.reason, e.code) for e in await audit.recent(GUILD)] == [
+        ("Slow down.", None),
+        ("Slow down.", RefusalReason.COOLDOWN),
+    ]
