@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import bot
+from tests.support.logging_state import root_logging_kept
 
 
 @pytest.fixture(autouse=True)
 def restore_logging() -> Iterator[None]:
     """bot.main sets up the root logger for the process; the tests after these keep pytest's."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    for handler in root.handlers[:]:
-        root.removeHandler(handler)
-    for handler in handlers:
-        root.addHandler(handler)
-    root.setLevel(level)
-    logging.captureWarnings(False)
+    with root_logging_kept():
+        yield
 
 
 def _config(tmp_path: Path, model: str) -> Path:

@@ -15,6 +15,7 @@ from core.config import LoggingConfig
 from core.logs import configure_logging
 from jobs.context import tag_jobs
 from jobs.model import ActiveJob
+from tests.support.logging_state import root_logging_kept
 from tests.support.requests import sample_request
 
 
@@ -23,15 +24,8 @@ def restore_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # configure_logging sets these library switches for the process; undone after each test.
     for name in ("TRANSFORMERS_VERBOSITY", "HF_HUB_DISABLE_PROGRESS_BARS"):
         monkeypatch.delenv(name, raising=False)
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    for handler in root.handlers[:]:
-        root.removeHandler(handler)
-    for handler in handlers:
-        root.addHandler(handler)
-    root.setLevel(level)
-    logging.captureWarnings(False)
+    with root_logging_kept():
+        yield
 
 
 def _job(job_id: int, user_id: int) -> ActiveJob:

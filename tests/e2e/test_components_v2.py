@@ -10,20 +10,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnx
 import pytest
 import pytest_asyncio
 from onnx import TensorProto, helper
 from PIL import Image
 
 from moderation.classifier import prepare_image
+from tests.e2e.answers import private_text
 from tests.e2e.conftest import World, running_world
 from tests.e2e.pictures import fields, pngs
-from tests.fakediscord.state import Attachment, Interaction, Message, User
+from tests.fakediscord.state import Attachment, Message, User
+from tests.support.tiny_wd14 import save_graph
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
-EPHEMERAL = 64
 IS_COMPONENTS_V2 = 1 << 15
 INTERVAL = 0.3
 SIZE = 32  # the classifier's input, as tests.support.tiny_wd14's
@@ -69,12 +69,7 @@ def direction_classifier(path: Path, toward: np.ndarray | None = None, away: np.
             helper.make_tensor("base", TensorProto.FLOAT, [N_TAGS], base),
         ],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_operatorsetid("", 18)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(path))
-    return path
+    return save_graph(graph, path)
 
 
 def images(message: Message) -> list[bytes]:
@@ -113,12 +108,6 @@ async def made(world: World, user: User, **options: Any) -> Message:
     await ix.wait_for(lambda i: bool(pngs(i)), timeout=120)
     assert ix.original is not None
     return ix.original
-
-
-async def ephemeral_text(ix: Interaction) -> str:
-    response = await ix.wait_response(timeout=3)
-    assert response.data is not None and response.data.get("flags", 0) & EPHEMERAL, response
-    return str(response.data["content"])
 
 
 def button(message: Message, prefix: str) -> str:
@@ -191,11 +180,11 @@ async def test_the_buttons_of_a_result_posted_before_v2_still_work(world: World)
     assert not old.v2
 
     params = await world.server.click(bea, old, f"res:params:{job_id}:0")
-    assert "seed:77" in await ephemeral_text(params)
+    assert "seed:77" in await private_text(params, timeout=3)
     again = await clicked_result(world, bea, old, "res:up:")
     assert again.v2 and fields(images(again)[0])["Seed"] == "77" and fields(images(again)[0])["Hires upscale"] == "1.5"
     deleted = await world.server.click(bea, old, f"res:delete:{job_id}:0")
-    assert "Deleted" in await ephemeral_text(deleted)
+    assert "Deleted" in await private_text(deleted, timeout=3)
     assert old.deleted
 
 
@@ -211,12 +200,12 @@ async def test_one_spoilered_and_one_open_image_and_the_buttons_after_a_restart(
     direction_classifier(model, toward=one, away=other)
     options = {"scope": "channel", "maximum": "general", "over_limit": "spoiler"}
     ruled = await world.server.invoke(world.mod, world.general, "mod rating", options)
-    assert "max `general`" in await ephemeral_text(ruled)
+    assert "max `general`" in await private_text(ruled, timeout=3)
     await world.restart_bot()
 
     # The V2 result's buttons after the restart.
     params = await world.server.click(cleo, first, button(first, "res:params:"))
-    assert "seed:4242" in await ephemeral_text(params)
+    assert "seed:4242" in await private_text(params, timeout=3)
     upscaled = await clicked_result(world, cleo, first, "res:up:")
     assert upscaled.v2 and fields(images(upscaled)[0])["Seed"] == "4242"
 

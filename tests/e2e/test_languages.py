@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from tests.e2e.answers import private_text
 from tests.e2e.conftest import World, running_world
 from tests.e2e.pictures import pngs
 from tests.fakediscord import components_v2
@@ -19,8 +20,6 @@ from tests.fakediscord.payloads import guild_create_payload
 from tests.fakediscord.state import Interaction, Message, User
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
-
-EPHEMERAL = 64
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module", params=["sqlite", "postgresql"])
@@ -41,22 +40,16 @@ def japanese_member(world: World) -> User:
     return member
 
 
-async def ephemeral(ix: Interaction) -> str:
-    response = await ix.wait_response(timeout=5)
-    assert response.data is not None and response.data.get("flags", 0) & EPHEMERAL, response
-    return str(response.data["content"])
-
-
 async def test_a_japanese_member_is_refused_in_japanese_and_an_english_one_in_english(world: World) -> None:
     kenji = japanese_member(world)
     options = {"prompt": "1girl, smile", "rating": "explicit"}
-    text = await ephemeral(await world.server.invoke(kenji, world.general, "imagine", options))
+    text = await private_text(await world.server.invoke(kenji, world.general, "imagine", options), timeout=5)
     # The rating names stay as the model and the choices know them.
     assert text == (
         "このチャンネルは年齢制限チャンネルではないため、レーティング `explicit` は使えません。"
         "ここでの上限は `sensitive` です。"
     )
-    english = await ephemeral(await world.server.invoke(world.alice, world.general, "imagine", options))
+    english = await private_text(await world.server.invoke(world.alice, world.general, "imagine", options), timeout=5)
     assert english == (
         "The rating `explicit` is not allowed in this channel (it is not age-restricted); "
         "the limit here is `sensitive`."
@@ -65,22 +58,23 @@ async def test_a_japanese_member_is_refused_in_japanese_and_an_english_one_in_en
 
 async def test_quota_answers_in_the_members_language(world: World) -> None:
     kenji = japanese_member(world)
-    text = await ephemeral(await world.server.invoke(kenji, world.general, "quota"))
+    text = await private_text(await world.server.invoke(kenji, world.general, "quota"), timeout=5)
     first, second = text.split("\n")
     assert first.startswith("🎟️ 今日の残り枚数: **5**枚 / 5枚（<t:") and first.endswith(":R>にリセット）")
     assert second == "待機中・生成中のジョブ: 0件（同時に最大2件）"
 
 
 async def test_the_modlog_post_is_in_the_servers_language(world: World) -> None:
-    modlog = await ephemeral(
-        await world.server.invoke(world.mod, world.general, "mod modlog", {"channel": world.modlog.id})
+    modlog = await private_text(
+        await world.server.invoke(world.mod, world.general, "mod modlog", {"channel": world.modlog.id}), timeout=5
     )
     assert modlog == f"Blocked attempts will be posted in <#{world.modlog.id}>."  # the moderator's English
     # The server's language is Japanese (a Community server's "primary language").
     world.guild.locale = "ja"
     await world.server.dispatch("GUILD_UPDATE", guild_create_payload(world.server.state, world.guild))
     ix = await world.server.invoke(world.alice, world.general, "imagine", {"prompt": "1girl, (NUDE:1.3), smile"})
-    assert (await ephemeral(ix)).startswith("This channel does not allow sexual content")  # Alice reads English
+    alice_reads = await private_text(ix, timeout=5)
+    assert alice_reads.startswith("This channel does not allow sexual content")  # Alice reads English
     posted = await world.server.wait_for_message(
         lambda m: m.channel_id == world.modlog.id and "/imagine" in m.content, timeout=5
     )
@@ -124,11 +118,11 @@ async def test_a_japanese_members_progress_result_and_buttons_are_in_japanese(wo
     assert result.custom_ids == [f"res:{a}:{job_id}:0" for a in ("reroll", "vary", "up", "params", "delete")]
 
     # The buttons work for them, and answer in Japanese too.
-    params = await ephemeral(await world.server.click(kenji, result, f"res:params:{job_id}:0"))
+    params = await private_text(await world.server.click(kenji, result, f"res:params:{job_id}:0"), timeout=5)
     assert params.startswith("**プロンプト**\n```\n1girl, smile, ") and "/imagine prompt:1girl, smile" in params
     assert "\n**ネガティブプロンプト**\n```\n" in params and "**同じ画像をもう一度作る**" in params
     assert "シード値: 5 · サイズ: 832x1216 · ステップ数: 12 · CFG: " in params
     rerolled = await finished(await world.server.click(kenji, result, f"res:reroll:{job_id}:0"))
     assert labels(rerolled)[0] == "🔁 再生成" and "**プロンプト**\n1girl, smile" in rerolled.text
-    deleted = await ephemeral(await world.server.click(kenji, rerolled, rerolled.custom_ids[-1]))
+    deleted = await private_text(await world.server.click(kenji, rerolled, rerolled.custom_ids[-1]), timeout=5)
     assert deleted == "🗑️ 削除しました。" and rerolled.deleted

@@ -18,13 +18,13 @@ from db.engine import create_engine
 from db.models import Job
 from generation.metadata import parse_infotext, read_png_parameters
 from jobs.model import JobStatus
+from tests.e2e.answers import private_text
 from tests.e2e.conftest import MANAGE_GUILD, World, running_world
 from tests.fakediscord.state import Interaction, Message, User
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
 DAILY = 3
-EPHEMERAL = 64
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module", params=["sqlite", "postgresql"])
@@ -40,12 +40,6 @@ def member(world: World, name: str, permissions: int = 0) -> User:
     user = world.server.add_user(name)
     world.server.add_member(world.guild.id, user.id, permissions=permissions)
     return user
-
-
-async def ephemeral_text(ix: Interaction) -> str:
-    response = await ix.wait_response(timeout=3)
-    assert response.data is not None and response.data.get("flags", 0) & EPHEMERAL, response
-    return str(response.data["content"])
 
 
 async def imagine(world: World, user: User, **options: Any) -> Interaction:
@@ -95,17 +89,17 @@ async def statuses(world: World, user: User, expected: list[JobStatus]) -> list[
 
 async def test_the_request_over_quota_is_refused_with_the_reason(world: World) -> None:
     carol = member(world, "carol")
-    assert "Images left today: **3** of 3" in await ephemeral_text(
-        await world.server.invoke(carol, world.general, "quota")
+    assert "Images left today: **3** of 3" in await private_text(
+        await world.server.invoke(carol, world.general, "quota"), timeout=3
     )
     accepted = [await queued(world, carol, steps=1, seed=i) for i in range(DAILY)]
     refused = await imagine(world, carol, steps=1)
-    text = await ephemeral_text(refused)
+    text = await private_text(refused, timeout=3)
     assert "used all 3 of your images for today" in text and "resets <t:" in text
     for ix in accepted:
         await ix.wait_for(has_image, timeout=120)
     assert len(await jobs_of(world, carol)) == DAILY  # the refused one left no row
-    status = await ephemeral_text(await world.server.invoke(carol, world.general, "quota"))
+    status = await private_text(await world.server.invoke(carol, world.general, "quota"), timeout=3)
     assert "Images left today: **0** of 3" in status and "Queued or running: 0" in status
 
 
@@ -113,18 +107,18 @@ async def test_admins_set_quotas_and_block_members(world: World) -> None:
     admin = member(world, "quota-admin", permissions=MANAGE_GUILD)
     dan, eve = member(world, "dan"), member(world, "eve")
     denied = await world.server.invoke(dan, world.general, "quotas user", {"member": dan.id, "daily": 100})
-    assert "Manage Server" in await ephemeral_text(denied)
+    assert "Manage Server" in await private_text(denied, timeout=3)
 
     granted = await world.server.invoke(admin, world.general, "quotas user", {"member": dan.id, "daily": 5})
-    assert "5/day" in await ephemeral_text(granted)
-    assert "**5** of 5" in await ephemeral_text(await world.server.invoke(dan, world.general, "quota"))
+    assert "5/day" in await private_text(granted, timeout=3)
+    assert "**5** of 5" in await private_text(await world.server.invoke(dan, world.general, "quota"), timeout=3)
 
     blocked = await world.server.invoke(admin, world.general, "quotas block", {"member": eve.id, "reason": "spam"})
-    assert "can no longer generate" in await ephemeral_text(blocked)
+    assert "can no longer generate" in await private_text(blocked, timeout=3)
     refused = await imagine(world, eve, steps=1)
-    assert "blocked from generating images in this server" in await ephemeral_text(refused)
-    assert "Reason: spam" in await ephemeral_text(await world.server.invoke(eve, world.general, "quota"))
-    await ephemeral_text(await world.server.invoke(admin, world.general, "quotas unblock", {"member": eve.id}))
+    assert "blocked from generating images in this server" in await private_text(refused, timeout=3)
+    assert "Reason: spam" in await private_text(await world.server.invoke(eve, world.general, "quota"), timeout=3)
+    await private_text(await world.server.invoke(admin, world.general, "quotas unblock", {"member": eve.id}), timeout=3)
     allowed = await imagine(world, eve, steps=1)
     assert (await allowed.wait_response(timeout=3)).type == 5
     await allowed.wait_for(has_image, timeout=120)
@@ -141,18 +135,18 @@ async def test_cancel_a_queued_job_with_its_button_and_a_running_one_with_the_co
     assert custom_id.startswith("job:cancel:")
 
     stranger = await world.server.click(grace, queued.original, custom_id)
-    assert "Only the member who asked" in await ephemeral_text(stranger)
+    assert "Only the member who asked" in await private_text(stranger, timeout=3)
     click = await world.server.click(frank, queued.original, custom_id)
-    assert "removed from the queue" in await ephemeral_text(click)
+    assert "removed from the queue" in await private_text(click, timeout=3)
     await queued.wait_for(says("Cancelled"), timeout=30)
 
     command = await world.server.invoke(frank, world.general, "cancel")
-    assert "stops at its next step" in await ephemeral_text(command)
+    assert "stops at its next step" in await private_text(command, timeout=3)
     await running.wait_for(says("Cancelled"), timeout=60)
     assert not has_image(running) and not has_image(queued)
     cancelled = [JobStatus.CANCELLED, JobStatus.CANCELLED]
     assert await statuses(world, frank, cancelled) == cancelled
-    status = await ephemeral_text(await world.server.invoke(frank, world.general, "quota"))
+    status = await private_text(await world.server.invoke(frank, world.general, "quota"), timeout=3)
     assert "**3** of 3" in status  # both refunded
 
 

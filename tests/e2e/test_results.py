@@ -13,13 +13,13 @@ import pytest_asyncio
 from PIL import Image
 
 from generation.metadata import parse_infotext, read_png_parameters
+from tests.e2e.answers import private_text
 from tests.e2e.conftest import World, running_world
 from tests.e2e.pictures import fields, pngs, size
 from tests.fakediscord.state import Interaction, Message, User
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
-EPHEMERAL = 64
 INTERVAL = 0.5
 
 
@@ -39,12 +39,6 @@ def member(world: World, name: str, permissions: int = 0) -> User:
     user = world.server.add_user(name)
     world.server.add_member(world.guild.id, user.id, permissions=permissions)
     return user
-
-
-async def ephemeral_text(ix: Interaction) -> str:
-    response = await ix.wait_response(timeout=3)
-    assert response.data is not None and response.data.get("flags", 0) & EPHEMERAL, response
-    return str(response.data["content"])
 
 
 async def made(world: World, user: User, timeout: float = 120, **options: Any) -> Interaction:  # noqa: ASYNC109
@@ -69,7 +63,7 @@ async def clicked_result(world: World, user: User, message: Message, prefix: str
 
 
 async def quota_used(world: World, user: User) -> str:
-    return await ephemeral_text(await world.server.invoke(user, world.general, "quota"))
+    return await private_text(await world.server.invoke(user, world.general, "quota"), timeout=3)
 
 
 async def test_count_makes_several_attachments_on_consecutive_seeds_charged_per_image(world: World) -> None:
@@ -91,7 +85,7 @@ async def test_buttons_reroll_vary_upscale_and_parameters(world: World) -> None:
     assert first.original is not None
 
     params = await world.server.click(lee, first.original, button(first.original, "res:params:"))
-    text = await ephemeral_text(params)
+    text = await private_text(params, timeout=3)
     assert "```" in text and "1girl, smile" in text and "bad hands" in text
     assert "/imagine prompt:1girl, smile negative:bad hands aspect:1024x1024 seed:77 steps:2" in text
 
@@ -120,16 +114,16 @@ async def test_delete_is_for_the_requester_or_a_moderator(world: World) -> None:
     mine = await made(world, owner, steps=1, aspect="1024x1024")
     assert mine.original is not None
     refused = await world.server.click(stranger, mine.original, button(mine.original, "res:delete:"))
-    assert "Only the member who asked" in await ephemeral_text(refused)
+    assert "Only the member who asked" in await private_text(refused, timeout=3)
     assert not mine.original.deleted
     deleted = await world.server.click(owner, mine.original, button(mine.original, "res:delete:"))
-    assert "Deleted" in await ephemeral_text(deleted)
+    assert "Deleted" in await private_text(deleted, timeout=3)
     await mine.wait_for(lambda i: i.original is not None and i.original.deleted, timeout=5)
 
     theirs = await made(world, owner, steps=1, aspect="1024x1024")
     assert theirs.original is not None
     by_mod = await world.server.click(moderator, theirs.original, button(theirs.original, "res:delete:"))
-    assert "Deleted" in await ephemeral_text(by_mod)
+    assert "Deleted" in await private_text(by_mod, timeout=3)
     await theirs.wait_for(lambda i: i.original is not None and i.original.deleted, timeout=5)
 
 
@@ -163,7 +157,7 @@ async def test_settings_fill_what_the_command_leaves_out(world: World) -> None:
     saved = await world.server.invoke(
         sam, world.general, "settings set", {"aspect": "1216x832", "quality": "Light v3.1", "negative": "blurry"}
     )
-    assert "Saved" in await ephemeral_text(saved)
+    assert "Saved" in await private_text(saved, timeout=3)
     from_settings = await made(world, sam, steps=1)
     png = pngs(from_settings)[0]
     assert size(png) == (1216, 832)
@@ -171,16 +165,16 @@ async def test_settings_fill_what_the_command_leaves_out(world: World) -> None:
     assert "blurry" in negative.split(", ")
     option_wins = await made(world, sam, steps=1, aspect="832x1216")
     assert size(pngs(option_wins)[0]) == (832, 1216)
-    shown = await ephemeral_text(await world.server.invoke(sam, world.general, "settings show"))
+    shown = await private_text(await world.server.invoke(sam, world.general, "settings show"), timeout=3)
     assert "1216x832" in shown and "Light v3.1" in shown
-    await ephemeral_text(await world.server.invoke(sam, world.general, "settings reset"))
+    await private_text(await world.server.invoke(sam, world.general, "settings reset"), timeout=3)
     back = await made(world, sam, steps=1)
     assert size(pngs(back)[0]) == (896, 1152)
 
 
 async def test_private_results_are_ephemeral_without_delete(world: World) -> None:
     pia = member(world, "pia")
-    await ephemeral_text(await world.server.invoke(pia, world.general, "settings set", {"private": True}))
+    await private_text(await world.server.invoke(pia, world.general, "settings set", {"private": True}), timeout=3)
     ix = await made(world, pia, steps=1, aspect="1024x1024")
     assert ix.original is not None and ix.original.ephemeral
     with pytest.raises(AssertionError):
@@ -188,7 +182,7 @@ async def test_private_results_are_ephemeral_without_delete(world: World) -> Non
 
 
 async def test_help_explains_tags_presets_and_the_limits_here(world: World) -> None:
-    text = await ephemeral_text(await world.server.invoke(member(world, "new"), world.general, "help"))
+    text = await private_text(await world.server.invoke(member(world, "new"), world.general, "help"), timeout=3)
     assert "Danbooru tags" in text and "Standard v3.1" in text
     assert "Ratings allowed in this channel:** `general`, `sensitive`" in text
     assert "of 20" in text and "/imagine prompt:" in text
@@ -200,6 +194,6 @@ async def test_result_buttons_work_after_a_restart(world: World) -> None:
     assert before.original is not None
     await world.restart_bot()
     params = await world.server.click(ray, before.original, button(before.original, "res:params:"))
-    assert "seed:9" in await ephemeral_text(params)
+    assert "seed:9" in await private_text(params, timeout=3)
     again = await clicked_result(world, ray, before.original, "res:reroll:")
     assert len(pngs(again)) == 1

@@ -5,34 +5,20 @@ registered for the server's install only, hidden from members."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
-from tests.e2e.conftest import World, running_world
+from tests.e2e.answers import private_text
+from tests.e2e.conftest import World
 from tests.fakediscord.state import Interaction
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
-DEFER, EPHEMERAL = 5, 1 << 6
+DEFER = 5
 MANAGE_GUILD = 1 << 5
 GUILD_INSTALL, GUILD = 0, 0
 
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module", params=["sqlite", "postgresql"])
-async def world(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, fast_model_dir: Path
-) -> AsyncIterator[World]:
-    async with running_world(request.param, tmp_path_factory.mktemp("bot"), fast_model_dir) as world:
-        yield world
-
-
-async def _private_text(ix: Interaction) -> str:
-    response = await ix.wait_response(timeout=5)
-    assert response.data is not None and response.data.get("flags", 0) & EPHEMERAL, response
-    return str(response.data["content"])
+# The world is tests/e2e/conftest.py's: one bot per database backend for this module.
 
 
 def _image_done(ix: Interaction) -> bool:
@@ -41,7 +27,7 @@ def _image_done(ix: Interaction) -> bool:
 
 async def _stats(world: World) -> str:
     ix = await world.server.invoke(world.mod, world.general, "stats", {})
-    return await _private_text(ix)
+    return await private_text(ix, timeout=5)
 
 
 async def test_stats_is_for_the_servers_admins_only(world: World) -> None:
@@ -50,7 +36,7 @@ async def test_stats_is_for_the_servers_admins_only(world: World) -> None:
     assert stats["integration_types"] == [GUILD_INSTALL]
     assert stats["contexts"] == [GUILD]
     ix = await world.server.invoke(world.alice, world.general, "stats", {})
-    assert "Manage Server" in await _private_text(ix)
+    assert "Manage Server" in await private_text(ix, timeout=5)
 
 
 async def test_a_moderator_sees_the_images_the_members_and_the_refusal(world: World) -> None:
@@ -62,7 +48,7 @@ async def test_a_moderator_sees_the_images_the_members_and_the_refusal(world: Wo
         assert (await ix.wait_response(timeout=3)).type == DEFER
         made.append(ix)
     refused = await world.server.invoke(world.alice, world.general, "imagine", {"prompt": "1girl, nude"})
-    assert "sexual" in await _private_text(refused)
+    assert "sexual" in await private_text(refused, timeout=5)
     for ix in made:
         await ix.wait_for(_image_done, timeout=180)
 

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from tests.e2e.answers import EPHEMERAL, private_text
 from tests.e2e.conftest import World, running_world
 from tests.fakediscord import DEFAULT_EVERYONE_PERMISSIONS, USE_EXTERNAL_APPS
 from tests.fakediscord.state import Interaction, Message
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
-EPHEMERAL = 64
 GUILD_INSTALL, USER_INSTALL = 0, 1
 GUILD, BOT_DM, PRIVATE_CHANNEL = 0, 1, 2
 
@@ -46,12 +46,6 @@ async def delivered(ix: Interaction, timeout: float = 120) -> Message:  # noqa: 
     return ix.original
 
 
-async def refused(ix: Interaction) -> str:
-    response = await ix.wait_response(timeout=5)
-    assert response.data is not None and response.data.get("flags", 0) & EPHEMERAL, response
-    return str(response.data["content"])
-
-
 async def test_member_commands_install_for_members_and_admin_commands_do_not(world: World) -> None:
     commands = {c["name"]: c for c in world.server.commands()}
     for name in ("imagine", "describe", "help", "cancel", "quota", "settings", "Describe tags", "Remix"):
@@ -71,7 +65,7 @@ async def test_imagine_in_the_bots_dm_through_a_user_install(world: World) -> No
     no = await world.server.dm_invoke(
         world.alice, "imagine", {"prompt": "1girl", "rating": "questionable"}, install="user"
     )
-    assert "sensitive" in await refused(no)
+    assert "sensitive" in await private_text(no, timeout=5)
 
 
 async def test_a_server_without_the_bot_uses_its_channel_flag_and_the_config(world: World) -> None:
@@ -87,16 +81,16 @@ async def test_a_server_without_the_bot_uses_its_channel_flag_and_the_config(wor
     over = await world.server.invoke(
         world.alice, adult, "imagine", {"prompt": "1girl", "rating": "explicit"}, install="user"
     )
-    assert "questionable" in await refused(over)  # [user_installs] max_rating
+    assert "questionable" in await private_text(over, timeout=5)  # [user_installs] max_rating
     ceiling = await world.server.invoke(
         world.alice, plain, "imagine", {"prompt": "1girl", "rating": "questionable"}, install="user"
     )
-    assert "sensitive" in await refused(ceiling)  # Discord's ceiling outside age-restricted channels
+    assert "sensitive" in await private_text(ceiling, timeout=5)  # Discord's ceiling outside age-restricted channels
     blocked = await world.server.invoke(world.alice, plain, "imagine", {"prompt": "1girl, spider"}, install="user")
-    assert "spider" in await refused(blocked)
+    assert "spider" in await private_text(blocked, timeout=5)
     # One quota across every user-install place: two images made (DM and here), one left.
     quota = await world.server.invoke(world.alice, plain, "quota", install="user")
-    assert "**1** of 3" in await refused(quota)
+    assert "**1** of 3" in await private_text(quota, timeout=5)
 
 
 async def test_a_late_result_goes_to_the_members_dms_with_a_link_back(world: World) -> None:

@@ -87,6 +87,11 @@ def _constant_model(path: Path, values: Sequence[float]) -> Path:
             helper.make_tensor("probs", TensorProto.FLOAT, [n], list(values)),
         ],
     )
+    return save_graph(graph, path)
+
+
+def save_graph(graph: onnx.GraphProto, path: Path) -> Path:
+    """A checked ONNX model of ``graph`` at ``path``, in the opset and IR version onnxruntime reads."""
     model = helper.make_model(graph, opset_imports=[helper.make_operatorsetid("", 18)])
     model.ir_version = 8
     onnx.checker.check_model(model)
