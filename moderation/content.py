@@ -49,14 +49,19 @@ the matching of those forms against a list ``moderation.tag_match``; this module
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.text import Message, Text, lines, t
+from moderation.ages import minor_ages
+from moderation.content_data import ContentData
 from moderation.folding import EDGE_PUNCT_RE, dedupe, fold_text, norm_key
+from moderation.implications import Implications
+from moderation.list_rules import EXPLICIT_INNER, MINOR_INNER, ListRules
 from moderation.tag_forms import Tag, free_text_tag, tag_groups
 from moderation.tag_match import Index
+from moderation.word_check import WordCheck
 from prompt.tags import TagDatabase, bare_tag, split_tags
 
 __all__ = [
@@ -98,23 +103,57 @@ class ContentFilter:
         inversions: frozenset[str],
         excluded_aliases: frozenset[str] = frozenset(),
         whole_tag_only: frozenset[str] = frozenset(),
+        data: ContentData | None = None,
     ) -> None:
         """``explicit``/``minors``/``inversions``: tags of each list (any spelling; aliases are
         resolved). ``excluded_aliases``: written forms that never count as a listed tag even
         though the tag data aliases them to one. ``whole_tag_only``: written forms that count
-        only as a whole tag, not as a word inside free text."""
+        only as a whole tag, not as a word inside free text. ``data``: lexicons, implications,
+        allow lists and the tokenizer (none but the tokenizer by default)."""
         self._db = tags
+        data = data if data is not None else ContentData.empty()
         self._excluded = frozenset(self._written_key(a) for a in excluded_aliases)
         self._whole_only = frozenset(self._written_key(w) for w in whole_tag_only)
-        self.explicit = frozenset(self.canonicalize_entry(t) for t in explicit) - {""}
-        self.minors = frozenset(self.canonicalize_entry(t) for t in minors) - {""}
+        explicit = explicit | data.romaji.explicit
+        minors = minors | data.romaji.minor
+        self.explicit = self._with_implying(explicit, data.implications)
+        self.minors = self._with_implying(minors, data.implications)
         self.inversions = frozenset(self.canonicalize_entry(t) for t in inversions) - {""}
-        self._explicit = Index(tags, self.explicit, self._excluded, self._whole_only)
-        self._minors = Index(tags, self.minors, self._excluded, self._whole_only)
+        self._explicit = self._list_rules(self.explicit, data, EXPLICIT_INNER, lambda text: data.cjk.find(text)[0])
+        self._minors = self._list_rules(self.minors, data, MINOR_INNER, lambda text: data.cjk.find(text)[1], minor_ages)
         self._inversions = Index(tags, self.inversions, self._excluded, self._whole_only)
         # check() and blocked() usually see the same prompt one after the other.
         self._analyse = functools.lru_cache(maxsize=256)(self._analyse_uncached)
         self._blocklist_index = functools.lru_cache(maxsize=128)(self._build_blocklist_index)
+
+    def _with_implying(self, entries: frozenset[str], implications: Implications) -> frozenset[str]:
+        """A list's tags, canonical, and every tag that implies one of them."""
+        listed = frozenset(self.canonicalize_entry(t) for t in entries) - {""}
+        return listed | frozenset(implications.listed_ancestors(listed))
+
+    def _list_rules(
+        self,
+        names: frozenset[str],
+        data: ContentData,
+        inner: frozenset[int],
+        lexicon: Callable[[str], list[str]],
+        ages: Callable[[str], list[str]] | None = None,
+    ) -> ListRules:
+        index = Index(self._db, names, self._excluded, self._whole_only)
+        listed_words = {w: name for w, name in index.compact_any.items() if w not in self._whole_only}
+        return ListRules(
+            self._db,
+            index,
+            inner_categories=inner,
+            known_allow=data.known_tag_allow,
+            words=WordCheck(data.clip, listed_words, data.word_allow),
+            lexicon=lexicon,
+            ages=ages,
+        )
+
+    def list_rules(self) -> tuple[tuple[str, ListRules], ...]:
+        """The sexual-content and minors lists with all their readings (for tools and tests)."""
+        return (("explicit", self._explicit), ("minors", self._minors))
 
     @classmethod
     def load(cls, tags: TagDatabase, data_dir: Path | None = None) -> ContentFilter:
@@ -128,6 +167,7 @@ class ContentFilter:
             inversions=lists[2].tags,
             excluded_aliases=frozenset().union(*(t.excluded for t in lists)),
             whole_tag_only=frozenset().union(*(t.whole_only for t in lists)),
+            data=ContentData.load(folder),
         )
 
     # --- normalisation ----------------------------------------------------------------------
@@ -171,7 +211,7 @@ class ContentFilter:
                 dominant = max(weights, key=lambda lw: lw[0])[1]
                 wmin, wmax = min(w for _, w in weights), max(w for _, w in weights)
                 if known:
-                    result.append(Tag(key, raw, True, dominant, wmin, wmax))
+                    result.append(Tag(key, raw, True, dominant, wmin, wmax, text=tag_text))
                 else:
                     result.append(free_text_tag(self._db, tag_text, raw, dominant, wmin, wmax))
         return tuple(result)

@@ -45,6 +45,7 @@ class Tag:
     whole_compacts: tuple[str, ...] = ()  # the whole tag squeezed, with substitutions
     part_compacts: tuple[str, ...] = ()  # each space-separated chunk squeezed
     letter_runs: tuple[str, ...] = ()  # runs of single letters joined (`n u d e` -> `nude`)
+    text: str = ""  # the tag as written (folded, emphasis removed), for the readings of list_rules
 
 
 def tag_groups(unit: str) -> list[list[tuple[str, float]]]:
@@ -112,6 +113,7 @@ def free_text_tag(db: TagDatabase, text: str, raw: str, weight: float, wmin: flo
         whole_compacts=dedupe(c for c in whole if len(c) >= MIN_FUZZY_LEN),
         part_compacts=dedupe(c for c in parts if len(c) >= MIN_FUZZY_LEN),
         letter_runs=dedupe(letter_runs),
+        text=text,
     )
 
 
