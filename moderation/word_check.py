@@ -5,7 +5,9 @@ A tag the tag data does not know is cut into CLIP's words and BPE tokens
 
 1. a run of its tokens spells a listed word (``nudegirl`` is read ``nu|de|girl``: ``nude``;
    ``girlhentai``, ``nudeの``: a listed word glued to text in any script);
-2. it starts with a listed word of four letters or more (``nudeness``, ``toplessgirl``);
+2. it starts or ends with a listed word of four letters or more (``nudeness``, ``toplessgirl``,
+   ``девушкаnude``: Cyrillic look-alikes are folded to Latin letters first, so the glued word
+   is not cut where the script changes);
 3. one doubled letter written once makes it a listed word or makes it start with one
    (``nudde``, ``lolii``, ``pussyy``, ``nuddegirl``), or two neighbouring letters swapped make
    it a listed word (``ndue``).
@@ -28,7 +30,7 @@ from moderation.clip_tokens import ClipWords
 MIN_TOKEN_WORD = 3
 """Shortest listed word matched as a run of tokens (``sex`` in ``sex|ting``)."""
 MIN_PREFIX_WORD = 4
-"""Shortest listed word matched as the start of a longer word."""
+"""Shortest listed word matched as the start or the end of a longer word."""
 _MIN_MISSPELT = 4  # shorter words have too many real neighbours (`sex` -> `sxe`, `ass` -> `sas`)
 _MAX_TOKENS = 6  # the longest listed words are five CLIP tokens
 
@@ -57,9 +59,11 @@ class WordCheck:
         self.listed = {w: t for w, t in listed.items() if len(w) >= MIN_TOKEN_WORD and w.isalpha()}
         self._allowed = frozenset(allowed)
         self._by_prefix: dict[str, list[str]] = {}
+        self._by_suffix: dict[str, list[str]] = {}
         for word in self.listed:
             if len(word) >= MIN_PREFIX_WORD:
                 self._by_prefix.setdefault(word[:MIN_PREFIX_WORD], []).append(word)
+                self._by_suffix.setdefault(word[-MIN_PREFIX_WORD:], []).append(word)
         self.find = lru_cache(maxsize=16384)(self._find)
 
     def in_text(self, text: str) -> list[str]:
@@ -75,6 +79,7 @@ class WordCheck:
         if len(pieces) > 1:
             hits += self._token_runs(pieces)
             hits += self._starts(word)
+            hits += self._ends(word)
         if not hits and len(pieces) > 1 and len(word) >= _MIN_MISSPELT and word.isalpha():
             hits += self._misspelt(word)
         return tuple(dict.fromkeys(hits))
@@ -91,6 +96,9 @@ class WordCheck:
 
     def _starts(self, word: str) -> list[str]:
         return [self.listed[w] for w in self._by_prefix.get(word[:MIN_PREFIX_WORD], ()) if word.startswith(w)]
+
+    def _ends(self, word: str) -> list[str]:
+        return [self.listed[w] for w in self._by_suffix.get(word[-MIN_PREFIX_WORD:], ()) if word.endswith(w)]
 
     def _misspelt(self, word: str) -> list[str]:
         """A doubled letter reads as one (also at the start of a longer word: ``nuddegirl``); a
