@@ -5,6 +5,10 @@ channel's ceiling the caller withholds or spoilers the image. The only real back
 SmilingWolf WD14-style ONNX tagger (e.g. ``SmilingWolf/wd-vit-tagger-v3``): its first four
 outputs are the rating tags general, sensitive, questionable, explicit.
 
+With the minor rule on (``load_classifier(..., minor_check=True)``) the classifier also reads
+the model's label file and reports, from the same ONNX pass, its most confident minor-coded
+label (``moderation.minor_labels``).
+
 ``classify`` is synchronous and CPU/GPU bound; callers run it in a worker thread.
 ``moderation.tagger`` reads every label of the same model on top of this session.
 """
@@ -23,6 +27,8 @@ from huggingface_hub import hf_hub_download
 from PIL import Image
 
 from core.errors import ClassifierLoadError
+from moderation.labels import LABELS_FILENAME, read_labels
+from moderation.minor_labels import MinorLabels
 from moderation.scores import RatingScores
 from prompt.ratings import Rating
 
@@ -84,7 +90,10 @@ def resolve_providers(device: str) -> list[str]:
 class WD14Classifier:
     """A SmilingWolf WD14-style ONNX tagger used only for its four rating outputs."""
 
-    def __init__(self, model_path: Path, *, providers: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, model_path: Path, *, providers: Sequence[str] | None = None, minor_labels: MinorLabels | None = None
+    ) -> None:
+        """``minor_labels``: the model's minor-coded outputs, for the minor rule (None: not read)."""
         self.model_path = Path(model_path)
         try:
             self._session = ort.InferenceSession(
@@ -119,6 +128,7 @@ class WD14Classifier:
         # None when the model leaves it dynamic; the tagger then checks each result instead.
         self.output_width: int | None = width
         self.providers: list[str] = self._session.get_providers()
+        self.minor_labels = minor_labels
 
     @classmethod
     def from_source(cls, source: str, *, cache_dir: str | None = None, device: str = "cpu") -> WD14Classifier:
@@ -137,10 +147,18 @@ class WD14Classifier:
         return np.asarray(probs, dtype=np.float64).reshape(-1)
 
     def classify(self, image: Image.Image) -> RatingScores:
-        first = self.probabilities(image)[: len(Rating)]
+        probs = self.probabilities(image)  # one pass: the ratings and the minor-coded labels
+        first = probs[: len(Rating)]
         if first.shape[0] < len(Rating):
             raise RuntimeError(f"classifier {str(self.model_path)!r} returned {first.shape[0]} scores, expected ≥4")
-        return RatingScores(*(float(v) for v in first))
+        minor = None
+        if self.minor_labels is not None:
+            if len(self.minor_labels) and probs.shape[0] <= int(self.minor_labels.indices.max()):
+                raise RuntimeError(
+                    f"classifier {str(self.model_path)!r} returned {probs.shape[0]} scores, fewer than its labels"
+                )
+            minor = self.minor_labels.strongest(probs)
+        return RatingScores.of(first, minor)
 
 
 def resolve_model_path(source: str, *, cache_dir: str | None = None) -> Path:
@@ -174,13 +192,67 @@ def download_from_hub(repo_id: str, filename: str, *, cache_dir: str | None = No
     return Path(downloaded)
 
 
+def labels_path(source: str, model_path: Path, *, cache_dir: str | None = None) -> Path:
+    """The ``selected_tags.csv`` of the model a ``source`` names: beside a local model, or
+    downloaded from the Hub repo on first use."""
+    if Path(source).expanduser().exists():
+        labels = model_path.parent / LABELS_FILENAME
+        if not labels.is_file():
+            raise ClassifierLoadError(
+                f"tagger source {source!r} has no {LABELS_FILENAME} beside {model_path.name}; a WD14 tagger "
+                f"needs both files of its repo ({MODEL_FILENAME} and {LABELS_FILENAME})"
+            )
+        return labels
+    # resolve_model_path accepted the source, so it is a Hub repo id.
+    return download_from_hub(source, LABELS_FILENAME, cache_dir=cache_dir)
+
+
+def _minor_labels(source: str, model_path: Path, cache_dir: str | None) -> MinorLabels:
+    """The minor-coded outputs of the model, from its label file; every way this fails says how
+    to fix it, or how to turn the minor rule off."""
+    off = "or turn the output check's minor rule off with [moderation] minor_check = false"
+    try:
+        labels = read_labels(labels_path(source, model_path, cache_dir=cache_dir))
+    except ClassifierLoadError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ClassifierLoadError(
+            f"the minor rule needs the tagger's labels: {first}; put the model's {LABELS_FILENAME} there, {off}"
+        ) from exc
+    minors = MinorLabels.of(labels)
+    if not len(minors):
+        raise ClassifierLoadError(
+            f"the labels of tagger {source!r} name none of the minor-coded tags of moderation/data "
+            f"(loli, shota, child, …), so the minor rule could not see them: use a WD14 tagger, {off}"
+        )
+    return minors
+
+
+def _wd14(source: str, *, cache_dir: str | None, device: str, minor_check: bool) -> WD14Classifier:
+    providers = resolve_providers(device)
+    model_path = resolve_model_path(source, cache_dir=cache_dir)
+    minors = _minor_labels(source, model_path, cache_dir) if minor_check else None
+    classifier = WD14Classifier(model_path, providers=providers, minor_labels=minors)
+    width = classifier.output_width
+    if minors is not None and width is not None and width <= int(minors.indices.max()):
+        raise ClassifierLoadError(
+            f"tagger {source!r} has {width} outputs, fewer than its {LABELS_FILENAME} has rows; "
+            "they must be the same model's files"
+        )
+    return classifier
+
+
 def load_classifier(
-    kind: str, source: str, *, cache_dir: str | None = None, device: str = "cpu"
+    kind: str, source: str, *, cache_dir: str | None = None, device: str = "cpu", minor_check: bool = False
 ) -> OutputClassifier | None:
-    """Build the configured output classifier; ``"none"`` disables classification (returns None)."""
+    """Build the configured output classifier; ``"none"`` disables classification (returns None).
+
+    ``minor_check``: also read the model's labels and report its most confident minor-coded
+    label with every image (``[moderation] minor_check``; ClassifierLoadError when the labels
+    cannot be had or name no minor-coded tag).
+    """
     normalized = kind.strip().lower()
     if normalized == "none":
         return None
     if normalized == "wd14":
-        return WD14Classifier.from_source(source, cache_dir=cache_dir, device=device)
+        return _wd14(source, cache_dir=cache_dir, device=device, minor_check=minor_check)
     raise ValueError(f"unknown classifier kind {kind!r}; allowed: {', '.join(CLASSIFIER_KINDS)}")

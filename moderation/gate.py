@@ -259,12 +259,18 @@ class RequestGate:
             details={"matched": list(matched)},
             code=code,
         )
-        if not notify or where.guild_id is None or self._post_modlog is None:
+        if notify:
+            attempt = BlockedAttempt(where.user_id, where.channel_id, str(reason), prompt, text=reason)
+            await self.post_to_modlog(where.guild_id, attempt)
+
+    async def post_to_modlog(self, guild_id: int | None, attempt: BlockedAttempt) -> None:
+        """Post ``attempt`` in the server's mod-log channel, if it has one (a refused prompt here,
+        an image the output check withheld for minors there)."""
+        if guild_id is None or self._post_modlog is None:
             return
-        modlog = (await self._policies.guild(where.guild_id)).modlog_channel_id
+        modlog = (await self._policies.guild(guild_id)).modlog_channel_id
         if modlog is None:
             return
-        attempt = BlockedAttempt(where.user_id, where.channel_id, str(reason), prompt, text=reason)
         try:
             await self._post_modlog(modlog, attempt)
         except Exception:  # the refusal stands even if the mod-log channel is gone

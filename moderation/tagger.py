@@ -10,62 +10,39 @@ count``; category 9 rating, 4 character, 0 general), one row per output, in outp
 
 from __future__ import annotations
 
-import csv
-import enum
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from core.errors import ClassifierLoadError
-from moderation.classifier import (
-    MODEL_FILENAME,
-    WD14Classifier,
-    download_from_hub,
-    resolve_model_path,
-    resolve_providers,
-)
+from moderation.classifier import WD14Classifier, labels_path, resolve_model_path, resolve_providers
+from moderation.labels import LABELS_FILENAME, LabelCategory, TagLabels, read_labels
 from moderation.scores import RatingScores
 from prompt.ratings import Rating
 
-LABELS_FILENAME = "selected_tags.csv"
+# The label file's reading lives in moderation.labels (the classifier reads it too); its names
+# stay importable from here, where /describe's callers and tests have always found them.
+__all__ = [
+    "DEFAULT_CHARACTER_THRESHOLD",
+    "DEFAULT_GENERAL_THRESHOLD",
+    "LABELS_FILENAME",
+    "ClassifierLoadError",
+    "ImageTags",
+    "LabelCategory",
+    "TagConfidences",
+    "TagLabels",
+    "WD14Tagger",
+    "read_labels",
+]
+
 DEFAULT_GENERAL_THRESHOLD = 0.35
 DEFAULT_CHARACTER_THRESHOLD = 0.85
-_COLUMNS = ("name", "category")
 
 TagConfidences = tuple[tuple[str, float], ...]
-
-
-class LabelCategory(enum.IntEnum):
-    """The categories a WD14 label file uses (Danbooru's, plus 9 for the ratings)."""
-
-    GENERAL = 0
-    CHARACTER = 4
-    RATING = 9
-
-
-@dataclass(frozen=True)
-class TagLabels:
-    """The names (Danbooru spelling, underscores) and categories of a model's outputs."""
-
-    names: tuple[str, ...]
-    categories: tuple[int, ...]
-
-    def __len__(self) -> int:
-        return len(self.names)
-
-    @cached_property
-    def _by_category(self) -> dict[int, np.ndarray]:
-        categories = np.asarray(self.categories, dtype=np.int64)
-        return {int(c): np.flatnonzero(categories == c) for c in np.unique(categories)}
-
-    def indices(self, category: int) -> np.ndarray:
-        """The output positions of one category, in label order."""
-        return self._by_category.get(category, np.empty(0, dtype=np.int64))
 
 
 @dataclass(frozen=True)
@@ -83,57 +60,6 @@ class ImageTags:
     @property
     def rating(self) -> Rating:
         return self.scores.rating()
-
-
-def read_labels(path: Path | str) -> TagLabels:
-    """Read a ``selected_tags.csv``; ``ClassifierLoadError`` names the file when it is unusable."""
-    source = Path(path)
-    try:
-        with source.open(encoding="utf-8", newline="") as fh:
-            reader = csv.DictReader(fh)
-            rows = list(reader)
-            header = tuple(reader.fieldnames or ())
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise ClassifierLoadError(f"could not read the tagger's labels {str(source)!r}: {exc}") from exc
-    missing = [c for c in _COLUMNS if c not in header]
-    if missing:
-        raise ClassifierLoadError(
-            f"tagger labels {str(source)!r} lack the column(s) {', '.join(missing)}; "
-            "expected SmilingWolf's header tag_id,name,category,count"
-        )
-    labels = _parse_rows(rows, source)
-    _check_ratings(labels, source)
-    return labels
-
-
-def _parse_rows(rows: Sequence[Mapping[str, str | None]], source: Path) -> TagLabels:
-    names: list[str] = []
-    categories: list[int] = []
-    for line, row in enumerate(rows, start=2):  # line 1 is the header
-        name = (row.get("name") or "").strip()
-        try:
-            category = int(row.get("category") or "")
-        except ValueError:
-            category = -1
-        if not name or category < 0:
-            raise ClassifierLoadError(
-                f"tagger labels {str(source)!r}, line {line}: expected a name and a category number, got {dict(row)}"
-            )
-        names.append(name)
-        categories.append(category)
-    return TagLabels(tuple(names), tuple(categories))
-
-
-def _check_ratings(labels: TagLabels, source: Path) -> None:
-    # ``classify`` reads the ratings by position, so the file must put them where it looks.
-    expected = tuple(r.label for r in Rating)
-    first = labels.names[: len(expected)]
-    ratings = all(c == LabelCategory.RATING for c in labels.categories[: len(expected)])
-    if first != expected or not ratings:
-        raise ClassifierLoadError(
-            f"tagger labels {str(source)!r} start with {list(first)}; a WD14 label file starts with "
-            f"the rating rows {', '.join(expected)} (category {int(LabelCategory.RATING)})"
-        )
 
 
 def _check_threshold(name: str, value: float) -> None:
@@ -162,7 +88,7 @@ class WD14Tagger(WD14Classifier):
         ``selected_tags.csv`` beside it, or a Hub repo id (both files downloaded on first use)."""
         providers = resolve_providers(device)
         model_path = resolve_model_path(source, cache_dir=cache_dir)
-        return cls(model_path, _labels_path(source, model_path, cache_dir), providers=providers)
+        return cls(model_path, labels_path(source, model_path, cache_dir=cache_dir), providers=providers)
 
     def tag(
         self,
@@ -180,7 +106,7 @@ class WD14Tagger(WD14Classifier):
                 f"tagger {str(self.model_path)!r} returned {probs.shape[0]} scores for {len(self.labels)} labels"
             )
         return ImageTags(
-            scores=RatingScores(*(float(v) for v in probs[: len(Rating)])),
+            scores=RatingScores.of(probs[: len(Rating)]),
             general=self._confident(probs, self._general, general_threshold),
             characters=self._confident(probs, self._characters, character_threshold),
         )
@@ -190,16 +116,3 @@ class WD14Tagger(WD14Classifier):
         # Stable, so equal confidences keep the label file's order and results are reproducible.
         ordered = kept[np.argsort(-probs[kept], kind="stable")]
         return tuple((self.labels.names[i], float(probs[i])) for i in ordered)
-
-
-def _labels_path(source: str, model_path: Path, cache_dir: str | None) -> Path:
-    if Path(source).expanduser().exists():
-        labels = model_path.parent / LABELS_FILENAME
-        if not labels.is_file():
-            raise ClassifierLoadError(
-                f"tagger source {source!r} has no {LABELS_FILENAME} beside {model_path.name}; a WD14 tagger "
-                f"needs both files of its repo ({MODEL_FILENAME} and {LABELS_FILENAME})"
-            )
-        return labels
-    # resolve_model_path accepted the source, so it is a Hub repo id.
-    return download_from_hub(source, LABELS_FILENAME, cache_dir=cache_dir)
