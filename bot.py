@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from jobs.backend import Backend, Fleet
     from jobs.service import GenerationService, Restored
     from moderation.classifier import OutputClassifier
+    from moderation.output_check import OutputCheck
     from prompt.options import TokenBudget
 
 log = logging.getLogger("bot")
@@ -55,6 +56,7 @@ class Jobs:
     restored: tuple[Restored, ...]
     pacer: Pacer
     metrics: Metrics
+    output_check: OutputCheck  # posts to the mod-log through the gate, once there is one
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -93,7 +95,14 @@ async def _classifier(config: Config) -> OutputClassifier | None:
     try:
         # Downloaded on first use; refusing to start beats silently skipping the check.
         return await asyncio.to_thread(
-            load_classifier, m.classifier, m.classifier_model, cache_dir=None, device=m.classifier_device
+            functools.partial(
+                load_classifier,
+                m.classifier,
+                m.classifier_model,
+                cache_dir=None,
+                device=m.classifier_device,
+                minor_check=m.minor_check,
+            )
         )
     except ClassifierLoadError as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -116,7 +125,7 @@ async def _open_jobs(
     from db.quotas import QuotaStore
     from jobs.scheduler import FairScheduler
     from jobs.service import GenerationService
-    from moderation.output_check import OutputCheck
+    from moderation.output_check import MinorRule, OutputCheck
 
     backend: Backend
     tokens: TokenBudget | None = None
@@ -143,8 +152,13 @@ async def _open_jobs(
     restored = await service.restore()
     if restored:
         log.info("resuming %d unfinished job(s) from the last run", len(restored))
-    messenger = JobMessenger(service, config.generation.progress_interval_s, OutputCheck(audit))
-    return Jobs(service, backend, tokens, fleet, quotas, messenger, tuple(restored), pacer, metrics)
+    m = config.moderation
+    # The rule judges what the tagger reports, here or on a GPU worker (the workers' own
+    # [moderation] decides whether they read the minor-coded labels).
+    minor_rule = MinorRule(m.minor_tag_threshold, m.minor_sexual_threshold) if m.minor_check else None
+    output_check = OutputCheck(audit, minor_rule=minor_rule)
+    messenger = JobMessenger(service, config.generation.progress_interval_s, output_check)
+    return Jobs(service, backend, tokens, fleet, quotas, messenger, tuple(restored), pacer, metrics, output_check)
 
 
 async def _build_bot(
@@ -185,6 +199,7 @@ async def _build_bot(
     gate = RequestGate(
         policies=policies, audit=audit, content=content, tags=tags, limits=limits, user_installs=installs
     )
+    jobs.output_check.set_modlog_notifier(gate.post_to_modlog)
     context = BotContext(
         config=config,
         service=jobs.service,

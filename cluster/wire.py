@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from core.text import Message, Text, as_text
 from jobs.model import RenderedImage
-from moderation.scores import RatingScores
+from moderation.scores import MinorScore, RatingScores
 from prompt.request import GenerationRequest
 
 WORKER_STATES = ("loading", "ready", "busy", "failed")
@@ -167,16 +167,42 @@ class ImageInfo:
     seed: int
     infotext: str
     scores: tuple[float, float, float, float] | None = None
+    # The tagger's most confident minor-coded label and its confidence, beside (not inside) the
+    # four ratings: a bot of an older version reads `scores` as four numbers and skips this key,
+    # and a message from an older worker, without it, reads as "no minor information".
+    minor: tuple[str, float] | None = None
 
     @classmethod
     def of(cls, key: str, image: RenderedImage) -> ImageInfo:
         s = image.scores
         scores = None if s is None else (s.general, s.sensitive, s.questionable, s.explicit)
-        return cls(key, image.width, image.height, image.seed, image.infotext, scores)
+        minor = None if s is None or s.minor is None else (s.minor.tag, s.minor.confidence)
+        return cls(key, image.width, image.height, image.seed, image.infotext, scores, minor)
 
     def image(self, png: bytes) -> RenderedImage:
-        scores = None if self.scores is None else RatingScores(*self.scores)
+        minor = None if self.minor is None else MinorScore(*self.minor)
+        scores = None if self.scores is None else RatingScores(*self.scores, minor=minor)
         return RenderedImage(png, self.width, self.height, self.seed, self.infotext, scores)
+
+    @classmethod
+    def decode(cls, data: dict[str, Any]) -> ImageInfo:
+        """One image of an event, typed field by field."""
+        scores = data.get("scores")
+        minor = data.get("minor")
+        return cls(
+            key=str(data["key"]),
+            width=int(data["width"]),
+            height=int(data["height"]),
+            seed=int(data["seed"]),
+            infotext=str(data["infotext"]),
+            scores=None if scores is None else _four(scores),
+            minor=None if minor is None else (str(minor[0]), float(minor[1])),
+        )
+
+
+def _four(values: Any) -> tuple[float, float, float, float]:
+    general, sensitive, questionable, explicit = (float(x) for x in values)
+    return general, sensitive, questionable, explicit
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,17 +240,7 @@ class Event:
     @classmethod
     def decode(cls, payload: bytes) -> Event:
         data = _load(payload)
-        images = tuple(
-            ImageInfo(
-                key=str(i["key"]),
-                width=int(i["width"]),
-                height=int(i["height"]),
-                seed=int(i["seed"]),
-                infotext=str(i["infotext"]),
-                scores=None if i.get("scores") is None else tuple(float(x) for x in i["scores"]),  # type: ignore[arg-type]
-            )
-            for i in data.get("images", ())
-        )
+        images = tuple(ImageInfo.decode(i) for i in data.get("images", ()))
         if data.get("kind") not in ("started", "succeeded", "failed", "stopped"):
             raise ValueError(f"unknown event {data.get('kind')!r}")
         return cls(

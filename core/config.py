@@ -42,6 +42,7 @@ from core.config_types import (
     _Device,
     _DiscordId,
     _Dtype,
+    _Flag,
     _Hour,
     _HttpUrl,
     _LogFormat,
@@ -145,6 +146,11 @@ class QuotaConfig:
     priority_roles: Names = ()
 
 
+_Threshold = Annotated[
+    float, Field(strict=True, gt=0, le=1, allow_inf_nan=False), _Accepts("must be a number above 0, at most 1")
+]
+
+
 @dataclass(frozen=True, slots=True, config=_SECTION)
 class ModerationConfig:
     # Output check after generation: "wd14" (an ONNX anime tagger's rating head) or "none".
@@ -152,11 +158,13 @@ class ModerationConfig:
     classifier: _Classifier = "wd14"
     classifier_model: _Text = "SmilingWolf/wd-vit-tagger-v3"
     classifier_device: _Device = "cpu"
-
-
-_Threshold = Annotated[
-    float, Field(strict=True, gt=0, le=1, allow_inf_nan=False), _Accepts("must be a number above 0, at most 1")
-]
+    # The minor rule of the output check (on whenever classifier = "wd14"): an image tagged
+    # minor-coded (loli, child, ...) at minor_tag_threshold or more that is also sexual (rated
+    # questionable or explicit, or those two scores together at minor_sexual_threshold or more)
+    # is withheld in every channel, audited and posted to the mod-log.
+    minor_check: _Flag = True
+    minor_tag_threshold: _Threshold = 0.35
+    minor_sexual_threshold: _Threshold = 0.35
 
 
 @dataclass(frozen=True, slots=True, config=_SECTION)

@@ -116,3 +116,4 @@ _Token = Annotated[
     _Accepts("must be letters, digits, '-' or '_' only (it is used in NATS subject and stream names)"),
 ]
 _Whole = Annotated[int, Field(strict=True, ge=0), _Accepts("must be a whole number, 0 or more")]
+_Flag = Annotated[bool, Field(strict=True), _Accepts("must be true or false")]

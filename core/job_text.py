@@ -8,7 +8,7 @@ import time
 from core.i18n import render
 from core.text import Message, t
 from jobs.model import ActiveJob
-from moderation.output_check import DeliveryPlan
+from moderation.output_check import DeliveryPlan, Withheld
 
 FORCED_PRIVATE_NOTE_TEXT = t(
     "🔒 Only you can see this: this server does not let members' apps post here. "
@@ -70,25 +70,44 @@ def _status(position: int | None, job: ActiveJob, wait_s: float | None) -> Messa
 
 
 def withheld_notice(plan: DeliveryPlan, locale: object = "en-US") -> str:
-    """The member's explanation of the images the output check withheld ("" when none were)."""
-    count = len(plan.withheld)
-    if not count:
-        return ""
-    ratings = ", ".join(f"`{image.rating.label}`" for image in plan.withheld)  # rating names stay as typed
+    """The member's explanation of the images the output check withheld ("" when none were):
+    those above the channel's limit, and those the minor rule withheld (in any channel)."""
+    over = [image for image in plan.withheld if image.minor is None]
+    minors = len(plan.withheld) - len(over)
+    parts = [_over_limit(over, plan)] if over else []
+    if minors == 1:
+        parts.append(
+            t(
+                "1 of your images was withheld: the output check found sexual content with a minor-coded "
+                "character, which is never allowed in any channel."
+            )
+        )
+    elif minors:
+        parts.append(
+            t(
+                "{count} of your images were withheld: the output check found sexual content with a minor-coded "
+                "character, which is never allowed in any channel.",
+                count=minors,
+            )
+        )
+    return " ".join(render(part, locale) for part in parts)
+
+
+def _over_limit(over: list[Withheld], plan: DeliveryPlan) -> Message:
+    count = len(over)
+    ratings = ", ".join(f"`{image.rating.label}`" for image in over)  # rating names stay as typed
     limit = f"`{plan.limit.label}`"
     if count == 1:
-        text = t(
+        return t(
             "1 of your images was withheld: the output check rated it {ratings}, above this channel's limit "
             "({limit}). Try other tags or an age-restricted channel.",
             ratings=ratings,
             limit=limit,
         )
-    else:
-        text = t(
-            "{count} of your images were withheld: the output check rated them {ratings}, above this channel's "
-            "limit ({limit}). Try other tags or an age-restricted channel.",
-            count=count,
-            ratings=ratings,
-            limit=limit,
-        )
-    return render(text, locale)
+    return t(
+        "{count} of your images were withheld: the output check rated them {ratings}, above this channel's "
+        "limit ({limit}). Try other tags or an age-restricted channel.",
+        count=count,
+        ratings=ratings,
+        limit=limit,
+    )

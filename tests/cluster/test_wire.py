@@ -10,7 +10,7 @@ import pytest
 from cluster.wire import Control, Event, Hello, ImageInfo, Names, StepReport, WorkOrder
 from core.text import Text, t
 from jobs.model import RenderedImage
-from moderation.scores import RatingScores
+from moderation.scores import MinorScore, RatingScores
 from tests.support.requests import sample_request
 
 
@@ -62,3 +62,26 @@ def test_a_failure_travels_as_english_and_as_its_template_and_values() -> None:
     assert event.told_message() == Text("The job took longer than {seconds} s and was stopped.", (("seconds", "600"),))
     plain = Event.decode(Event("failed", "7-abc", 7, recorded="x", told="Plain words.").encode())
     assert plain.told_message() == "Plain words."  # from a worker of an older version
+
+
+def test_the_minor_coded_label_travels_beside_the_ratings() -> None:
+    scores = RatingScores(0.01, 0.02, 0.1, 0.95, MinorScore("loli", 0.9))
+    image = RenderedImage(b"png", 832, 1216, 5, "params", scores)
+    event = Event("succeeded", "7-abc", 7, images=(ImageInfo.of("7-abc/7/0.png", image),))
+    payload = json.loads(event.encode())
+    assert payload["images"][0]["scores"] == [0.01, 0.02, 0.1, 0.95]  # still four numbers for older bots
+    decoded = Event.decode(event.encode())
+    assert decoded == event and decoded.images[0].image(b"png") == image
+
+
+def test_an_older_worker_s_four_numbers_read_as_no_minor_information() -> None:
+    old = {
+        "kind": "succeeded",
+        "assignment": "7-abc",
+        "job_id": 7,
+        "images": [{"key": "k", "width": 8, "height": 8, "seed": 1, "infotext": "", "scores": [0.1, 0.2, 0.3, 0.4]}],
+    }
+    (info,) = Event.decode(json.dumps(old).encode()).images
+    assert info.minor is None
+    assert info.image(b"png").scores == RatingScores(0.1, 0.2, 0.3, 0.4)
+    assert info.image(b"png").scores.minor is None  # type: ignore[union-attr]

@@ -192,3 +192,25 @@ def test_the_output_check_is_on_by_default() -> None:
     # Animagine can make NSFW images unasked (its model card): an admin turns the check off, not on.
     assert Config().moderation.classifier == "wd14"
     assert load_config(ROOT / "config.example.toml").moderation.classifier == "wd14"
+
+
+def test_the_minor_rule_is_on_by_default_and_its_settings_are_checked() -> None:
+    moderation = Config().moderation
+    assert (moderation.minor_check, moderation.minor_tag_threshold, moderation.minor_sexual_threshold) == (
+        True,
+        0.35,
+        0.35,
+    )
+    changed = parse_config({"moderation": {"minor_check": False, "minor_tag_threshold": 0.5}}).moderation
+    assert (changed.minor_check, changed.minor_tag_threshold) == (False, 0.5)
+    for raw, message in (
+        ({"minor_check": "yes"}, "[moderation] minor_check must be true or false, got 'yes'"),
+        ({"minor_check": 1}, "[moderation] minor_check must be true or false, got 1"),
+        ({"minor_tag_threshold": 0}, "[moderation] minor_tag_threshold must be a number above 0, at most 1, got 0"),
+        ({"minor_tag_threshold": 1.5}, "[moderation] minor_tag_threshold must be a number above 0, at most 1"),
+        ({"minor_sexual_threshold": "0.3"}, "[moderation] minor_sexual_threshold must be a number above 0, at most 1"),
+        ({"minor_sexual_threshold": float("nan")}, "[moderation] minor_sexual_threshold must be a number above 0"),
+    ):
+        with pytest.raises(ConfigError) as info:
+            parse_config({"moderation": raw})
+        assert message in str(info.value)
