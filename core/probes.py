@@ -21,6 +21,7 @@ NETWORK_TIMEOUT_S = 10.0
 # The file of a Hub repo whose presence in the cache says the repo was downloaded.
 PIPELINE_FILE = "model_index.json"
 CLASSIFIER_FILE = "model.onnx"
+LABELS_FILE = "selected_tags.csv"  # moderation.labels.LABELS_FILENAME, without loading numpy here
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,10 +142,11 @@ def check_classifier(moderation: ModerationConfig, cache_dir: str | None = None)
     fix = 'set [moderation] classifier_model to a WD14 repo id, .onnx file or folder, or classifier = "none"'
     key = "[moderation] classifier_model"
     if path.is_file():
-        return _ok("output check", f"{key} {source!r} is a file")
+        return _labels_beside(moderation, path.parent) or _ok("output check", f"{key} {source!r} is a file")
     if path.is_dir():
         if (path / CLASSIFIER_FILE).is_file():
-            return _ok("output check", f"{key} {source!r} is a folder with {CLASSIFIER_FILE}")
+            found = _ok("output check", f"{key} {source!r} is a folder with {CLASSIFIER_FILE}")
+            return _labels_beside(moderation, path) or found
         return _bad("output check", f"{key} {source!r} is a folder without {CLASSIFIER_FILE}", fix)
     if source.startswith(("/", ".", "~")) or source.endswith(".onnx") or source.count("/") != 1:
         return _bad("output check", f"{key} {source!r} does not exist", fix)
@@ -152,6 +154,18 @@ def check_classifier(moderation: ModerationConfig, cache_dir: str | None = None)
     if found.ok:
         return found
     return _bad("output check", found.message, f'{found.fix}; or turn the output check off: classifier = "none"')
+
+
+def _labels_beside(moderation: ModerationConfig, folder: Path) -> Finding | None:
+    """The minor rule (on by default) reads the model's label file beside a local model; a Hub
+    repo's is downloaded with it."""
+    if not moderation.minor_check or (folder / LABELS_FILE).is_file():
+        return None
+    return _bad(
+        "output check",
+        f"[moderation] classifier_model has no {LABELS_FILE} beside {CLASSIFIER_FILE} (the minor rule reads it)",
+        f"put the model's {LABELS_FILE} beside it, or turn the minor rule off: [moderation] minor_check = false",
+    )
 
 
 # ---- Discord -----------------------------------------------------------------------------

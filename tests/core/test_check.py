@@ -16,8 +16,10 @@ from core import check
 from core.config import Config, DiscordConfig, ModelConfig, ModerationConfig, WorkersConfig
 from core.invite import invite_url
 from core.probes import check_classifier, check_database, check_discord, check_model, check_nats
+from prompt.ratings import Rating
 from tests.e2e.harness import ROOT
 from tests.fakediscord import FakeDiscord
+from tests.support.tiny_wd14 import constant_rating_model, labels_beside
 
 
 @pytest.fixture
@@ -165,3 +167,15 @@ async def test_good_config_against_the_local_discord(
     assert f"logged in as {bot.username} ({bot.id})" in output
     assert f"invite URL: {invite_url(discord_server.application_id)}" in output
     assert "scope=bot+applications.commands&permissions=" in output
+
+
+def test_the_minor_rule_needs_the_labels_beside_a_local_tagger(tmp_path: Path) -> None:
+    model = constant_rating_model(tmp_path / "tagger" / "model.onnx", Rating.GENERAL)
+    for source in (model, model.parent):
+        finding = check_classifier(ModerationConfig(classifier="wd14", classifier_model=str(source)))
+        assert not finding.ok and "no selected_tags.csv beside model.onnx" in finding.message
+        assert "minor_check = false" in finding.fix
+        off = ModerationConfig(classifier="wd14", classifier_model=str(source), minor_check=False)
+        assert check_classifier(off).ok
+    labels_beside(model)
+    assert check_classifier(ModerationConfig(classifier="wd14", classifier_model=str(model.parent))).ok
