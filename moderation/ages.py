@@ -1,7 +1,8 @@
 """Ages below 18 written as a number with an age word, and school grades, in five languages.
 
 ``8yo``, ``12 y/o``, ``10 years old``, ``ten-year-old``, ``aged 9``, ``3rd grader``; ``8歳``,
-``十歳``, ``小学3年生``, ``中2``; ``8岁``, ``12歲``, ``初二``, ``三年级``; ``8살``, ``열두 살``,
+``十歳``, ``小学3年生``, ``中2``, romaji ``hassai``, ``shougaku sannensei``; ``8岁``, ``12歲``,
+``初二``, ``三年级``; ``8살``, ``열두 살``,
 ``12세``, ``초등학교 3학년``. Each one found is reported in the form it was written, as a
 minor-coded tag of the prompt: with sexual content it is refused in every channel. An age of 18
 or more is an adult (``18yo``, ``20歳``, ``25살``).
@@ -31,6 +32,22 @@ _CJK_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "两": 2, "兩": 2, "三"
 _KO_NATIVE_UNITS = {"한": 1, "하나": 1, "두": 2, "둘": 2, "세": 3, "셋": 3, "네": 4, "넷": 4, "다섯": 5,
                     "여섯": 6, "일곱": 7, "여덟": 8, "아홉": 9}  # fmt: skip
 
+# Romaji: 8歳 is hassai, 12歳 juunisai (long vowels written or not: junisai, jyuunisai).
+# Left out where the word means something else more often: issai (一切 "at all"), sansai (山菜
+# "mountain vegetables"), yosai (要塞 "fortress").
+_ROMAJI_UNITS = {"ichi": 1, "ni": 2, "yon": 4, "go": 5, "roku": 6, "nana": 7, "shichi": 7, "hachi": 8,
+                 "ha": 8, "kyuu": 9, "kyu": 9, "ku": 9, "juu": 10, "ju": 10}  # fmt: skip
+_ROMAJI_UNIT = "|".join(sorted(_ROMAJI_UNITS, key=len, reverse=True))
+_ROMAJI_AGE_RE = re.compile(
+    rf"(?<![a-z])(j[yi]?uu?)?[\s_-]*({_ROMAJI_UNIT}|\d{{1,2}})[\s_-]*s?sai(?![a-z])",
+    re.IGNORECASE,
+)
+_ROMAJI_SCHOOL_RE = re.compile(
+    r"\bsh[o]u?gaku[\s_-]*(?:(?:ichi|ni|san|yon|go|roku)[\s_-]*nensei|sei)\b"
+    r"|\bch[u]u?gaku[\s_-]*(?:(?:ichi|ni|san)[\s_-]*nensei|sei)\b",
+    re.IGNORECASE,
+)
+
 _EN_NUMBER = r"\d{1,3}|" + "|".join(sorted(_EN_NUMBERS, key=len, reverse=True))
 _EN_AGE_RE = re.compile(
     rf"(?<![\w.])({_EN_NUMBER})(?:\s*|[-_])"
@@ -48,13 +65,14 @@ _CJK_NUMBER = r"\d{1,3}|[〇零一二两兩三四五六七八九十]{1,3}"
 # Japanese 歳/才/さい, Chinese 岁/歲 (周岁, 週歲), Korean 세/살 after digits.
 _CJK_AGE_RE = re.compile(rf"({_CJK_NUMBER})\s*(?:歳|才|さい|サイ|周岁|週歲|周歲|岁|歲|세|살)")
 _KO_NATIVE_RE = re.compile(r"(열)?\s*(" + "|".join(sorted(_KO_NATIVE_UNITS, key=len, reverse=True)) + r")?\s*살")
-# School years: 小学3年生, 小3, 中2, 初二, 三年级, 초등학교 3학년, 초3, 중2.
+# School years: 小学3年生, 小3, 6年生 (4th-6th years are elementary), 中2, 初二, 三年级, 초등학교 3학년,
+# 초3, 중2.
 _SCHOOL_RE = re.compile(
     # 小三 alone is Chinese slang for a mistress, so the short form stops at 小二 and 小四-小六.
     r"小学?校?\s*[1-6一二三四五六]\s*年|小[1-6一二四五六](?![\d一二三四五六七八九十])"
     r"|中学?校?\s*[1-3一二三]\s*年|(?<!高)中[1-3一二三](?![\d一二三四五六七八九十病])"
     r"|初[一二三](?![\d一二三四五六七八九十])|小學\s*[1-6一二三四五六]\s*年"
-    r"|[1-6一二三四五六]\s*年[级級]"
+    r"|[1-6一二三四五六]\s*年[级級]|(?<![\d一二三四五六七八九十])[4-6四五六]\s*年生"  # 1-3年生: any school
     r"|초등?학?교?\s*[1-6]\s*학년|초[1-6](?!\d)|중학?교?\s*[1-3]\s*학년|중[1-3](?![\d병])"
 )
 
@@ -84,6 +102,8 @@ def minor_ages(text: str) -> list[str]:
         if _en_value(number) < ADULT:
             found.append(match.group(0))
     found += [m.group(0) for m in _EN_GRADE_RE.finditer(text) if _grade(m) is not None]
+    found += [m.group(0) for m in _ROMAJI_AGE_RE.finditer(text) if _romaji_minor(m)]
+    found += [m.group(0) for m in _ROMAJI_SCHOOL_RE.finditer(text)]
     if text.isascii():
         return found
     for match in _CJK_AGE_RE.finditer(text):
@@ -101,3 +121,10 @@ def _grade(match: re.Match[str]) -> int | None:
     digits = "".join(c for c in word if c.isdigit())
     value = int(digits) if digits else _EN_ORDINALS.get(word)
     return value if value is not None and 1 <= value <= 12 else None
+
+
+def _romaji_minor(match: re.Match[str]) -> bool:
+    """``hassai`` (8), ``juuni-sai`` (12), ``jussai`` (10), ``8sai``."""
+    unit = match.group(2).lower()
+    value = int(unit) if unit.isdigit() else _ROMAJI_UNITS[unit]
+    return (10 if match.group(1) else 0) + value < ADULT

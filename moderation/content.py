@@ -114,10 +114,10 @@ class ContentFilter:
         data = data if data is not None else ContentData.empty()
         self._excluded = frozenset(self._written_key(a) for a in excluded_aliases)
         self._whole_only = frozenset(self._written_key(w) for w in whole_tag_only)
-        explicit = explicit | data.romaji.explicit
-        minors = minors | data.romaji.minor
-        self.explicit = self._with_implying(explicit, data.implications)
-        self.minors = self._with_implying(minors, data.implications)
+        # Romaji entries are words, kept as written: the tag data aliases some of them to
+        # unrelated tags (`miseinen`, "minor", to an artist).
+        self.explicit = self._with_implying(explicit, data.implications) | _words(data.romaji.explicit)
+        self.minors = self._with_implying(minors, data.implications) | _words(data.romaji.minor)
         self.inversions = frozenset(self.canonicalize_entry(t) for t in inversions) - {""}
         self._explicit = self._list_rules(self.explicit, data, EXPLICIT_INNER, lambda text: data.cjk.find(text)[0])
         self._minors = self._list_rules(self.minors, data, MINOR_INNER, lambda text: data.cjk.find(text)[1], minor_ages)
@@ -298,6 +298,10 @@ class ContentVerdict:
     @classmethod
     def refused(cls, reason: Message, matched: tuple[str, ...]) -> ContentVerdict:
         return cls(False, str(reason), matched, reason)
+
+
+def _words(entries: frozenset[str]) -> frozenset[str]:
+    return frozenset(norm_key(fold_text(e)) for e in entries) - {""}
 
 
 def _display(tag: str) -> str:

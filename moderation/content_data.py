@@ -57,10 +57,12 @@ class ContentData:
         cls,
         data_dir: Path,
         *,
-        lexicon_dir: Path = LEXICON_DIR,
         implications: Path = IMPLICATIONS_PATH,
         clip: ClipWords | None = None,
     ) -> ContentData:
+        """The data beside the tag lists in ``data_dir`` (its ``lexicon/`` folder, its allow lists;
+        what is not there is empty) and the implication graph at ``implications``."""
+        lexicon_dir = data_dir / LEXICON_DIR.name
         romaji = lexicon_dir / ROMAJI_FILE
         nothing: frozenset[str] = frozenset()
         return cls(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from moderation.folding import fold_text
@@ -70,12 +71,14 @@ class CjkLexicon:
         self._explicit = _alternation(self.explicit)
         self._minor = _alternation(self.minor)
         self._allow = _alternation(self.allow)
+        # Both lists ask for the same tag's text, one after the other.
+        self.find = lru_cache(maxsize=4096)(self._find)
 
     @classmethod
     def load(cls, folder: Path = LEXICON_DIR) -> CjkLexicon:
         return cls([read_lexicon(folder / name) for name in CJK_FILES if (folder / name).is_file()])
 
-    def find(self, text: str) -> tuple[list[str], list[str]]:
+    def _find(self, text: str) -> tuple[list[str], list[str]]:
         """(explicit entries, minor entries) found in ``text`` (folded, any case), allow rule applied."""
         if text.isascii():
             return [], []

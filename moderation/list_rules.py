@@ -65,6 +65,8 @@ class ListRules:
     def match(self, tag: Tag) -> list[str]:
         """The listed tags (or written words) one prompt tag asks for."""
         hits = self._index.match(tag)
+        if tag.known and tag.raw != tag.key and tag.raw in self._index.names and tag.raw not in self._index.excluded:
+            hits.append(tag.raw)  # a word listed as written (romaji) that the tag data aliases elsewhere
         if not tag.known:
             hits += self._words.in_text(tag.text)
         elif not hits and self._searched_inside(tag):  # a listed tag needs no second reading

@@ -7,7 +7,8 @@ A tag the tag data does not know is cut into CLIP's words and BPE tokens
    ``girlhentai``, ``nudeの``: a listed word glued to text in any script);
 2. it starts or ends with a listed word of four letters or more (``nudeness``, ``toplessgirl``,
    ``девушкаnude``: Cyrillic look-alikes are folded to Latin letters first, so the glued word
-   is not cut where the script changes);
+   is not cut where the script changes), or it is a three-letter listed word with an ending
+   (``cumming``);
 3. one doubled letter written once makes it a listed word or makes it start with one
    (``nudde``, ``lolii``, ``pussyy``, ``nuddegirl``), or two neighbouring letters swapped make
    it a listed word (``ndue``).
@@ -33,6 +34,8 @@ MIN_PREFIX_WORD = 4
 """Shortest listed word matched as the start or the end of a longer word."""
 _MIN_MISSPELT = 4  # shorter words have too many real neighbours (`sex` -> `sxe`, `ass` -> `sas`)
 _MAX_TOKENS = 6  # the longest listed words are five CLIP tokens
+# Endings a short listed word takes (``cumming``, ``cummies``); longer ones are rule 2's.
+_ENDINGS = ("s", "es", "ed", "er", "ers", "ing", "y", "ie", "ies")
 
 
 def collapsed(word: str) -> Iterator[str]:
@@ -80,6 +83,7 @@ class WordCheck:
             hits += self._token_runs(pieces)
             hits += self._starts(word)
             hits += self._ends(word)
+            hits += self._inflected(word)
         if not hits and len(pieces) > 1 and len(word) >= _MIN_MISSPELT and word.isalpha():
             hits += self._misspelt(word)
         return tuple(dict.fromkeys(hits))
@@ -96,6 +100,15 @@ class WordCheck:
 
     def _starts(self, word: str) -> list[str]:
         return [self.listed[w] for w in self._by_prefix.get(word[:MIN_PREFIX_WORD], ()) if word.startswith(w)]
+
+    def _inflected(self, word: str) -> list[str]:
+        """A three-letter listed word with an ending, its last letter doubled or not."""
+        stem = word[:MIN_TOKEN_WORD]
+        if stem not in self.listed:
+            return []
+        rest = word[MIN_TOKEN_WORD:]
+        rest = rest[1:] if rest[:1] == stem[-1] else rest
+        return [self.listed[stem]] if rest in _ENDINGS else []
 
     def _ends(self, word: str) -> list[str]:
         return [self.listed[w] for w in self._by_suffix.get(word[-MIN_PREFIX_WORD:], ()) if word.endswith(w)]

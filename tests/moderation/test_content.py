@@ -32,7 +32,8 @@ NON_DANBOORU: dict[str, frozenset[str]] = {
         """young kid lolis shotas shotacon toddlers babies infant newborn preteen teen teenage teenager
         underage little_girl little_boy young_girl young_boy schoolchild schoolchildren
         elementary_school elementary_schooler elementary_school_student middle_school
-        middle_schooler middle_school_student junior_high_school_student kindergartener jailbait""".split()  # noqa: SIM905
+        middle_schooler middle_school_student junior_high_school_student kindergartener jailbait female_child
+        male_child kindergartner grade_schooler""".split()  # noqa: SIM905
     ),
     INVERSION_FILE: frozenset(
         """clothing clothed fully_clothed dressed wearing_clothes safe sfw general rating:safe

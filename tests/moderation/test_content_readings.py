@@ -73,6 +73,7 @@ def test_clip_words_keep_each_character_once() -> None:
         ("1girl, nuddegirl", "nude"),
         ("1girl, ndue", "nude"),  # two letters swapped
         ("1girl, NuDeGiRl", "nude"),  # case
+        ("1boy, cumming", "cum"),  # a short listed word with an ending
     ],
 )
 def test_words_the_encoder_still_reads_are_refused(content_filter: ContentFilter, prompt: str, matched: str) -> None:
@@ -176,7 +177,8 @@ def test_an_implication_file_without_its_columns_is_refused(tmp_path: Path) -> N
 @pytest.mark.parametrize(
     "text",
     ["8yo", "12 y/o", "10 years old", "ten-year-old", "aged 9", "3rd grader", "grade 5", "seventeen years old",
-     "8歳", "十歳", "小学3年生", "中2", "8岁", "12歲", "初二", "三年级", "8살", "열두 살", "12세", "초등학교 3학년"],
+     "8歳", "十歳", "小学3年生", "中2", "6年生", "8岁", "12歲", "初二", "三年级", "8살", "열두 살", "12세",
+     "초등학교 3학년", "hassai", "juuni-sai", "jussai", "8sai", "shougaku sannensei", "chuugakusei"],
 )  # fmt: skip
 def test_ages_below_18(text: str) -> None:
     assert minor_ages(text)
@@ -185,7 +187,7 @@ def test_ages_below_18(text: str) -> None:
 @pytest.mark.parametrize(
     "text",
     ["18yo", "20 years old", "20歳", "二十歳", "25살", "30岁", "ten years later", "1000 years old", "中二病",
-     "이 세 명", "고등학교 2학년", "小三"],
+     "이 세 명", "고등학교 2학년", "小三", "3年生", "nijuusai", "issai", "sansai", "yosai"],
 )  # fmt: skip
 def test_adults_and_other_numbers_are_not_ages_of_children(text: str) -> None:
     assert minor_ages(text) == []
