@@ -256,7 +256,16 @@ def worker_process(config: Path, log: Path) -> BotProcess:
     return BotProcess(config=config, log=log, env={"OMP_NUM_THREADS": "1"}, command=("worker",))
 
 
-def write_worker_config(folder: Path, name: str, model: Path, workers: WorkersConfig, *, max_batch: int = 2) -> Path:
+def write_worker_config(
+    folder: Path,
+    name: str,
+    model: Path,
+    workers: WorkersConfig,
+    *,
+    max_batch: int = 2,
+    moderation: Mapping[str, str] | None = None,
+) -> Path:
+    """``moderation``: the worker's [moderation] keys (default: the output check off)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.toml"
     lines = [
@@ -277,7 +286,7 @@ def write_worker_config(folder: Path, name: str, model: Path, workers: WorkersCo
         "[metrics]",
         'address = ""',  # workers side by side would all want the default port
         "[moderation]",
-        'classifier = "none"',
+        *(f"{key} = {value!r}" for key, value in (moderation or {"classifier": "none"}).items()),
         "[logging]",
         'level = "INFO"',
     ]

@@ -42,6 +42,7 @@ LABELS = (
     ("blue_hair", 0, 2.0, 0.0),  # 0.88
     ("rem_(re:zero)", 4, 4.0, 0.0),  # 0.98: over the character threshold
     ("hatsune_miku", 4, 1.0, 0.0),  # 0.73: under it
+    ("child", 0, -4.0, 0.0),  # 0.02: a minor-coded label, for the output check's minor rule (on by default)
 )
 DESCRIBED = r"1girl, rem \(re:zero\), re:zero kara hajimeru isekai seikatsu, blue hair, smile"
 

@@ -12,7 +12,7 @@ import pytest_asyncio
 from prompt.ratings import Rating
 from tests.e2e.conftest import World, running_world
 from tests.fakediscord.state import Interaction, Message
-from tests.support.tiny_wd14 import constant_rating_model
+from tests.support.tiny_wd14 import constant_rating_model, labels_beside
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -26,6 +26,7 @@ async def world(
     workdir = tmp_path_factory.mktemp("modbot")
     # An output check that rates every image `questionable`: above an ordinary channel's limit.
     classifier = constant_rating_model(workdir / "wd14" / "model.onnx", Rating.QUESTIONABLE)
+    labels_beside(classifier)  # the output check's minor rule (on by default) reads them
     moderation = {"classifier": "wd14", "classifier_model": str(classifier.parent)}
     async with running_world(request.param, workdir, fast_model_dir, moderation=moderation) as world:
         yield world

@@ -1,4 +1,5 @@
-"""Tiny ONNX models with the WD14 tagger's signature: a constant rating, or a whole tagger folder."""
+"""Tiny ONNX models with the WD14 tagger's signature: a constant rating, or a whole tagger folder,
+and the label file that names a tiny model's outputs."""
 
 from __future__ import annotations
 
@@ -51,12 +52,30 @@ def tiny_tagger(
 
     folder.mkdir(parents=True, exist_ok=True)
     _constant_model(folder / "model.onnx", values)
-    with (folder / "selected_tags.csv").open("w", encoding="utf-8", newline="") as fh:
+    _write_labels(folder / "selected_tags.csv", names, categories)
+    return folder
+
+
+# What the 8 outputs of constant_rating_model's (and other tiny) models are called: the ratings,
+# then ordinary tags and one minor-coded tag (`child`, scored low), so that the output check's
+# minor rule, on by default, can load beside them.
+ORDINARY_TAGS = ("1girl", "solo", "smile", "child")
+
+
+def labels_beside(model: Path, tags: Sequence[str] = ORDINARY_TAGS) -> Path:
+    """A ``selected_tags.csv`` beside ``model`` naming its outputs: the ratings, then ``tags``
+    (general tags)."""
+    names = [*RATING_LABELS, *tags]
+    return _write_labels(model.parent / "selected_tags.csv", names, [9] * len(RATING_LABELS) + [0] * len(tags))
+
+
+def _write_labels(path: Path, names: Sequence[str], categories: Sequence[int]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["tag_id", "name", "category", "count"])
         for tag_id, (name, category) in enumerate(zip(names, categories, strict=True)):
             writer.writerow([tag_id, name, category, 1000])
-    return folder
+    return path
 
 
 def _is_character(name: str, character_names: Collection[str] | None) -> bool:
