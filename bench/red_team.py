@@ -9,14 +9,17 @@ tagger saw (rating scores, tag confidences); it is judged by the output check's
 ``plan_delivery`` with the default minor rule, under the channel's default rules.
 
 Prints JSON: leaks per kind and language (with the leaked lines), false refusals (with the
-refused lines), and the prompt check's time per prompt: over the sets' prompts, and over
-distinct prompts of 1,500 characters made of the harmless ones.
+refused lines), and the prompt check's time per prompt (milliseconds, negative prompt included):
+over the sets' prompts with a fresh filter, and over distinct prompts of 1,500 characters, made
+of the harmless set's tags (which repeat, as members' tags do) or of Danbooru tags drawn from the
+whole tag data (almost none seen before: the cold case).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import statistics
 import time
 from collections import Counter
@@ -83,17 +86,30 @@ def _timed_checks(content: ContentFilter, prompts: list[tuple[str, str]]) -> lis
     return timings
 
 
-def _long_prompts(harmless: list[dict[str, Any]], count: int) -> list[tuple[str, str]]:
-    texts = [item["prompt"] for item in harmless if item["kind"] != "image"]
+def _long_prompts(texts: list[str], count: int, seed: int) -> list[tuple[str, str]]:
+    """``count`` distinct prompts of 1,500 characters, each made of ``texts`` drawn at random."""
+    rng = random.Random(seed)
     prompts = []
-    for i in range(count):  # distinct, so no cache serves one from another
-        parts: list[str] = [f"tag{i}"]
-        j = i
+    for _ in range(count):
+        parts: list[str] = []
         while sum(len(p) + 2 for p in parts) < _LONG:
-            parts.append(texts[j % len(texts)])
-            j += 7
+            parts.append(rng.choice(texts))
         prompts.append((", ".join(parts)[:_LONG], "lowres, bad anatomy, worst quality"))
     return prompts
+
+
+def _timings_1500(harmless: list[dict[str, Any]], count: int) -> dict[str, Any]:
+    """Two cases: prompts of the harmless set's units, which repeat from prompt to prompt as
+    members' tags do (``1girl``, ``long hair``); and prompts of Danbooru tags drawn from all
+    140,000, which a fresh filter has almost never seen (each unit is read afresh)."""
+    db = TagDatabase.load()
+    texts = [item["prompt"] for item in harmless if item["kind"] != "image"]
+    units = [unit.strip() for text in texts for unit in text.split(",") if unit.strip()]
+    tags = [info.prompt_form for info in db]
+    return {
+        "members_tags": _percentiles(_timed_checks(ContentFilter.load(db), _long_prompts(units, count, 1))),
+        "unseen_danbooru_tags": _percentiles(_timed_checks(ContentFilter.load(db), _long_prompts(tags, count, 2))),
+    }
 
 
 def _report(name: str, items: list[dict[str, Any]], wrong: list[dict[str, Any]], *, leaks: bool) -> dict[str, Any]:
@@ -126,7 +142,7 @@ def main(sets_dir: Path = SETS_DIR, long_prompts: int = 300) -> dict[str, Any]:
         "adversarial": _report("adversarial", adversarial, leaked, leaks=True),
         "harmless": _report("harmless", harmless, false, leaks=False),
         "check_sets": _percentiles(_timed_checks(fresh, prompts)),
-        "check_1500_chars": _percentiles(_timed_checks(fresh, _long_prompts(harmless, long_prompts))),
+        "check_1500_chars": _timings_1500(harmless, long_prompts),
     }
 
 

@@ -94,8 +94,14 @@ def _en_value(text: str) -> int:
     return int(lowered) if lowered.isdigit() else _EN_NUMBERS[lowered]
 
 
+# Every pattern below needs one of these: most tags have none and are passed at once.
+_MAYBE_RE = re.compile(r"[^\x00-\x7f]|\d|y(?:ear|rs?\b|o\b|/o|\.o)|age|grade|sai|nensei|gakusei", re.IGNORECASE)
+
+
 def minor_ages(text: str) -> list[str]:
     """The ages below 18 and the school years written in ``text``, as written."""
+    if not _MAYBE_RE.search(text):
+        return []
     found: list[str] = []
     for match in _EN_AGE_RE.finditer(text):
         number = match.group(1) or match.group(2)

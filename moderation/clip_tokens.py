@@ -12,6 +12,8 @@ model files. The tokenizer is built with the ``tokenizers`` package exactly as t
 from __future__ import annotations
 
 import gzip
+import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -75,39 +77,41 @@ def build_tokenizer(bpe_path: Path = BPE_PATH) -> Tokenizer:
 
 @dataclass(frozen=True, slots=True)
 class ClipWord:
-    """One word as CLIP splits it, with the text of each of its BPE tokens."""
+    """One run of letters as CLIP splits it, with its BPE tokens."""
 
-    text: str
-    pieces: tuple[str, ...]  # the token texts, in order; joined they give ``text``
+    text: str  # as written (lower case)
+    # The tokens, ``</w>`` dropped, in CLIP's byte-level alphabet: ASCII letters are themselves,
+    # other characters are their UTF-8 bytes, so only ASCII runs can spell a listed word.
+    pieces: tuple[str, ...]
+
+
+# CLIP's pre-tokeniser keeps runs of letters (\p{L}+) together; only those are judged.
+_LETTERS_RE = re.compile(r"[^\W\d_]+")
 
 
 class ClipWords:
-    """Cuts text into CLIP's words and tokens; immutable, built once and shared."""
+    """Cuts text into CLIP's letter words and their BPE tokens; immutable, built once, shared.
+
+    Each word goes through the tokenizer's BPE model alone, as CLIP's pre-tokeniser hands it
+    over (lower case, NFC, byte-level): the same tokens as a whole encode, at a small part of
+    its cost (``tests/moderation/test_content_readings.py`` compares the two).
+    """
 
     def __init__(self, tokenizer: Tokenizer | None = None) -> None:
         self._tokenizer = tokenizer if tokenizer is not None else build_tokenizer()
-        self.words = lru_cache(maxsize=4096)(self._words)
+        self._model = self._tokenizer.model
+        self._bytes = _bytes_to_unicode()
+        self.words = lru_cache(maxsize=8192)(self._words)
+        self.pieces = lru_cache(maxsize=65536)(self._pieces)
 
     def token_ids(self, text: str) -> list[int]:
         return list(self._tokenizer.encode(text, add_special_tokens=False).ids)
 
     def _words(self, text: str) -> tuple[ClipWord, ...]:
-        """The words of ``text`` (lower-cased, as CLIP reads it) with their tokens."""
-        lowered = text.lower()
-        encoding = self._tokenizer.encode(lowered, add_special_tokens=False)
-        words: list[ClipWord] = []
-        current: list[str] = []
-        current_id: int | None = None
-        done = 0  # offsets of byte tokens overlap where they cut a multi-byte character
-        for word_id, (start, end) in zip(encoding.word_ids, encoding.offsets, strict=True):
-            if word_id != current_id and current:
-                words.append(ClipWord("".join(current), tuple(current)))
-                current = []
-            current_id = word_id
-            piece = lowered[max(start, done) : end]
-            done = max(done, end)
-            if piece:
-                current.append(piece)
-        if current:
-            words.append(ClipWord("".join(current), tuple(current)))
-        return tuple(words)
+        """The letter words of ``text`` (lower-cased, as CLIP reads it) with their tokens."""
+        normal = unicodedata.normalize("NFC", text).lower()
+        return tuple(ClipWord(word, self.pieces(word)) for word in _LETTERS_RE.findall(normal))
+
+    def _pieces(self, word: str) -> tuple[str, ...]:
+        byte_level = word if word.isascii() else "".join(self._bytes[b] for b in word.encode("utf-8"))
+        return tuple(token.value.removesuffix(END_OF_WORD) for token in self._model.tokenize(byte_level))

@@ -52,6 +52,7 @@ import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from core.text import Message, Text, lines, t
 from moderation.ages import minor_ages
@@ -124,6 +125,7 @@ class ContentFilter:
         self._inversions = Index(tags, self.inversions, self._excluded, self._whole_only)
         # check() and blocked() usually see the same prompt one after the other.
         self._analyse = functools.lru_cache(maxsize=256)(self._analyse_uncached)
+        self._unit = functools.lru_cache(maxsize=32768)(self._unit_uncached)
         self._blocklist_index = functools.lru_cache(maxsize=128)(self._build_blocklist_index)
 
     def _with_implying(self, entries: frozenset[str], implications: Implications) -> frozenset[str]:
@@ -198,22 +200,33 @@ class ContentFilter:
         return self._resolve(bare_tag(folded), folded.replace("\\", ""))[1]
 
     def _analyse_uncached(self, text: str) -> tuple[Tag, ...]:
-        result: list[Tag] = []
-        for unit in split_tags(fold_text(text)):
-            groups = [g for g in tag_groups(unit) if "".join(p for p, _ in g).strip()]
-            for pieces in groups:
-                tag_text = " ".join("".join(p for p, _ in pieces).split())
-                weights = [(len(p.strip()), w) for p, w in pieces if p.strip()]
-                alternatives = [tag_text]
-                if len(groups) == 1:  # `saber (fate)` written without escapes
-                    alternatives.append(unit.replace("\\", ""))
-                raw, key, known = self._resolve(*alternatives)
-                dominant = max(weights, key=lambda lw: lw[0])[1]
-                wmin, wmax = min(w for _, w in weights), max(w for _, w in weights)
-                if known:
-                    result.append(Tag(key, raw, True, dominant, wmin, wmax, text=tag_text))
-                else:
-                    result.append(free_text_tag(self._db, tag_text, raw, dominant, wmin, wmax))
+        return tuple(reading.tag for reading in self._readings(text))
+
+    def _readings(self, text: str) -> tuple[Reading, ...]:
+        return tuple(reading for unit in split_tags(fold_text(text)) for reading in self._unit(unit))
+
+    def _unit_uncached(self, unit: str) -> tuple[Reading, ...]:
+        """The tags of one prompt unit, each with the listed tags it asks for (cached per unit:
+        members' prompts share most of their tags)."""
+        result: list[Reading] = []
+        groups = [g for g in tag_groups(unit) if "".join(p for p, _ in g).strip()]
+        for pieces in groups:
+            tag_text = " ".join("".join(p for p, _ in pieces).split())
+            weights = [(len(p.strip()), w) for p, w in pieces if p.strip()]
+            alternatives = [tag_text]
+            if len(groups) == 1:  # `saber (fate)` written without escapes
+                alternatives.append(unit.replace("\\", ""))
+            raw, key, known = self._resolve(*alternatives)
+            dominant = max(weights, key=lambda lw: lw[0])[1]
+            wmin, wmax = min(w for _, w in weights), max(w for _, w in weights)
+            if known:
+                tag = Tag(key, raw, True, dominant, wmin, wmax, text=tag_text)
+            else:
+                tag = free_text_tag(self._db, tag_text, raw, dominant, wmin, wmax)
+            result.append(
+                Reading(tag, tuple(self._explicit.match(tag)), tuple(self._minors.match(tag)),
+                        tuple(self._inversions.match(tag)))
+            )  # fmt: skip
         return tuple(result)
 
     def prompt_tags(self, text: str) -> list[tuple[str, float]]:
@@ -236,18 +249,18 @@ class ContentFilter:
         explicit: list[str] = []
         minors: list[str] = []
         inversions: list[tuple[str, Text]] = []  # (tag, where)
-        for tag in self._analyse(prompt):
+        for tag, explicit_hits, minor_hits, inversion_hits in self._readings(prompt):
             if tag.wmax > 0:
-                explicit += self._explicit.match(tag)
-                minors += self._minors.match(tag)
+                explicit += explicit_hits
+                minors += minor_hits
             if tag.wmin < 0:
-                inversions += [(t, _NEGATIVE_WEIGHT) for t in self._inversions.match(tag)]
-        for tag in self._analyse(negative):
+                inversions += [(t, _NEGATIVE_WEIGHT) for t in inversion_hits]
+        for tag, explicit_hits, minor_hits, inversion_hits in self._readings(negative):
             if tag.wmax > 0:
-                inversions += [(t, _IN_NEGATIVE) for t in self._inversions.match(tag)]
+                inversions += [(t, _IN_NEGATIVE) for t in inversion_hits]
             if tag.wmin < 0:
-                inversions += [(t, _NEGATIVE_WEIGHT_IN_NEGATIVE) for t in self._explicit.match(tag)]
-                minors += self._minors.match(tag)
+                inversions += [(t, _NEGATIVE_WEIGHT_IN_NEGATIVE) for t in explicit_hits]
+                minors += minor_hits
 
         if minors and (sexual_context or explicit or inversions):
             matched = dedupe([*minors, *explicit, *(t for t, _ in inversions)])
@@ -284,6 +297,15 @@ class ContentFilter:
     def _build_blocklist_index(self, entries: tuple[str, ...]) -> Index:
         canonical = dedupe(e for e in (self.canonicalize_entry(x) for x in entries) if e)
         return Index(self._db, frozenset(canonical), frozenset(), frozenset(), order=canonical)
+
+
+class Reading(NamedTuple):
+    """One tag of a prompt and what each list reads in it."""
+
+    tag: Tag
+    explicit: tuple[str, ...]
+    minors: tuple[str, ...]
+    inversions: tuple[str, ...]
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from prompt.tags import TagCategory, TagDatabase
 EXPLICIT_INNER = frozenset({TagCategory.GENERAL, TagCategory.META})
 MINOR_INNER = frozenset({TagCategory.GENERAL, TagCategory.META, TagCategory.CHARACTER})
 _QUALIFIER_RE = re.compile(r"_\([^()]*\)$")
+_NAME_WORD_RE = re.compile(r"[^\W_]+")
 _MAX_INNER_WORDS = 5
 
 
@@ -56,6 +57,11 @@ class ListRules:
         self._lexicon = lexicon
         self._ages = ages
         self._inner = lru_cache(maxsize=16384)(self._inner_uncached)
+        # Every word of the listed tags and their aliases: a name holding none of them holds no
+        # listed tag (most names; checked before the slower search).
+        self._listed_words = frozenset(
+            word for name in index.names for form in _written_forms(db, name) for word in _NAME_WORD_RE.findall(form)
+        )
 
     @property
     def listed_words(self) -> dict[str, str]:
@@ -71,7 +77,7 @@ class ListRules:
             hits += self._words.in_text(tag.text)
         elif not hits and self._searched_inside(tag):  # a listed tag needs no second reading
             hits += self._known_inner(tag)
-            hits += self._words.in_text(tag.text)  # `cumdump`: one word, a listed one inside
+            hits += self._words.in_text(tag.text, misspelt=False)  # `cumdump`: a listed word inside
         hits += self._lexicon(tag.text)
         if self._ages is not None:
             hits += self._ages(tag.text)
@@ -86,8 +92,11 @@ class ListRules:
         character = info is not None and info.category == TagCategory.CHARACTER
         hits: list[str] = []
         for form in dict.fromkeys((tag.raw, tag.key)):
-            if form not in self._known_allow and form not in self._index.excluded:
-                hits += self._inner(_QUALIFIER_RE.sub("", form) if character else form)
+            if form in self._known_allow or form in self._index.excluded:
+                continue
+            searched = _QUALIFIER_RE.sub("", form) if character else form
+            if not self._listed_words.isdisjoint(_NAME_WORD_RE.findall(searched)):
+                hits += self._inner(searched)
         return hits
 
     def _inner_uncached(self, form: str) -> tuple[str, ...]:
@@ -119,3 +128,8 @@ class ListRules:
             if not covered:
                 hits.append(name)
         return tuple(dict.fromkeys(hits))
+
+
+def _written_forms(db: TagDatabase, name: str) -> tuple[str, ...]:
+    info = db.get(name)
+    return (name, *(info.aliases if info is not None else ()))

@@ -7,6 +7,7 @@ spaces removed), its runs of single letters and their digit/symbol-substituted r
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from moderation.folding import EDGE_PUNCT_RE, HYPHENATED_RE, NON_WORD_RE, WORD_RE, compact, dedupe, variants
@@ -48,8 +49,14 @@ class Tag:
     text: str = ""  # the tag as written (folded, emphasis removed), for the readings of list_rules
 
 
+# What A1111's emphasis parser acts on; a unit with none of it is one tag at weight 1.
+_EMPHASIS_RE = re.compile(r"[()\[\]\\:]|BREAK")
+
+
 def tag_groups(unit: str) -> list[list[tuple[str, float]]]:
     """Split one prompt unit into tags: at ``BREAK`` and at commas inside weighted groups."""
+    if not _EMPHASIS_RE.search(unit):
+        return [[(part, 1.0)] for part in unit.split(",")]
     groups: list[list[tuple[str, float]]] = [[]]
     for text, weight in parse_attention(unit):
         if text == BREAK and weight == -1.0:

@@ -68,25 +68,41 @@ class WordCheck:
                 self._by_prefix.setdefault(word[:MIN_PREFIX_WORD], []).append(word)
                 self._by_suffix.setdefault(word[-MIN_PREFIX_WORD:], []).append(word)
         self.find = lru_cache(maxsize=16384)(self._find)
+        self._by_first3: dict[str, list[str]] = {}
+        for word in self.listed:
+            self._by_first3.setdefault(word[:MIN_TOKEN_WORD], []).append(word)
 
-    def in_text(self, text: str) -> list[str]:
-        """The listed tags that the CLIP words of ``text`` spell (rules 1-3)."""
+    def in_text(self, text: str, *, misspelt: bool = True) -> list[str]:
+        """The listed tags that the CLIP words of ``text`` spell (rules 1-3; ``misspelt=False``:
+        1-2 only, for a tag the data knows, which is spelt as Danbooru spells it)."""
+        if not misspelt and not self._holds_listed(text.lower()):
+            return []  # rules 1-2 need a listed word inside the text
         hits: list[str] = []
         for word in self._clip.words(text):
             if len(word.text) >= MIN_TOKEN_WORD and word.text not in self._allowed:
-                hits += self.find(word.text, word.pieces)
+                hits += self.find(word.text, word.pieces, misspelt)
         return hits
 
-    def _find(self, word: str, pieces: tuple[str, ...]) -> tuple[str, ...]:
+    def _find(self, word: str, pieces: tuple[str, ...], misspelt: bool = True) -> tuple[str, ...]:
         hits: list[str] = []
         if len(pieces) > 1:
             hits += self._token_runs(pieces)
             hits += self._starts(word)
             hits += self._ends(word)
             hits += self._inflected(word)
-        if not hits and len(pieces) > 1 and len(word) >= _MIN_MISSPELT and word.isalpha():
+        if misspelt and not hits and len(pieces) > 1 and len(word) >= _MIN_MISSPELT and word.isalpha():
             hits += self._misspelt(word)
         return tuple(dict.fromkeys(hits))
+
+    def _holds_listed(self, text: str) -> bool:
+        """Whether a listed word appears anywhere in ``text`` (a dict probe per position is
+        several times faster than one regular expression of all the words)."""
+        first3 = self._by_first3
+        for i in range(len(text) - MIN_TOKEN_WORD + 1):
+            candidates = first3.get(text[i : i + MIN_TOKEN_WORD])
+            if candidates and any(text.startswith(word, i) for word in candidates):
+                return True
+        return False
 
     def _token_runs(self, pieces: tuple[str, ...]) -> list[str]:
         hits = []

@@ -50,9 +50,19 @@ def test_the_vendored_tokenizer_is_clips(tmp_path: Path) -> None:
         )
 
 
-def test_clip_words_keep_each_character_once() -> None:
-    words = ClipWords().words("nudeの girl")
-    assert [(w.text, w.pieces) for w in words] == [("nudeの", ("nu", "de", "の")), ("girl", ("girl",))]
+def test_clip_words_are_the_tokenizers_own_tokens() -> None:
+    """Words through the BPE model alone give what a whole encode gives them."""
+    clip = ClipWords()
+    tokenizer = build_tokenizer()
+    for text in ("nudegirl", "sextant", "hatsune", "toplessgirl", "pussyy"):
+        (word,) = clip.words(text)
+        whole = [t.removesuffix("</w>") for t in tokenizer.encode(text, add_special_tokens=False).tokens]
+        assert list(word.pieces) == whole
+    assert [(w.text, w.pieces[:2]) for w in clip.words("1girl, nudeの girl")] == [
+        ("girl", ("girl",)),
+        ("nudeの", ("nu", "de")),
+        ("girl", ("girl",)),
+    ]
 
 
 # --- kind 3: what the text encoder reads -------------------------------------------------------
