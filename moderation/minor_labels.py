@@ -4,8 +4,10 @@
 
 The names come from the one list the prompt rules use, ``moderation/data/minor_tags.txt``: its
 Danbooru tags are written there in their canonical spelling, which is also how a WD14 label file
-names them, so a label is minor-coded when the list names it. The list's other entries (words
-that are not Danbooru tags, aliases) match no label and cost nothing. No WD14-only spelling is
+names them, so a label is minor-coded when the list names it or implies a tag it names (as the
+prompt rules count it). The list's other entries (words that are not Danbooru tags, aliases)
+match no label and cost nothing; a test checks that the list covers the canonical general and
+character tags of the prompt rules' set (``ContentFilter.minors``). No WD14-only spelling is
 added: the label files checked (SmilingWolf's v3 era) use Danbooru's names.
 """
 
@@ -17,16 +19,21 @@ from pathlib import Path
 import numpy as np
 
 from moderation.content import DEFAULT_DATA_DIR, MINOR_FILE, read_tag_list
+from moderation.implications import Implications
 from moderation.labels import LabelCategory, TagLabels
 from moderation.scores import MinorScore
 from prompt.tags import tag_key
 
 
-def minor_tag_names(data_dir: Path | None = None) -> frozenset[str]:
+def minor_tag_names(data_dir: Path | None = None, implications: Implications | None = None) -> frozenset[str]:
     """The minor-coded tags of ``minor_tags.txt`` in ``data_dir`` (default ``moderation/data``),
-    spelt as label files spell tags (lower case, underscores)."""
+    spelt as label files spell tags (lower case, underscores), and every tag that implies one
+    in Danbooru's implication graph (``implications``, default the vendored one), as the prompt
+    rules count them: a label such as ``oppai_loli`` is ``loli`` too."""
     folder = data_dir if data_dir is not None else DEFAULT_DATA_DIR
-    return frozenset(tag_key(tag) for tag in read_tag_list(folder / MINOR_FILE).tags) - {""}
+    listed = frozenset(tag_key(tag) for tag in read_tag_list(folder / MINOR_FILE).tags) - {""}
+    graph = implications if implications is not None else Implications.load()
+    return listed | frozenset(graph.listed_ancestors(listed))
 
 
 @dataclass(frozen=True, eq=False)

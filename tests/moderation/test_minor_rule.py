@@ -16,13 +16,14 @@ from moderation.audit import AuditRecord, RefusalReason
 from moderation.classifier import ClassifierLoadError, WD14Classifier, load_classifier
 from moderation.content import ContentFilter
 from moderation.gate import BlockedAttempt
+from moderation.implications import Implications
 from moderation.labels import TagLabels
 from moderation.minor_labels import MinorLabels, minor_tag_names
 from moderation.output_check import MinorRule, OutputCheck, Shown, Withheld, plan_delivery
 from moderation.policy import ChannelRules, OverLimitAction
 from moderation.scores import MinorScore, RatingScores
 from prompt.ratings import Rating
-from prompt.tags import TagDatabase
+from prompt.tags import TagCategory, TagDatabase
 from tests.support.requests import sample_request
 from tests.support.tiny_wd14 import constant_rating_model, tiny_tagger
 
@@ -234,12 +235,20 @@ def test_a_hub_repo_s_labels_come_from_the_cache(tmp_path: Path, monkeypatch: py
 
 
 def test_the_labels_come_from_the_prompt_rules_list() -> None:
-    """Every canonical minor-coded tag the prompt rules use (ContentFilter.minors) that Danbooru
-    knows is a label name the classifier looks for: the two rules read one list."""
+    """Every minor-coded tag the prompt rules use (ContentFilter.minors) that can be a WD14 label
+    (a Danbooru general or character tag; the set also holds words and artists' names) is a label
+    the classifier looks for: the two rules read one list."""
     tags = TagDatabase.load()
-    canonical = {tag for tag in ContentFilter.load(tags).minors if tags.get(tag) is not None}
+    labels = {TagCategory.GENERAL, TagCategory.CHARACTER}
+    canonical = {tag for tag in ContentFilter.load(tags).minors if tags.category(tag) in labels}
     assert {"loli", "shota", "child", "toddler", "aged_down", "baby"} <= canonical
     assert canonical <= minor_tag_names()
+
+
+def test_a_tag_that_implies_a_minor_coded_tag_is_minor_coded() -> None:
+    graph = Implications({"oppai_loli": ("loli", "breasts"), "big_sister": ("sister",)})
+    names = minor_tag_names(implications=graph)
+    assert {"loli", "oppai_loli"} <= names and "big_sister" not in names and "breasts" not in names
 
 
 def test_rating_rows_never_count_as_minor_coded() -> None:
