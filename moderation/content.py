@@ -117,9 +117,12 @@ class ContentFilter:
         self._whole_only = frozenset(self._written_key(w) for w in whole_tag_only)
         # Romaji entries are words, kept as written: the tag data aliases some of them to
         # unrelated tags (`miseinen`, "minor", to an artist).
-        self.explicit = self._with_implying(explicit, data.implications) | _words(data.romaji.explicit)
-        self.minors = self._with_implying(minors, data.implications) | _words(data.romaji.minor)
+        romaji = data.romaji
+        self.explicit = self._with_implying(explicit, data.implications) | _words(romaji.words(romaji.explicit))
+        self.minors = self._with_implying(minors, data.implications) | _words(romaji.words(romaji.minor))
         self.inversions = frozenset(self.canonicalize_entry(t) for t in inversions) - {""}
+        self.inversions |= _words(romaji.words(romaji.inversion))
+        self._cjk = data.cjk
         self._explicit = self._list_rules(self.explicit, data, EXPLICIT_INNER, lambda text: data.cjk.find(text)[0])
         self._minors = self._list_rules(self.minors, data, MINOR_INNER, lambda text: data.cjk.find(text)[1], minor_ages)
         self._inversions = Index(tags, self.inversions, self._excluded, self._whole_only)
@@ -223,10 +226,8 @@ class ContentFilter:
                 tag = Tag(key, raw, True, dominant, wmin, wmax, text=tag_text)
             else:
                 tag = free_text_tag(self._db, tag_text, raw, dominant, wmin, wmax)
-            result.append(
-                Reading(tag, tuple(self._explicit.match(tag)), tuple(self._minors.match(tag)),
-                        tuple(self._inversions.match(tag)))
-            )  # fmt: skip
+            inversions = (*self._inversions.match(tag), *self._cjk.find(tag.text)[2])
+            result.append(Reading(tag, tuple(self._explicit.match(tag)), tuple(self._minors.match(tag)), inversions))
         return tuple(result)
 
     def prompt_tags(self, text: str) -> list[tuple[str, float]]:

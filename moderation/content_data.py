@@ -1,6 +1,7 @@
 """The data the content rules read besides the three tag lists, loaded together.
 
-- ``lexicon/``: Japanese, Chinese and Korean words (substrings) and romaji words (words);
+- ``lexicon/``: Japanese, Chinese and Korean words (inside words, or ``=word`` whole) and romaji
+  words (words), for sexual content, children and the safety words of the negative prompt;
 - Danbooru's implication graph (``moderation.implications``), where it is vendored;
 - ``known_tag_allow.txt``: known tags whose own name holds a listed word that means something
   else there (``covered_nipples``);

@@ -216,10 +216,29 @@ def test_an_age_with_sexual_content_is_refused_everywhere(content_filter: Conten
 def test_cjk_entries_are_found_inside_words_except_in_allowed_compounds(tmp_path: Path) -> None:
     (tmp_path / "ja.txt").write_text("# test\n[explicit]\n裸\n[minor]\n幼女\n[allow]\n裸眼\n裸足\n", encoding="utf-8")
     lexicon = CjkLexicon.load(tmp_path)
-    assert lexicon.find("全裸の幼女") == (["裸"], ["幼女"])
-    assert lexicon.find("裸眼で見る、裸足") == ([], [])
-    assert lexicon.find("裸足で裸") == (["裸"], [])
-    assert lexicon.find("plain ascii") == ([], [])
+    assert lexicon.find("全裸の幼女") == (["裸"], ["幼女"], [])
+    assert lexicon.find("裸眼で見る、裸足") == ([], [], [])
+    assert lexicon.find("裸足で裸") == (["裸"], [], [])
+    assert lexicon.find("plain ascii") == ([], [], [])
+
+
+def test_whole_tag_entries_count_only_as_the_whole_tag(tmp_path: Path) -> None:
+    (tmp_path / "ko.txt").write_text("[explicit]\n=보지\n[inversion]\n옷\n", encoding="utf-8")
+    lexicon = CjkLexicon.load(tmp_path)
+    assert lexicon.find("보지")[0] == ["보지"]
+    assert lexicon.find(" 보지 ")[0] == ["보지"]
+    assert lexicon.find("그림을 보지 않았다")[0] == []  # "did not look at the picture"
+    assert lexicon.find("바라보지")[0] == []
+    assert lexicon.find("옷, 속옷")[2] == ["옷", "옷"]
+
+
+def test_safety_words_of_other_languages_in_the_negative_prompt_ask_for_nudity(tag_db: TagDatabase) -> None:
+    data = ContentData.empty()
+    cjk = CjkLexicon([LexiconFile(frozenset(), frozenset(), frozenset(), frozenset({"服", "下着"}))])
+    content = ContentFilter(tag_db, **_lists(), data=ContentData(**{**vars(data), "cjk": cjk}))
+    assert _ordinary(content, "1girl, 立ち絵", "服, 下着, lowres") == ("服", "下着")
+    assert _ordinary(content, "1girl, 服", "lowres") == ()  # asked for, not negated
+    assert content.check("1girl, 立ち絵", "服", allow_sexual=True).allowed
 
 
 def test_half_width_katakana_is_folded_like_the_prompt(tmp_path: Path) -> None:
