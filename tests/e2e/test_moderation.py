@@ -86,6 +86,16 @@ async def test_minor_and_sexual_refused_even_in_age_restricted_channel(world: Wo
     assert "never allowed" in text
 
 
+async def test_what_members_really_type_is_refused_through_the_bot(world: World) -> None:
+    """Issue 24's readings, through /imagine: glued words, other languages, ages."""
+    for prompt in ("1girl, nudegirl", "1girl, naked thighhighs", "1girl, 全裸", "1girl, 알몸"):
+        ix = await world.server.invoke(world.alice, world.general, "imagine", {"prompt": prompt})
+        assert "does not allow sexual content" in await _ephemeral_text(ix), prompt
+    for prompt in ("1girl, 8yo, smile", "1girl, 小学3年生", "1girl, lolii"):
+        ix = await world.server.invoke(world.alice, world.nsfw, "imagine", {"prompt": prompt, "rating": "explicit"})
+        assert "never allowed" in await _ephemeral_text(ix), prompt
+
+
 async def test_blocklist_with_aliases(world: World) -> None:
     text = await _mod(world, "block", {"tag": "Long_Hair", "scope": "server"})
     assert "`long_hair` is now blocked" in text
