@@ -117,6 +117,8 @@ class ListRules:
         hits = []
         for start, end, key, canonical in spans:
             name = canonical or key
+            if name not in names and key + "s" in names:  # `testicle_grab`: a singular
+                name = key + "s"
             if name not in names or len(key) < MIN_FUZZY_LEN or key in self._index.whole_only:
                 continue
             if key in self._index.excluded:

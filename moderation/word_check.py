@@ -1,7 +1,8 @@
 """Listed words the text encoder still reads inside other words: glued, suffixed, misspelt.
 
 A tag the tag data does not know is cut into CLIP's words and BPE tokens
-(``moderation.clip_tokens``), and each word that CLIP splits into several tokens is judged:
+(``moderation.clip_tokens``), and each word is judged (rules 1, 2 and 4 only where CLIP splits
+it into several tokens):
 
 1. a run of its tokens spells a listed word (``nudegirl`` is read ``nu|de|girl``: ``nude``;
    ``girlhentai``, ``nudeの``: a listed word glued to text in any script);
@@ -9,7 +10,8 @@ A tag the tag data does not know is cut into CLIP's words and BPE tokens
    ``девушкаnude``: Cyrillic look-alikes are folded to Latin letters first, so the glued word
    is not cut where the script changes), or it is a three-letter listed word with an ending
    (``cumming``);
-3. one doubled letter written once makes it a listed word or makes it start with one
+3. it is the singular of a listed word (``testicle``: the tag data has only the plural);
+4. one doubled letter written once makes it a listed word or makes it start with one
    (``nudde``, ``lolii``, ``pussyy``, ``nuddegirl``), or two neighbouring letters swapped make
    it a listed word (``ndue``).
 
@@ -18,7 +20,7 @@ word but mean something else (``sextant``, ``analgesic``; ``data/word_allow.txt`
 running these rules over a dictionary and the words of Danbooru's unlisted tags with
 ``scripts/word_allow_candidates.py`` and reading each hit). A word of one CLIP token is a word
 CLIP knows on its own (``under``, ``clock``): it is read as itself, and the whole-word lists
-judge it.
+judge it. A tag the data knows is judged by rules 1-3 (its spelling is Danbooru's).
 """
 
 from __future__ import annotations
@@ -73,10 +75,10 @@ class WordCheck:
             self._by_first3.setdefault(word[:MIN_TOKEN_WORD], []).append(word)
 
     def in_text(self, text: str, *, misspelt: bool = True) -> list[str]:
-        """The listed tags that the CLIP words of ``text`` spell (rules 1-3; ``misspelt=False``:
-        1-2 only, for a tag the data knows, which is spelt as Danbooru spells it)."""
+        """The listed tags that the CLIP words of ``text`` spell (rules 1-4; ``misspelt=False``:
+        1-3 only, for a tag the data knows, which is spelt as Danbooru spells it)."""
         if not misspelt and not self._holds_listed(text.lower()):
-            return []  # rules 1-2 need a listed word inside the text
+            return []  # rules 1-3 need a listed word inside the text
         hits: list[str] = []
         for word in self._clip.words(text):
             if len(word.text) >= MIN_TOKEN_WORD and word.text not in self._allowed:
@@ -85,6 +87,9 @@ class WordCheck:
 
     def _find(self, word: str, pieces: tuple[str, ...], misspelt: bool = True) -> tuple[str, ...]:
         hits: list[str] = []
+        plural = None if word in self.listed else self.listed.get(word + "s") or self.listed.get(word + "es")
+        if plural is not None:  # `testicle`: the singular the tag data lacks
+            hits.append(plural)
         if len(pieces) > 1:
             hits += self._token_runs(pieces)
             hits += self._starts(word)

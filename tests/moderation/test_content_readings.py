@@ -84,6 +84,7 @@ def test_clip_words_are_the_tokenizers_own_tokens() -> None:
         ("1girl, ndue", "nude"),  # two letters swapped
         ("1girl, NuDeGiRl", "nude"),  # case
         ("1boy, cumming", "cum"),  # a short listed word with an ending
+        ("1boy, testicle", "testicles"),  # a singular
     ],
 )
 def test_words_the_encoder_still_reads_are_refused(content_filter: ContentFilter, prompt: str, matched: str) -> None:
@@ -119,6 +120,7 @@ def test_misspellings() -> None:
         ("1girl, cum in panties", "cum"),  # a tag not listed, holding a listed word
         ("1girl, public masturbation", "masturbation"),
         ("1girl, cumdump", "cum"),  # one word with a listed one inside
+        ("1boy, testicle grab", "testicles"),  # a singular the tag data lacks
     ],
 )
 def test_listed_words_inside_known_tags(content_filter: ContentFilter, prompt: str, matched: str) -> None:
