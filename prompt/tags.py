@@ -28,6 +28,7 @@ _QUALIFIER_RE = re.compile(r"_\(([^()]+)\)")
 # Suffixes Danbooru gives a copyright when its plain name is taken (``fate`` -> ``fate_(series)``).
 _SERIES_SUFFIXES = ("", "_(series)", "_(franchise)", "_(game)", "_(anime)", "_(manga)")
 _ESCAPABLE = "()[]\\"
+_BRACKETS_RE = re.compile(r"[()\[\]\\]")
 _NEEDS_ESCAPE_RE = re.compile(r"[()\[\]\\]")
 _ESCAPE_TABLE = str.maketrans({c: "\\" + c for c in _ESCAPABLE})
 
@@ -104,6 +105,8 @@ def split_tags(prompt: str) -> list[str]:
     a closer with nothing open is escaped (A1111 reads it as a literal anyway) and brackets
     still open at the end are closed there (A1111 closes them at the end anyway).
     """
+    if not _BRACKETS_RE.search(prompt):  # most prompts: no character-by-character walk needed
+        return [u for u in (u.strip() for u in prompt.split(",")) if u]
     units: list[str] = []
     current: list[str] = []
     round_open = square_open = 0
