@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -144,12 +145,15 @@ def test_character_names_count_for_minors_series_and_artists_do_not(content_filt
 # --- kind 1: implications ----------------------------------------------------------------------
 
 
-def _lists() -> dict[str, frozenset[str]]:
-    return {
-        "explicit": frozenset({"fellatio", "nude"}),
-        "minors": frozenset({"loli"}),
-        "inversions": frozenset({"clothes"}),
-    }
+def _small_filter(tag_db: TagDatabase, data: ContentData | None = None) -> ContentFilter:
+    """A filter with short lists of its own and the given data."""
+    return ContentFilter(
+        tag_db,
+        explicit=frozenset({"fellatio", "nude"}),
+        minors=frozenset({"loli"}),
+        inversions=frozenset({"clothes"}),
+        data=data,
+    )
 
 
 def test_a_tag_that_implies_a_listed_tag_is_that_tag(tag_db: TagDatabase, tmp_path: Path) -> None:
@@ -164,11 +168,11 @@ def test_a_tag_that_implies_a_listed_tag_is_that_tag(tag_db: TagDatabase, tmp_pa
     graph = read_implications(csv_path)
     assert graph == {"irrumatio": ("fellatio",), "deep_throat_chain": ("irrumatio",)}
     data = ContentData.empty()
-    content = ContentFilter(tag_db, **_lists(), data=ContentData(**{**vars(data), "implications": Implications(graph)}))
+    content = _small_filter(tag_db, replace(data, implications=Implications(graph)))
     assert "irrumatio" in _ordinary(content, "1girl, irrumatio")
     assert "deep_throat_chain" in _ordinary(content, "1girl, deep throat chain")
     assert _ordinary(content, "1girl, smile") == ()
-    without = ContentFilter(tag_db, **_lists())
+    without = _small_filter(tag_db)
     assert _ordinary(without, "1girl, irrumatio") == ()
 
 
@@ -237,7 +241,7 @@ def test_whole_tag_entries_count_only_as_the_whole_tag(tmp_path: Path) -> None:
 def test_safety_words_of_other_languages_in_the_negative_prompt_ask_for_nudity(tag_db: TagDatabase) -> None:
     data = ContentData.empty()
     cjk = CjkLexicon([LexiconFile(frozenset(), frozenset(), frozenset(), frozenset({"服", "下着"}))])
-    content = ContentFilter(tag_db, **_lists(), data=ContentData(**{**vars(data), "cjk": cjk}))
+    content = _small_filter(tag_db, replace(data, cjk=cjk))
     assert _ordinary(content, "1girl, 立ち絵", "服, 下着, lowres") == ("服", "下着")
     assert _ordinary(content, "1girl, 服", "lowres") == ()  # asked for, not negated
     assert content.check("1girl, 立ち絵", "服", allow_sexual=True).allowed
@@ -263,7 +267,7 @@ def test_a_lexicon_line_outside_a_section_names_the_line(tmp_path: Path) -> None
 def test_romaji_words_join_the_english_lists(tag_db: TagDatabase) -> None:
     data = ContentData.empty()
     romaji = LexiconFile(frozenset({"hadaka"}), frozenset({"youjo"}), frozenset())
-    content = ContentFilter(tag_db, **_lists(), data=ContentData(**{**vars(data), "romaji": romaji}))
+    content = _small_filter(tag_db, replace(data, romaji=romaji))
     assert "hadaka" in _ordinary(content, "1girl, hadaka")
     assert "hadaka" in _ordinary(content, "1girl, hadakagirl")  # and CLIP's reading of them
     assert _age_restricted_refused(content, "youjo, smile")
