@@ -105,8 +105,13 @@ def split_tags(prompt: str) -> list[str]:
     a closer with nothing open is escaped (A1111 reads it as a literal anyway) and brackets
     still open at the end are closed there (A1111 closes them at the end anyway).
     """
-    if not _BRACKETS_RE.search(prompt):  # most prompts: no character-by-character walk needed
-        return [u for u in (u.strip() for u in prompt.split(",")) if u]
+    # Most prompts have no brackets and need no character-by-character walk.
+    units = _split_brackets(prompt) if _BRACKETS_RE.search(prompt) else prompt.split(",")
+    return [u for u in (u.strip() for u in units) if u]
+
+
+def _split_brackets(prompt: str) -> list[str]:
+    """``split_tags``'s walk for a prompt with brackets or escapes (units not yet trimmed)."""
     units: list[str] = []
     current: list[str] = []
     round_open = square_open = 0
@@ -147,7 +152,7 @@ def split_tags(prompt: str) -> list[str]:
             last += " "
         last += "]" * square_open + ")" * round_open
     units.append(last)
-    return [u for u in (u.strip() for u in units) if u]
+    return units
 
 
 def normalize_tag(unit: str) -> str:
