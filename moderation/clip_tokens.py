@@ -30,7 +30,7 @@ _START, _END = "<|startoftext|>", "<|endoftext|>"
 _WORD_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"""
 
 
-def _bytes_to_unicode() -> dict[int, str]:
+def bytes_to_unicode() -> dict[int, str]:
     """GPT-2/CLIP's reversible map of the 256 byte values to printable characters."""
     printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
     codes = list(printable)
@@ -49,7 +49,7 @@ def build_tokenizer(bpe_path: Path = BPE_PATH) -> Tokenizer:
         lines = fh.read().split("\n")
     # The slice OpenCLIP's SimpleTokenizer takes: 49,408 - 256 - 256 - 2 = 48,894 merges.
     merges = [tuple(line.split()) for line in lines[1 : VOCAB_SIZE - 2 * 256 - 2 + 1]]
-    symbols = list(_bytes_to_unicode().values())
+    symbols = list(bytes_to_unicode().values())
     vocab_list = [*symbols, *(s + END_OF_WORD for s in symbols), *("".join(m) for m in merges), _START, _END]
     vocab = {token: index for index, token in enumerate(vocab_list)}
     if len(vocab) != VOCAB_SIZE:
@@ -100,7 +100,7 @@ class ClipWords:
     def __init__(self, tokenizer: Tokenizer | None = None) -> None:
         self._tokenizer = tokenizer if tokenizer is not None else build_tokenizer()
         self._model = self._tokenizer.model
-        self._bytes = _bytes_to_unicode()
+        self._bytes = bytes_to_unicode()
         self.words = lru_cache(maxsize=8192)(self._words)
         self.pieces = lru_cache(maxsize=65536)(self._pieces)
 

@@ -12,7 +12,7 @@ import huggingface_hub.constants
 import pytest
 from PIL import Image
 
-from moderation.audit import AuditRecord, RefusalReason
+from moderation.audit import RefusalReason
 from moderation.classifier import ClassifierLoadError, WD14Classifier, load_classifier
 from moderation.content import ContentFilter
 from moderation.gate import BlockedAttempt
@@ -24,6 +24,7 @@ from moderation.policy import ChannelRules, OverLimitAction
 from moderation.scores import MinorScore, RatingScores
 from prompt.ratings import Rating
 from prompt.tags import TagCategory, TagDatabase
+from tests.support.audit import RecordingAudit
 from tests.support.requests import sample_request
 from tests.support.tiny_wd14 import constant_rating_model, tiny_tagger
 
@@ -117,20 +118,8 @@ def test_thresholds_are_checked(value: float) -> None:
 # --- review: audit and mod-log -----------------------------------------------------------------
 
 
-class Audit:
-    def __init__(self) -> None:
-        self.entries: list[dict[str, Any]] = []
-
-    async def record(self, kind: str, **fields: Any) -> int:
-        self.entries.append({"kind": kind, **fields})
-        return len(self.entries)
-
-    async def recent(self, guild_id: int, limit: int = 10) -> list[AuditRecord]:
-        return []
-
-
 async def test_review_audits_and_posts_to_the_modlog() -> None:
-    audit, posted = Audit(), []
+    audit, posted = RecordingAudit(), []
 
     async def notify(guild_id: int | None, attempt: BlockedAttempt) -> None:
         posted.append((guild_id, attempt))
@@ -155,7 +144,7 @@ async def test_a_failing_modlog_post_does_not_undo_the_withholding() -> None:
     async def broken(guild_id: int | None, attempt: BlockedAttempt) -> None:
         raise RuntimeError("the mod-log channel is gone")
 
-    check = OutputCheck(Audit())
+    check = OutputCheck(RecordingAudit())
     check.set_modlog_notifier(broken)
     plan = await check.review(1, sample_request(), AFTER_DARK, [EXPLICIT_LOLI])
     assert plan.refund

@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-from typing import Any
-
-from moderation.audit import AuditRecord
 from moderation.output_check import OutputCheck, Shown, Withheld, plan_delivery
 from moderation.policy import ChannelRules, OverLimitAction
 from moderation.scores import RatingScores
 from prompt.ratings import Rating
+from tests.support.audit import RecordingAudit
 from tests.support.requests import sample_request
 
 GENERAL = RatingScores(0.9, 0.05, 0.03, 0.02)
@@ -51,20 +49,8 @@ def test_above_discords_ceiling_is_withheld_even_where_spoilers_are_chosen() -> 
     assert plan.withheld == (Withheld(0, Rating.QUESTIONABLE),)
 
 
-class Audit:
-    def __init__(self) -> None:
-        self.entries: list[dict[str, Any]] = []
-
-    async def record(self, kind: str, **fields: Any) -> int:
-        self.entries.append({"kind": kind, **fields})
-        return len(self.entries)
-
-    async def recent(self, guild_id: int, limit: int = 10) -> list[AuditRecord]:
-        return []
-
-
 async def test_review_audits_each_spoilered_or_withheld_image() -> None:
-    audit = Audit()
+    audit = RecordingAudit()
     check = OutputCheck(audit)
     plan = await check.review(
         42, sample_request(), rules(Rating.GENERAL, OverLimitAction.SPOILER), [GENERAL, SENSITIVE]

@@ -25,6 +25,8 @@ from transformers import (
     CLIPTokenizer,
 )
 
+from moderation.clip_tokens import bytes_to_unicode
+
 # A handful of merges so that common tags become single tokens, as with the real tokenizer.
 _WORDS = (
     "girl",
@@ -62,24 +64,10 @@ TEXT_WIDTH = 32
 TEXT_WIDTH_2 = 48
 
 
-def _bytes_to_unicode() -> dict[int, str]:
-    # The GPT-2 / CLIP reversible byte -> printable-unicode table.
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
-    bs += list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, (chr(c) for c in cs), strict=True))
-
-
 def write_tiny_tokenizer(folder: Path) -> Path:
     """Write vocab.json + merges.txt of a CLIP BPE tokenizer with < 1000 tokens."""
     folder.mkdir(parents=True, exist_ok=True)
-    chars = list(_bytes_to_unicode().values())
+    chars = list(bytes_to_unicode().values())
     vocab_list = chars + [c + "</w>" for c in chars]
     merges: list[str] = []
     for word in _WORDS:
