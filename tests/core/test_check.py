@@ -122,6 +122,7 @@ async def test_discord_unreachable() -> None:
     assert "cannot reach Discord at http://127.0.0.1:1/api/v10" in finding.message
 
 
+@pytest.mark.slow  # waits out the NATS connect timeout
 async def test_nats_unreachable() -> None:
     finding = await check_nats(WorkersConfig(backend="nats", nats_url="nats://127.0.0.1:1"))
     assert not finding.ok
