@@ -31,16 +31,21 @@ Matching is per tag, never by substring (``sextant``, ``cocktail dress``, ``esse
   ``(a, b:1.2)`` separate tags) and each tag is looked up - case, spaces/underscores and
   Danbooru aliases resolved.
 
-A tag the tag data knows (``covered nipples``, ``cumulonimbus cloud``) is judged by its
-canonical name alone. A tag it does not know is free text, and is also searched for listed
+A tag the tag data knows is judged by its canonical name (``cumulonimbus cloud`` is fine), and
+also by the listed words inside its name and the alias written (``naked thighhighs`` asks for
+``nude``), except where ``data/known_tag_allow.txt`` says the word means something else there
+(``covered nipples``). A tag it does not know is free text, and is also searched for listed
 tags *as whole words and word sequences* (``1girl nude on beach`` -> ``nude``), as the tag
 with all punctuation and spaces removed (``n.u.d.e``, ``nu-de``, ``completely nude`` written
 ``completelynude``), as runs of single letters (``n u d e``) and with common digit/symbol
 substitutions (``nud3``, ``pu$$y``). Words that would over-match inside free text are marked
 whole-tag-only in the data files (``=facial``: ``facial expression`` is fine).
 
-Known gaps (deliberately not closed, because the fixes over-block): listed words glued to other
-words without any separator (``nudegirl``), misspellings, and words in other languages.
+On top of that (``moderation.list_rules``): what CLIP reads inside words (``nudegirl``,
+``nudeの``, ``nudde``; ``moderation.word_check``), Japanese, Chinese, Korean and romaji words
+(``moderation.lexicon``), ages and school years (``moderation.ages``, minors list), and tags
+that imply a listed tag (``moderation.implications``, where Danbooru's graph is vendored).
+What still passes is measured by ``python -m bench.red_team`` and listed in the README.
 
 The folding is ``moderation.folding``, the forms of one prompt tag ``moderation.tag_forms`` and
 the matching of those forms against a list ``moderation.tag_match``; this module holds the rules.
