@@ -98,14 +98,10 @@ class ClipWords:
     """
 
     def __init__(self, tokenizer: Tokenizer | None = None) -> None:
-        self._tokenizer = tokenizer if tokenizer is not None else build_tokenizer()
-        self._model = self._tokenizer.model
+        self._model = (tokenizer if tokenizer is not None else build_tokenizer()).model
         self._bytes = bytes_to_unicode()
         self.words = lru_cache(maxsize=8192)(self._words)
         self.pieces = lru_cache(maxsize=65536)(self._pieces)
-
-    def token_ids(self, text: str) -> list[int]:
-        return list(self._tokenizer.encode(text, add_special_tokens=False).ids)
 
     def _words(self, text: str) -> tuple[ClipWord, ...]:
         """The letter words of ``text`` (lower-cased, as CLIP reads it) with their tokens."""

@@ -43,15 +43,7 @@ class ContentData:
     @classmethod
     def empty(cls, clip: ClipWords | None = None) -> ContentData:
         """No data beyond the tag lists (the CLIP tokenizer is still CLIP's)."""
-        nothing: frozenset[str] = frozenset()
-        return cls(
-            clip or ClipWords(),
-            CjkLexicon([]),
-            LexiconFile(nothing, nothing, nothing),
-            Implications({}),
-            nothing,
-            nothing,
-        )
+        return cls(clip or ClipWords(), CjkLexicon([]), LexiconFile(), Implications({}), frozenset(), frozenset())
 
     @classmethod
     def load(
@@ -65,11 +57,10 @@ class ContentData:
         what is not there is empty) and the implication graph at ``implications``."""
         lexicon_dir = data_dir / LEXICON_DIR.name
         romaji = lexicon_dir / ROMAJI_FILE
-        nothing: frozenset[str] = frozenset()
         return cls(
             clip or ClipWords(),
             CjkLexicon.load(lexicon_dir),
-            read_lexicon(romaji) if romaji.is_file() else LexiconFile(nothing, nothing, nothing),
+            read_lexicon(romaji) if romaji.is_file() else LexiconFile(),
             Implications.load(implications),
             read_word_list(data_dir / KNOWN_TAG_ALLOW_FILE),
             read_word_list(data_dir / WORD_ALLOW_FILE),

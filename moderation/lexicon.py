@@ -36,9 +36,9 @@ Found = tuple[list[str], list[str], list[str]]
 class LexiconFile:
     """One language's entries, folded and lower-cased, per section (``=word`` kept marked)."""
 
-    explicit: frozenset[str]
-    minor: frozenset[str]
-    allow: frozenset[str]
+    explicit: frozenset[str] = frozenset()
+    minor: frozenset[str] = frozenset()
+    allow: frozenset[str] = frozenset()
     inversion: frozenset[str] = frozenset()
 
     @staticmethod

@@ -75,21 +75,19 @@ class ListRules:
             hits.append(tag.raw)  # a word listed as written (romaji) that the tag data aliases elsewhere
         if not tag.known:
             hits += self._words.in_text(tag.text)
-        elif not hits and self._searched_inside(tag):  # a listed tag needs no second reading
-            hits += self._known_inner(tag)
-            hits += self._words.in_text(tag.text, misspelt=False)  # `cumdump`: a listed word inside
+        elif not hits:  # a listed tag needs no second reading
+            hits += self._known_inside(tag)
         hits += self._lexicon(tag.text)
         if self._ages is not None:
             hits += self._ages(tag.text)
         return hits
 
-    def _searched_inside(self, tag: Tag) -> bool:
+    def _known_inside(self, tag: Tag) -> list[str]:
+        """A known tag's listed words inside its names, where its category is searched."""
         info = self._db.get(tag.key)
-        return info is not None and info.category in self._inner_categories and tag.key not in self._known_allow
-
-    def _known_inner(self, tag: Tag) -> list[str]:
-        info = self._db.get(tag.key)
-        character = info is not None and info.category == TagCategory.CHARACTER
+        if info is None or info.category not in self._inner_categories or tag.key in self._known_allow:
+            return []
+        character = info.category == TagCategory.CHARACTER
         hits: list[str] = []
         for form in dict.fromkeys((tag.raw, tag.key)):
             if form in self._known_allow or form in self._index.excluded:
@@ -97,7 +95,7 @@ class ListRules:
             searched = _QUALIFIER_RE.sub("", form) if character else form
             if not self._listed_words.isdisjoint(_NAME_WORD_RE.findall(searched)):
                 hits += self._inner(searched)
-        return hits
+        return hits + self._words.in_text(tag.text, misspelt=False)  # `cumdump`: a listed word inside
 
     def _inner_uncached(self, form: str) -> tuple[str, ...]:
         """Listed tags spelt by a run of words inside ``form`` (never the whole of it), unless a
