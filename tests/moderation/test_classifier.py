@@ -29,6 +29,7 @@ from moderation.classifier import (
 )
 from moderation.scores import RatingScores
 from prompt.ratings import Rating
+from tests.support.tiny_wd14 import offline_hub_snapshot
 
 SIZE = 32
 N_TAGS = 8
@@ -232,18 +233,13 @@ def test_from_folder_containing_model_onnx(tmp_path: Path) -> None:
 
 
 def test_from_hub_repo_id_reads_the_local_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     cache = tmp_path / "hub"
-    commit = "0123456789abcdef0123456789abcdef01234567"
-    repo = cache / "models--SmilingWolf--wd-vit-tagger-v3"
-    colour_model(repo / "snapshots" / commit / "model.onnx")
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(commit)
+    snapshot = offline_hub_snapshot(cache, monkeypatch)
+    colour_model(snapshot / "model.onnx")
 
     clf = load_classifier("wd14", "SmilingWolf/wd-vit-tagger-v3", cache_dir=str(cache), device="cpu")
     assert isinstance(clf, WD14Classifier)
-    assert clf.model_path.resolve() == (repo / "snapshots" / commit / "model.onnx").resolve()
+    assert clf.model_path.resolve() == (snapshot / "model.onnx").resolve()
     assert clf.classify(Image.new("RGB", (8, 8), RED)).rating() is Rating.EXPLICIT
 
 

@@ -8,7 +8,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import huggingface_hub.constants
 import pytest
 from PIL import Image
 
@@ -26,7 +25,7 @@ from prompt.ratings import Rating
 from prompt.tags import TagCategory, TagDatabase
 from tests.support.audit import RecordingAudit
 from tests.support.requests import sample_request
-from tests.support.tiny_wd14 import constant_rating_model, tiny_tagger
+from tests.support.tiny_wd14 import constant_rating_model, offline_hub_snapshot, tiny_tagger
 
 LOLI = MinorScore("loli", 0.9)
 EXPLICIT_LOLI = RatingScores(0.01, 0.02, 0.1, 0.95, LOLI)
@@ -204,18 +203,13 @@ def test_labels_without_minor_coded_tags_are_refused(tmp_path: Path) -> None:
 
 
 def test_a_hub_repo_s_labels_come_from_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     cache = tmp_path / "hub"
-    commit = "0123456789abcdef0123456789abcdef01234567"
-    repo = cache / "models--SmilingWolf--wd-vit-tagger-v3"
-    tiny_tagger(repo / "snapshots" / commit, {"shota": 0.6}, ratings=EXPLICIT, character_names=())
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(commit)
+    snapshot = offline_hub_snapshot(cache, monkeypatch)
+    tiny_tagger(snapshot, {"shota": 0.6}, ratings=EXPLICIT, character_names=())
     clf = load_classifier("wd14", "SmilingWolf/wd-vit-tagger-v3", cache_dir=str(cache), minor_check=True)
     assert clf is not None and clf.classify(IMAGE).minor == MinorScore("shota", pytest.approx(0.6))  # type: ignore[arg-type]
 
-    (repo / "snapshots" / commit / "selected_tags.csv").unlink()
+    (snapshot / "selected_tags.csv").unlink()
     with pytest.raises(ClassifierLoadError, match="selected_tags.csv of classifier repo.*minor_check = false"):
         load_classifier("wd14", "SmilingWolf/wd-vit-tagger-v3", cache_dir=str(cache), minor_check=True)
 

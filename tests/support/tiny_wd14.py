@@ -9,7 +9,9 @@ import math
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
+import huggingface_hub.constants
 import onnx
+import pytest
 from onnx import TensorProto, helper
 
 from prompt.ratings import Rating
@@ -19,6 +21,8 @@ SIZE = 32
 N_TAGS = 8
 RATING_LABELS = tuple(r.label for r in Rating)
 DEFAULT_RATINGS = {"general": 0.9, "sensitive": 0.08, "questionable": 0.01, "explicit": 0.01}
+
+HUB_REPO = "SmilingWolf/wd-vit-tagger-v3"
 
 
 def constant_rating_model(path: Path, rating: Rating) -> Path:
@@ -117,3 +121,15 @@ def save_graph(graph: onnx.GraphProto, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(path))
     return path
+
+
+def offline_hub_snapshot(cache: Path, monkeypatch: pytest.MonkeyPatch, repo_id: str = HUB_REPO) -> Path:
+    """The snapshot folder of ``repo_id`` in a Hugging Face cache at ``cache``, as a download would
+    leave it (``refs/main`` names the commit), with the Hub offline: put a model's files there."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    return repo / "snapshots" / commit
